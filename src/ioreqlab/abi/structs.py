@@ -1,0 +1,181 @@
+"""Hypercall argument structs: ``xen_dm_op`` and its union members, ``xen_hvm_param``.
+
+Layouts are those of ``public/hvm/dm_op.h`` (4.9+) and ``public/hvm/params.h``
+compiled for x86_64 (xen-facts §4.3, §4.4).  Each struct is a frozen value with
+``pack()`` and ``unpack()``; the explicit ``pad`` fields are kept so that the
+hypervisor side can reject a non-zero pad with ``-EINVAL`` as Xen does.
+
+Theory of operation
+-------------------
+A DMOP arrives as a list of buffers.  ``buf[0]`` holds a ``struct xen_dm_op``:
+``u32 op; u32 pad;`` and a 24-byte union at offset 8.  Xen copies
+``min(sizeof, buf.size)`` bytes and zero-fills the rest, so a short buffer is
+not an error — a missing one is (XSA-506).  :func:`read_buffer` does that copy;
+:func:`dm_op_buffer` builds a buffer for a client.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import astuple, dataclass
+from typing import ClassVar, Self
+
+from ioreqlab.abi.constants import DmOp
+
+__all__ = [
+    "DM_OP_SIZE",
+    "DM_OP_UNION_OFFSET",
+    "CreateIoreqServer",
+    "DestroyIoreqServer",
+    "DmOpHeader",
+    "GetIoreqServerInfo",
+    "HvmParamArg",
+    "IoreqServerRange",
+    "MapMemTypeToIoreqServer",
+    "SetIoreqServerState",
+    "SetMemType",
+    "WireStruct",
+    "dm_op_buffer",
+    "read_buffer",
+]
+
+DM_OP_SIZE = 32
+DM_OP_UNION_OFFSET = 8
+
+
+class WireStruct:
+    """Base of the fixed-layout structs: subclasses set ``LAYOUT`` and fields."""
+
+    __slots__ = ()
+    LAYOUT: ClassVar[struct.Struct]
+
+    @classmethod
+    def size(cls) -> int:
+        """``sizeof`` the C struct."""
+        return cls.LAYOUT.size
+
+    def pack(self) -> bytes:
+        """The struct's bytes, little-endian, pads as stored."""
+        return self.LAYOUT.pack(*astuple(self))  # type: ignore[call-overload]  # subclasses are dataclasses
+
+    @classmethod
+    def unpack(cls, raw: bytes | bytearray | memoryview) -> Self:
+        """Decode exactly ``size()`` bytes (use :func:`read_buffer` to pad first)."""
+        return cls(*cls.LAYOUT.unpack(bytes(raw)))
+
+
+@dataclass(frozen=True, slots=True)
+class DmOpHeader(WireStruct):
+    """``struct xen_dm_op`` minus the union: ``u32 op; u32 pad``."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<II")
+    op: int
+    pad: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CreateIoreqServer(WireStruct):
+    """``xen_dm_op_create_ioreq_server``: IN ``handle_bufioreq``, OUT ``id``."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<B3sH")
+    handle_bufioreq: int
+    pad: bytes = b"\0\0\0"
+    id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class GetIoreqServerInfo(WireStruct):
+    """``xen_dm_op_get_ioreq_server_info``: IN ``id``, OUT port and pfns."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<HHIQQ")
+    id: int
+    pad: int = 0
+    bufioreq_port: int = 0
+    ioreq_pfn: int = 0
+    bufioreq_pfn: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class IoreqServerRange(WireStruct):
+    """``xen_dm_op_ioreq_server_range``: map/unmap ``[start, end]`` of ``type``."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<HHIQQ")
+    id: int
+    pad: int
+    type: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetIoreqServerState(WireStruct):
+    """``xen_dm_op_set_ioreq_server_state``."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<HBB")
+    id: int
+    enabled: int
+    pad: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DestroyIoreqServer(WireStruct):
+    """``xen_dm_op_destroy_ioreq_server``."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<HH")
+    id: int
+    pad: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SetMemType(WireStruct):
+    """``xen_dm_op_set_mem_type``: ``nr`` pages from ``first_pfn`` become ``mem_type``.
+
+    On a continuation Xen writes the advanced ``first_pfn`` and ``nr`` back.
+    """
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<IHHQ")
+    nr: int
+    mem_type: int
+    pad: int
+    first_pfn: int
+
+
+@dataclass(frozen=True, slots=True)
+class MapMemTypeToIoreqServer(WireStruct):
+    """``xen_dm_op_map_mem_type_to_ioreq_server``; ``opaque`` must be 0 from callers."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<HHIQ")
+    id: int
+    type: int
+    flags: int
+    opaque: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HvmParamArg(WireStruct):
+    """``xen_hvm_param``: ``domid_t domid; u32 index; u64 value`` (16 bytes)."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<H2xIQ")
+    domid: int
+    index: int
+    value: int = 0
+
+
+def read_buffer(buf: bytes | bytearray | memoryview, size: int) -> bytes:
+    """Copy ``min(size, len(buf))`` bytes and zero-fill to ``size``, as Xen does."""
+    head = bytes(buf[:size])
+    return head + bytes(size - len(head))
+
+
+def dm_op_buffer(op: DmOp | int, arg: WireStruct, *, pad: int = 0) -> bytearray:
+    """Build ``buf[0]`` of a DMOP: header, then ``arg`` in the union, 32 bytes.
+
+    >>> b = dm_op_buffer(DmOp.DESTROY_IOREQ_SERVER, DestroyIoreqServer(id=1))
+    >>> len(b), b[0], b[8]
+    (32, 6, 1)
+    """
+    out = bytearray(DM_OP_SIZE)
+    out[:DM_OP_UNION_OFFSET] = DmOpHeader(int(op), pad).pack()
+    body = arg.pack()
+    out[DM_OP_UNION_OFFSET : DM_OP_UNION_OFFSET + len(body)] = body
+    return out

@@ -1,0 +1,91 @@
+"""The architecture of STYLE.md, enforced: each module imports only lower layers.
+
+Layer numbers: 0 vocabulary, 1 data structures, 2 hypervisor, 3 toolstack and
+device models, 4 assembly and execution, 5 analysis, 6 CLI.  A module may
+import its own layer and those below it.  Modules not listed fail the test, so
+a new module has to be placed deliberately.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import ioreqlab
+
+PACKAGE = Path(ioreqlab.__file__).parent
+
+LAYERS: dict[str, int] = {
+    "ioreqlab": 0,
+    "ioreqlab.errors": 0,
+    "ioreqlab.abi": 0,
+    "ioreqlab.abi.constants": 0,
+    "ioreqlab.abi.ioreq": 0,
+    "ioreqlab.abi.structs": 0,
+    "ioreqlab.alloc": 1,
+    "ioreqlab.rangeset": 1,
+    "ioreqlab.rangeset_ref": 1,
+    "ioreqlab.demo": 4,
+    "ioreqlab.cli": 6,
+    "ioreqlab.__main__": 6,
+}
+
+# Core layers never do I/O, read the clock or use global randomness (STYLE.md).
+# (``os`` is allowed for ``os.strerror`` only; calls to open/print are checked below.)
+# ``random`` is allowed for ``random.Random(seed)`` only: global randomness is checked below.
+FORBIDDEN_IN_CORE = {"sys", "time", "subprocess", "pathlib", "io", "socket", "shutil"}
+FORBIDDEN_CALLS = {"open", "print", "input"}
+CORE_MAX_LAYER = 4
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in FORBIDDEN_CALLS
+        ):
+            found.add(f"<call {node.func.id}>")
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "random"
+            and node.attr != "Random"
+        ):
+            found.add(f"<call random.{node.attr}>")
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def layer_of(name: str) -> int:
+    while name not in LAYERS:
+        assert "." in name, f"module {name} has no layer in tests/test_layers.py"
+        name = name.rsplit(".", 1)[0]
+    return LAYERS[name]
+
+
+def test_every_module_is_placed_and_imports_downwards() -> None:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = module_name(path)
+        assert name in LAYERS, f"{name} has no layer: place it in tests/test_layers.py"
+        mine = LAYERS[name]
+        for imported in imports_of(path):
+            if imported.split(".")[0] == "ioreqlab" and imported != "ioreqlab":
+                assert layer_of(imported) <= mine, f"{name} (layer {mine}) imports {imported}"
+            elif mine <= CORE_MAX_LAYER:
+                root = imported.split(".")[0]
+                assert root not in FORBIDDEN_IN_CORE, f"{name} is core but imports {imported}"
+                assert not imported.startswith("<call"), f"{name} is core but does {imported}"
