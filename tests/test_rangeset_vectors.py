@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from ioreqlab.alloc import CountingAllocator
 from ioreqlab.errors import XenEINVAL, XenENOMEM
 from ioreqlab.rangeset import RangeSetBase
 from tests.rangesets import IDS, IMPLEMENTATIONS
@@ -144,6 +145,16 @@ def test_bad_arguments_are_einval_and_change_nothing(
 
 
 @pytest.mark.parametrize("cls", IMPLEMENTATIONS, ids=IDS)
+@pytest.mark.parametrize("bad", [-1, 2**64, 1.0, 1.5, "1", None, True])
+def test_bad_singletons_are_einval(cls: type[RangeSetBase], bad: object) -> None:
+    r = build(cls, [(0, 5)])
+    for call in (r.contains_singleton, r.add_singleton, r.remove_singleton):
+        with pytest.raises(XenEINVAL):
+            call(bad)  # type: ignore[arg-type]  # deliberately wrong types
+    assert r.ranges() == [(0, 5)]
+
+
+@pytest.mark.parametrize("cls", IMPLEMENTATIONS, ids=IDS)
 def test_bad_limit_is_einval(cls: type[RangeSetBase]) -> None:
     r = cls()
     for bad in (-1, 2**32):
@@ -204,3 +215,35 @@ def test_swap_moves_ranges_not_budgets(cls: type[RangeSetBase]) -> None:
 def test_unknown_structure_is_einval() -> None:
     with pytest.raises(XenEINVAL):
         IMPLEMENTATIONS[0](structure="skiplist")
+
+
+@pytest.mark.parametrize("cls", IMPLEMENTATIONS, ids=IDS)
+def test_from_ranges_equals_adding_one_by_one(cls: type[RangeSetBase]) -> None:
+    ranges = [(x * 8, x * 8 + 2) for x in range(50)]
+    bulk = cls.from_ranges(ranges, limit=60)
+    step = build(cls, [])
+    step.limit(60)
+    for s, e in ranges:
+        step.add_range(s, e)
+    assert bulk.ranges() == step.ranges() == ranges
+    assert bulk.budget == step.budget == 10
+    bulk.check_invariants()
+    bulk.add_range(3, 7)  # still a working set afterwards
+    assert bulk.ranges()[0] == (0, 10)
+
+
+@pytest.mark.parametrize("cls", IMPLEMENTATIONS, ids=IDS)
+@pytest.mark.parametrize("bad", [[(5, 6), (1, 2)], [(1, 2), (3, 4)], [(1, 3), (2, 5)], [(4, 3)]])
+def test_from_ranges_rejects_non_canonical_input(
+    cls: type[RangeSetBase], bad: list[tuple[int, int]]
+) -> None:
+    with pytest.raises(XenEINVAL):
+        cls.from_ranges(bad)
+
+
+@pytest.mark.parametrize("cls", IMPLEMENTATIONS, ids=IDS)
+def test_from_ranges_over_limit_is_enomem_and_frees_all(cls: type[RangeSetBase]) -> None:
+    alloc = CountingAllocator()
+    with pytest.raises(XenENOMEM):
+        cls.from_ranges([(0, 0), (2, 2), (4, 4)], limit=2, allocator=alloc)
+    assert alloc.in_use == 0

@@ -120,6 +120,10 @@ class LinkedListRangeSet(RangeSetBase):
         self._alloc_node()
         return _Node(s, e)
 
+    def _load(self, ranges: list[tuple[int, int]]) -> None:
+        for s, e in ranges:
+            self._insert_after(self._tail, _Node(s, e))
+
     # -- Xen's operations ----------------------------------------------
 
     def add_range(self, s: int, e: int) -> None:

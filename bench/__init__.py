@@ -1,0 +1,1 @@
+"""ioreqlab's benchmark suites (not tests): ``python -m bench`` rewrites RESULTS.md."""
