@@ -15,8 +15,10 @@ cost at 256.
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
+from array import array
 from collections.abc import Callable, Iterator
 
 from bench.competitors import ADAPTERS, BASELINE_OPS, Ops
@@ -102,6 +104,27 @@ def run(sizes: list[int] = SIZES, seed: int = 2016) -> tuple[str, Results]:
     return _report(sizes, results), results
 
 
+def chase_latency(n: int, steps: int = 200_000, seed: int = 1) -> float:
+    """ns per *dependent* load walking a random cycle through ``n`` slots.
+
+    Each step's index comes from the previous load, as in a binary search, so
+    the memory latency of a working set of that size cannot be hidden.
+    """
+    rng = random.Random(seed)
+    order = list(range(n))
+    rng.shuffle(order)
+    nxt = array("q", bytes(8 * n))
+    for a, b in itertools.pairwise([*order, order[0]]):
+        nxt[a] = b
+
+    def walk() -> None:
+        i = 0
+        for _ in range(steps):
+            i = nxt[i]
+
+    return time_batch(walk, steps, repeat=3).median_ns
+
+
 def targets(results: Results) -> list[tuple[str, float, float, bool]]:
     """(description, measured ratio, required ratio, met) for each issue target."""
     out = []
@@ -137,8 +160,8 @@ def _report(sizes: list[int], results: Results) -> str:
         "",
         "Median ns per operation, net of the same loop calling a do-nothing function",
         "(5 timed batches after a warm-up, fresh indices in every batch).",
-        "`n/a`: the linked list is not run above 65,536 ranges — one point query there",
-        "walks half a million nodes.",
+        "`n/a`: the linked list is not run above 65,536 ranges (one point query there",
+        "walks half a million nodes), nor portion (a change costs ~10 s at 10⁶).",
         "",
         markdown_table(head, rows),
         "",
@@ -147,7 +170,17 @@ def _report(sizes: list[int], results: Results) -> str:
     ]
     for desc, ratio, need, met in targets(results):
         rel = "≥" if "intervaltree" in desc else "≤"
-        lines.append(
-            f"- {desc}: **{ratio:.1f}×** (target {rel} {need:g}×) — {'met' if met else 'MISSED'}"
-        )
+        verdict = "met" if met else "MISSED"
+        lines.append(f"- {desc}: **{ratio:.1f}×** (target {rel} {need:g}×) — {verdict}")
+    small, big = chase_latency(2 * 256), chase_latency(2 * 1_000_000)
+    lines += [
+        "",
+        "Why point queries grow faster than log n here: a query is a chain of about",
+        "log₂ n *dependent* comparisons, each loading an int object the previous one",
+        "chose. Measured in this run, one dependent load through a working set the",
+        f"size of 256 ranges costs {fmt_ns(small)}, through one the size of 10⁶ ranges",
+        f"{fmt_ns(big)} ({big / small:.1f}×): the small set lives in L1, the large one",
+        "in DRAM. The comparison count grows 2.5× from 256 to 10⁶ ranges (8 → 20);",
+        "the wall time also pays a DRAM miss for most of those comparisons.",
+    ]
     return "\n".join(lines) + "\n"
