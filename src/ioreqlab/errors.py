@@ -29,6 +29,7 @@ from typing import ClassVar
 
 __all__ = [
     "ERESTART",
+    "XenE2BIG",
     "XenEAGAIN",
     "XenEBUSY",
     "XenEEXIST",
@@ -38,6 +39,7 @@ __all__ = [
     "XenENOENT",
     "XenENOMEM",
     "XenENOSPC",
+    "XenENOSYS",
     "XenEOPNOTSUPP",
     "XenEPERM",
     "XenERANGE",
@@ -153,6 +155,18 @@ class XenERANGE(XenError, ValueError):
     ERRNO = _errno.ERANGE
 
 
+class XenENOSYS(XenError):
+    """Function not implemented (``ENOSYS`` 38): an hypercall op the model lacks."""
+
+    ERRNO = _errno.ENOSYS
+
+
+class XenE2BIG(XenError):
+    """Argument list too long (``E2BIG`` 7): too many DMOP buffers."""
+
+    ERRNO = _errno.E2BIG
+
+
 class XenEOPNOTSUPP(XenError):
     """Not supported (``EOPNOTSUPP`` 95): unknown op, HAP off, default server id."""
 
@@ -180,6 +194,8 @@ _BY_ERRNO: dict[int, type[XenError]] = {
         XenEINVAL,
         XenENOSPC,
         XenERANGE,
+        XenENOSYS,
+        XenE2BIG,
         XenEOPNOTSUPP,
         XenERESTART,
     )

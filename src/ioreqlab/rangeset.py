@@ -254,6 +254,22 @@ class RangeSetBase:
         """Exchange contents with ``other`` (see subclass)."""
         raise NotImplementedError
 
+    def purge(self) -> None:
+        """Drop every range and free every node (``rangeset_purge``, 4.19).
+
+        Never fails: removing a span that covers everything splits nothing.
+        """
+        if not self.is_empty():
+            first = next(iter(self))[0]
+            self.remove_range(first, self._last_value())
+
+    def _last_value(self) -> int:
+        """The highest stored value (the set must not be empty); O(n) here."""
+        last = -1
+        for _, e in self:
+            last = e
+        return last
+
     def add_singleton(self, x: int) -> None:
         """``add_range(x, x)``."""
         self.add_range(x, x)
@@ -446,6 +462,9 @@ class RangeSet(RangeSetBase):
         firsts[b] = blk_s[0]
         if len(blk_s) > 2 * self.LOAD:
             self._split_block(b)
+
+    def _last_value(self) -> int:
+        return self._ends[-1][-1]
 
     def _split_block(self, b: int) -> None:
         blk_s, blk_e = self._starts[b], self._ends[b]

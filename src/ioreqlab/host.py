@@ -1,0 +1,534 @@
+"""The host: Xen itself, as far as ioreq servers are concerned.
+
+A :class:`Host` boots with dom0 (id 0, privileged), a bounded Xen heap and a
+write-protect design.  Its methods are the hypervisor's operations, each in
+Xen's check order, each raising :class:`~ioreqlab.errors.XenError` with
+Xen's errno and changing nothing when it fails:
+
+* domctl level (the toolstack): :meth:`create_domain`, :meth:`destroy_domain`;
+* device-model level, by domid of the caller: ioreq server create / info /
+  map / unmap / state / destroy, and HVM params;
+* the guest: :meth:`guest_access` — a port or MMIO access from one vCPU,
+  routed, delivered to an emulator's slot and completed.
+
+The ABI boundary, where real struct bytes come in and ``0``/``-errno`` goes
+out, is :meth:`dm_op` and :meth:`hvm_op` (see :mod:`ioreqlab.hv.dmop`); the
+client library :mod:`ioreqlab.devicemodel` goes through it.
+
+Domain lookup follows ``rcu_lock_remote_domain_by_id``: the caller acting on
+itself is ``-EPERM``, an unknown (or crashed, or destroyed) domain ``-ESRCH``.
+Device-model operations then need an HVM target (``-EINVAL``) and a caller
+that is privileged or the target's device-model domain (``XSM_DM_PRIV``,
+``-EPERM``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ioreqlab.abi.constants import (
+    DOMID_SELF,
+    HVM_NR_PARAMS,
+    NR_IOREQ_SERVER_PAGES,
+    PAGE_SHIFT,
+    HvmParam,
+    IoReqDir,
+    IoReqType,
+)
+from ioreqlab.abi.ioreq import IoReq
+from ioreqlab.errors import XenEBUSY, XenEINVAL, XenENOMEM, XenEPERM, XenESRCH
+from ioreqlab.hv import ioreq as srv
+from ioreqlab.hv import params as prm
+from ioreqlab.hv.delivery import SlotStatus, check_slot, send_buffered, send_sync
+from ioreqlab.hv.dmop import Buffer, DmOpHandler, dispatch_dm_op, dispatch_hvm_op
+from ioreqlab.hv.domain import Domain
+from ioreqlab.hv.heap import FaultHook, HeapStats, XenHeap
+from ioreqlab.hv.ioreq import IoreqServer
+from ioreqlab.hv.routing import select_server
+from ioreqlab.rangeset import NodeLayout
+
+__all__ = ["DESIGNS", "Access", "Host", "IoreqServerInfo"]
+
+DESIGNS = ("rangeset", "p2m", "p2t")
+
+#: Where libxc 4.7 puts the special pages (``xc_dom_x86.c``): eight special
+#: frames below 0xff000, and the ioreq-server pool just below them.
+_SPECIAL_PFN_BASE = 0xFF000 - 8
+_SPECIAL_IOREQ, _SPECIAL_BUFIOREQ = 5, 3
+#: The first domid Xen reserves (``DOMID_FIRST_RESERVED``).
+_DOMID_FIRST_RESERVED = 0x7FF0
+#: The shared page holds one 32-byte slot per vCPU.
+_MAX_VCPUS = 128
+#: The legacy VGA window, whose writes stdvga sends buffered.
+_VGA_WINDOW = (0xA0000, 0xBFFFF)
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What became of one guest access.
+
+    ``route``: ``"server"`` (an ioreq server's slot or ring), ``"default"``
+    (the default server), ``"null"`` (nobody: reads all-ones, writes dropped),
+    ``"ram"`` (plain guest RAM), ``"retry"`` (the instruction is retried).
+    ``status``: ``"done"``, ``"pending"`` (the vCPU waits for the emulator),
+    ``"buffered"`` (queued in the ring, no reply), or ``"unhandled"`` (the
+    slot was busy).  ``data`` is the value a read returns once done.
+    """
+
+    route: str
+    server_id: int | None = None
+    data: int | None = None
+    status: str = "done"
+    request: IoReq | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IoreqServerInfo:
+    """``get_ioreq_server_info``'s outputs (None where Xen leaves them untouched)."""
+
+    ioreq_pfn: int
+    bufioreq_pfn: int | None
+    bufioreq_port: int | None
+
+
+@dataclass(slots=True)
+class _Waiting:
+    """A vCPU blocked on a synchronous request."""
+
+    server: IoreqServer
+    last_seen: int
+    is_read: bool
+    size: int
+    route: str
+
+
+class Host:
+    """One physical host running Xen.
+
+    >>> h = Host(design="p2m", xen_heap_bytes=1 << 20)
+    >>> dom = h.create_domain(memory_mib=512)
+    >>> sid = h.create_ioreq_server(0, dom, bufioreq=0)
+    >>> h.map_io_range(0, dom, sid, 0, 0x3f8, 0x3ff); h.set_ioreq_server_state(0, dom, sid, True)
+    >>> h.guest_access(dom, 0, "pio", 0x3f8, 1, write=True, data=0x41).route
+    'server'
+    """
+
+    def __init__(
+        self,
+        design: str = "p2m",
+        xen_heap_bytes: int = 64 << 20,
+        wp_ram_ranges_cap: int = 8192,
+        *,
+        node_layout: NodeLayout | str = NodeLayout.LIST,
+        fault: FaultHook | None = None,
+    ) -> None:
+        if design not in DESIGNS:
+            raise XenEINVAL(f"unknown design {design!r}: choose one of {', '.join(DESIGNS)}")
+        if xen_heap_bytes < 0 or wp_ram_ranges_cap < 0:
+            raise XenEINVAL("heap size and wp cap must not be negative")
+        self.design = design
+        self.wp_ram_ranges_cap = wp_ram_ranges_cap
+        self.node_layout = (
+            NodeLayout[node_layout.upper()] if isinstance(node_layout, str) else node_layout
+        )
+        self.heap = XenHeap(xen_heap_bytes, fault=fault)
+        self.domains: dict[int, Domain] = {
+            0: Domain(0, "Domain-0", hvm=False, hap=True, nr_pages=0, vcpus=1, privileged=True)
+        }
+        self._rover = 0
+        self._ports = itertools.count(1)
+        self._waiting: dict[tuple[int, int], _Waiting] = {}
+        #: Completions the guest has not collected yet (finished asynchronously).
+        self._finished: dict[tuple[int, int], Access] = {}
+        self._notifiers: dict[tuple[int, int], Callable[[int], None]] = {}
+
+    # -- domctl: the toolstack's level ---------------------------------------
+
+    def create_domain(
+        self,
+        *,
+        memory_mib: int,
+        vcpus: int = 1,
+        hvm: bool = True,
+        hap: bool = True,
+        dm_domid: int = 0,
+        name: str | None = None,
+        ioreq_server_pages: int = NR_IOREQ_SERVER_PAGES,
+        preallocate_bytes: int = 0,
+    ) -> int:
+        """Create a domain and lay out its HVM params as libxc does; return its id.
+
+        ``dm_domid`` is the domain allowed to act as its device model (besides
+        dom0).  ``preallocate_bytes`` reserves that much Xen heap for the domain
+        alone, so nothing another domain does can make its later allocations
+        fail (``-ENOMEM`` now if the heap cannot spare it).
+        """
+        if type(memory_mib) is not int or memory_mib <= 0:
+            raise XenEINVAL(f"memory_mib {memory_mib!r} must be a positive integer")
+        if type(vcpus) is not int or not 1 <= vcpus <= _MAX_VCPUS:
+            raise XenEINVAL(f"vcpus {vcpus!r} must be 1..{_MAX_VCPUS}")
+        if not 0 <= ioreq_server_pages <= prm.MAX_IOREQ_SERVER_PAGES:
+            raise XenEINVAL(f"ioreq_server_pages {ioreq_server_pages} is not 0..64")
+        if preallocate_bytes < 0:
+            raise XenEINVAL("preallocate_bytes must not be negative")
+        dm = self.domains.get(dm_domid)
+        if dm is None or not dm.alive:
+            raise XenESRCH(f"device-model domain {dm_domid} does not exist")
+        domid = self._next_domid()
+        d = Domain(
+            domid,
+            name or f"domain-{domid}",
+            hvm=hvm,
+            hap=hap,
+            nr_pages=(memory_mib << 20) >> PAGE_SHIFT,
+            vcpus=vcpus,
+            dm_domid=dm_domid,
+        )
+        if preallocate_bytes and not self.heap.reserve(domid, preallocate_bytes):
+            self.heap.drop_account(domid)
+            raise XenENOMEM(f"cannot reserve {preallocate_bytes} bytes of Xen heap")
+        if hvm:
+            d.params[HvmParam.IOREQ_PFN] = _SPECIAL_PFN_BASE + _SPECIAL_IOREQ
+            d.params[HvmParam.BUFIOREQ_PFN] = _SPECIAL_PFN_BASE + _SPECIAL_BUFIOREQ
+            d.params[HvmParam.DM_DOMAIN] = dm_domid
+            if ioreq_server_pages:
+                base = _SPECIAL_PFN_BASE - ioreq_server_pages
+                d.params[HvmParam.IOREQ_SERVER_PFN] = base
+                d.params[HvmParam.NR_IOREQ_SERVER_PAGES] = ioreq_server_pages
+                d.gmfn_pool.base = base
+                d.gmfn_pool.mask = (1 << ioreq_server_pages) - 1
+        self._rover = domid
+        self.domains[domid] = d
+        return domid
+
+    def _next_domid(self) -> int:
+        for step in range(1, _DOMID_FIRST_RESERVED):
+            cand = (self._rover + step) % _DOMID_FIRST_RESERVED
+            if cand and cand not in self.domains:
+                return cand
+        raise XenENOMEM("no free domain id")  # pragma: no cover - 32k domains
+
+    def destroy_domain(self, domid: int) -> None:
+        """Tear a domain down: its servers, their ranges, every heap byte."""
+        d = self.domains.get(domid)
+        if d is None or domid == 0:
+            raise XenESRCH(f"no domain {domid} to destroy")
+        acct = self.heap.account(domid)
+        for s in d.all_servers():
+            srv.destroy_server(d, s, acct)
+        d.alive = False
+        for table in (self._waiting, self._finished, self._notifiers):
+            for key in [k for k in table if k[0] == domid]:
+                del table[key]
+        self.heap.drop_account(domid)
+        del self.domains[domid]
+
+    # -- lookups and privilege (rcu_lock_*_domain_by_id, XSM) ---------------
+
+    def _caller(self, caller: int) -> Domain:
+        c = self.domains.get(caller)
+        if c is None or not c.alive or c.crashed:
+            raise XenESRCH(f"calling domain {caller} does not exist")
+        return c
+
+    def _remote(self, caller: int, domid: int) -> tuple[Domain, Domain]:
+        c = self._caller(caller)
+        if domid in (caller, DOMID_SELF):
+            raise XenEPERM(f"domain {caller} may not target itself")
+        d = self.domains.get(domid)
+        if d is None or not d.alive or d.crashed:
+            raise XenESRCH(f"no domain {domid}")
+        return c, d
+
+    def _dm_target(self, caller: int, domid: int) -> tuple[Domain, Domain]:
+        """``rcu_lock_remote_domain_by_id`` + HVM check + ``XSM_DM_PRIV``."""
+        c, d = self._remote(caller, domid)
+        if not d.hvm:
+            raise XenEINVAL(f"domain {domid} is not an HVM guest")
+        if not (c.privileged or c.domid == d.dm_domid):
+            raise XenEPERM(f"domain {caller} is not a device model of domain {domid}")
+        return c, d
+
+    def _any(self, caller: int, domid: int) -> tuple[Domain, Domain]:
+        """``rcu_lock_domain_by_any_id``: DOMID_SELF and oneself are allowed."""
+        c = self._caller(caller)
+        d = c if domid in (caller, DOMID_SELF) else self.domains.get(domid)
+        if d is None or not d.alive or d.crashed:
+            raise XenESRCH(f"no domain {domid}")
+        return c, d
+
+    # -- ioreq servers ------------------------------------------------------
+
+    def create_ioreq_server(self, caller: int, domid: int, bufioreq: int = 0) -> int:
+        """Create a (disabled) server emulated by ``caller``; return its id."""
+        c, d = self._dm_target(caller, domid)
+        s = srv.create_server(
+            d,
+            c.domid,
+            bufioreq,
+            self.heap.account(domid),
+            lambda: next(self._ports),
+            wp_mem=self.design == "rangeset",
+            node_layout=self.node_layout,
+        )
+        return s.id
+
+    def get_ioreq_server_info(self, caller: int, domid: int, sid: int) -> IoreqServerInfo:
+        """The server's ioreq frame and, with buffering, its ring frame and port."""
+        c, d = self._dm_target(caller, domid)
+        s = srv.lookup_server(d, sid, c.domid)
+        if s.has_bufioreq:
+            return IoreqServerInfo(s.ioreq_pfn, s.bufioreq_pfn, s.bufioreq_port)
+        return IoreqServerInfo(s.ioreq_pfn, None, None)
+
+    def map_io_range(
+        self, caller: int, domid: int, sid: int, rtype: int, start: int, end: int
+    ) -> None:
+        """Send ``[start, end]`` of range type ``rtype`` to server ``sid``."""
+        c, d = self._dm_target(caller, domid)
+        srv.map_range(d, c.domid, sid, rtype, start, end)
+
+    def unmap_io_range(
+        self, caller: int, domid: int, sid: int, rtype: int, start: int, end: int
+    ) -> None:
+        """Stop sending ``[start, end]`` of ``rtype`` to ``sid``."""
+        c, d = self._dm_target(caller, domid)
+        srv.unmap_range(d, c.domid, sid, rtype, start, end)
+
+    def set_ioreq_server_state(self, caller: int, domid: int, sid: int, enabled: bool) -> None:
+        """Enable or disable server ``sid``."""
+        c, d = self._dm_target(caller, domid)
+        srv.set_server_state(d, c.domid, sid, enabled)
+
+    def destroy_ioreq_server(self, caller: int, domid: int, sid: int) -> None:
+        """Destroy server ``sid``: its ranges are deregistered, its frames returned."""
+        c, d = self._dm_target(caller, domid)
+        s = srv.lookup_server(d, sid, c.domid)
+        self._drop_waiters(s)
+        srv.destroy_server(d, s, self.heap.account(domid))
+
+    def _drop_waiters(self, s: IoreqServer) -> None:
+        # A vCPU waiting on a destroyed server completes as if the emulator died.
+        for key, w in list(self._waiting.items()):
+            if w.server is s:
+                del self._waiting[key]
+        for key in [k for k in self._notifiers if k == (s.domid, s.id)]:
+            del self._notifiers[key]
+
+    def _ensure_default(self, d: Domain) -> None:
+        if d.default_server is None:
+            srv.create_server(
+                d,
+                d.params[HvmParam.DM_DOMAIN],
+                1,
+                self.heap.account(d.domid),
+                lambda: next(self._ports),
+                is_default=True,
+            )
+
+    # -- HVM params ---------------------------------------------------------
+
+    def set_param(self, caller: int, domid: int, index: int, value: int) -> None:
+        """``HVMOP_set_param``."""
+        if not 0 <= index < HVM_NR_PARAMS:
+            raise XenEINVAL(f"param index {index} >= HVM_NR_PARAMS ({HVM_NR_PARAMS})")
+        c, d = self._any(caller, domid)
+
+        def rebind(dm: int) -> None:
+            if d.default_server is not None:
+                d.default_server.emulator = dm
+
+        prm.set_param(
+            c, d, index, value, wp_ranges_cap=self.wp_ram_ranges_cap, rebind_default=rebind
+        )
+
+    def get_param(self, caller: int, domid: int, index: int) -> int:
+        """``HVMOP_get_param``; reading the legacy ioreq params creates the default server."""
+        if not 0 <= index < HVM_NR_PARAMS:
+            raise XenEINVAL(f"param index {index} >= HVM_NR_PARAMS ({HVM_NR_PARAMS})")
+        c, d = self._any(caller, domid)
+        return prm.get_param(c, d, index, ensure_default=lambda: self._ensure_default(d))
+
+    # -- the emulator side: event channels ----------------------------------
+
+    def bind_ioreq_notifier(
+        self, caller: int, domid: int, sid: int, notify: Callable[[int], None]
+    ) -> IoreqServer:
+        """Bind the server's event channels: ``notify(vcpu)`` runs when Xen sends.
+
+        Returns the server, whose ``shared_page`` and ``buffered_page`` the
+        emulator reads and writes (``xenforeignmemory_map_resource``).
+        """
+        c, d = self._dm_target(caller, domid)
+        s = srv.lookup_server(d, sid, c.domid)
+        self._notifiers[(domid, sid)] = notify
+        return s
+
+    def ioreq_completed(self, caller: int, domid: int, sid: int, vcpu: int) -> Access | None:
+        """The emulator signals ``vcpu``'s port: Xen wakes the vCPU and reads the slot."""
+        c, d = self._dm_target(caller, domid)
+        s = srv.lookup_server(d, sid, c.domid)
+        w = self._waiting.get((domid, vcpu))
+        if w is None or w.server is not s:
+            return None
+        return self._complete(d, vcpu, w)
+
+    # -- the guest ----------------------------------------------------------
+
+    def guest_access(
+        self,
+        domid: int,
+        vcpu: int,
+        space: str,
+        addr: int,
+        size: int,
+        *,
+        write: bool,
+        data: int = 0,
+        count: int = 1,
+        df: bool = False,
+        data_is_ptr: bool = False,
+    ) -> Access:
+        """One access by ``vcpu`` of ``domid``: ``space`` is ``"pio"`` or ``"mmio"``."""
+        d = self.domains.get(domid)
+        if d is None or not d.alive or d.crashed:
+            raise XenESRCH(f"no domain {domid}")
+        if not d.hvm:
+            raise XenEINVAL(f"domain {domid} is not an HVM guest")
+        if not 0 <= vcpu < d.vcpus:
+            raise XenEINVAL(f"domain {domid} has no vcpu {vcpu}")
+        if space not in ("pio", "mmio"):
+            raise XenEINVAL(f"access space {space!r} is not 'pio' or 'mmio'")
+        if size not in (1, 2, 4, 8) or (space == "pio" and size == 8):
+            raise XenEINVAL(f"access size {size} is not valid for {space}")
+        if (domid, vcpu) in self._waiting:
+            raise XenEBUSY(f"vcpu {vcpu} of domain {domid} is blocked on an emulator")
+        req = IoReq(
+            addr=addr,
+            data=data if write else 0,
+            count=count,
+            size=size,
+            dir=IoReqDir.WRITE if write else IoReqDir.READ,
+            df=df,
+            data_is_ptr=data_is_ptr,
+            type=IoReqType.PIO if space == "pio" else IoReqType.COPY,
+        )
+        if space == "pio" and write and addr == 0xCF8 and size == 4:
+            d.pci_cf8 = data & 0xFFFF_FFFF  # the intercept caches it, then says "unhandled"
+        if space == "mmio" and d.is_ram(addr >> PAGE_SHIFT) and not data_is_ptr:
+            return self._ram_access(d, req)
+        return self._emulate(d, vcpu, req)
+
+    def _ram_access(self, d: Domain, req: IoReq) -> Access:
+        d.count("ram_accesses")
+        if req.dir == IoReqDir.READ:
+            return Access("ram", data=d.read_ram(req.addr, req.size), request=req)
+        d.write_ram(req.addr, req.size, req.data)
+        return Access("ram", request=req)
+
+    def _emulate(self, d: Domain, vcpu: int, req: IoReq) -> Access:
+        s, sent = select_server(d, req)
+        if s is None:
+            d.count("null_accesses")
+            ones = (1 << (8 * req.size)) - 1
+            return Access("null", data=ones if req.dir == IoReqDir.READ else None, request=sent)
+        route = "default" if s.is_default else "server"
+        d.count(f"routed_{route}")
+        lo, hi = _VGA_WINDOW
+        if (
+            req.type == IoReqType.COPY
+            and req.dir == IoReqDir.WRITE
+            and lo <= req.addr <= hi
+            and send_buffered(s, sent)
+        ):
+            self._notify(d, s, -1)
+            return Access(route, s.id, status="buffered", request=sent)
+        if not send_sync(s, vcpu, sent):
+            d.count("slot_busy")
+            return Access(route, s.id, status="unhandled", request=sent)
+        w = _Waiting(s, 1, sent.dir == IoReqDir.READ, sent.size, route)
+        self._waiting[(d.domid, vcpu)] = w
+        self._notify(d, s, vcpu)
+        if (d.domid, vcpu) not in self._waiting:  # completed during the notification
+            return self._finished.pop((d.domid, vcpu))
+        return self._complete(d, vcpu, w, keep=False)
+
+    def _notify(self, d: Domain, s: IoreqServer, vcpu: int) -> None:
+        fn = self._notifiers.get((d.domid, s.id))
+        if fn is not None:
+            fn(vcpu)
+
+    def _complete(self, d: Domain, vcpu: int, w: _Waiting, *, keep: bool = True) -> Access:
+        """Read the slot once; on completion, unblock the vCPU.
+
+        With ``keep`` the final Access is also kept for :meth:`resume_vcpu`
+        (the guest collects it later).
+        """
+        outcome, w.last_seen = check_slot(w.server, vcpu, w.last_seen)
+        if outcome.refused_move:
+            d.count("ioreq_state_refused")
+        if outcome.status == SlotStatus.CRASH:
+            d.count("ioreq_state_invalid")
+            self._crash(d)
+            return Access(w.route, w.server.id, status="crashed")
+        if outcome.status == SlotStatus.PENDING:
+            return Access(w.route, w.server.id, status="pending")
+        del self._waiting[(d.domid, vcpu)]
+        if outcome.status == SlotStatus.EMULATOR_GONE:
+            d.count("emulator_gone")
+        data = outcome.data & ((1 << (8 * w.size)) - 1) if w.is_read else None
+        done = Access(w.route, w.server.id, data=data)
+        if keep:
+            self._finished[(d.domid, vcpu)] = done
+        return done
+
+    def resume_vcpu(self, domid: int, vcpu: int) -> Access:
+        """The guest side of a pending access: its result once the emulator is done.
+
+        Returns the completed Access (collected once), or a ``"pending"`` one
+        while the emulator has not answered.
+        """
+        d = self.domains.get(domid)
+        if d is None or not d.alive or d.crashed:
+            raise XenESRCH(f"no domain {domid}")
+        done = self._finished.pop((domid, vcpu), None)
+        if done is not None:
+            return done
+        w = self._waiting.get((domid, vcpu))
+        if w is None:
+            raise XenEINVAL(f"vcpu {vcpu} of domain {domid} has no access in flight")
+        return self._complete(d, vcpu, w, keep=False)
+
+    def _crash(self, d: Domain) -> None:
+        d.crashed = True
+        for key in [k for k in self._waiting if k[0] == d.domid]:
+            del self._waiting[key]
+
+    # -- the ABI boundary ---------------------------------------------------
+
+    def dm_op(self, caller: int, domid: int, bufs: Sequence[Buffer]) -> int:
+        """``HYPERVISOR_dm_op``: real ``xen_dm_op`` bytes in, ``0`` or ``-errno`` out.
+
+        Outputs are written back into ``bufs[0]`` (which must be a bytearray).
+        """
+        return dispatch_dm_op(self, caller, domid, bufs)
+
+    def hvm_op(self, caller: int, op: int, buf: Buffer) -> int:
+        """``HYPERVISOR_hvm_op`` for ``set_param``/``get_param`` (``xen_hvm_param``)."""
+        return dispatch_hvm_op(self, caller, op, buf)
+
+    def _extra_dm_ops(self) -> dict[int, DmOpHandler]:
+        """DMOPs beyond the ioreq-server six (the write-protect designs add theirs)."""
+        return {}
+
+    # -- statistics ---------------------------------------------------------
+
+    def heap_statistics(self) -> HeapStats:
+        """The whole Xen heap."""
+        return self.heap.statistics()
+
+    def domain_heap(self, domid: int) -> HeapStats:
+        """One domain's share of the Xen heap."""
+        return self.heap.account(domid).statistics()

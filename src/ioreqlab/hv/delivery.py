@@ -1,0 +1,131 @@
+"""Putting requests in front of an emulator: the shared slots and the buffered ring.
+
+Synchronous requests (``hvm_send_ioreq``, xen-facts §2.6)
+---------------------------------------------------------
+Each vCPU owns one 32-byte ``ioreq_t`` slot in the server's shared page.  Xen
+sends only into a slot whose state is NONE (otherwise the access is
+unhandled), writes the request with state READY and notifies the emulator,
+which moves the slot to INPROCESS and then IORESP_READY.  Xen then reads the
+state *once* per wake-up:
+
+* IORESP_READY → take ``data`` (for a read) and set NONE: done;
+* READY or INPROCESS → keep waiting (the vCPU stays blocked);
+* NONE → the emulator went away: complete with all-ones data;
+* anything else → the domain is crashed.
+
+XSA-262: the emulator may only move a slot forward.  Xen remembers the last
+state it saw; a state that goes backwards (INPROCESS → READY, IORESP_READY →
+INPROCESS ...) is refused — treated as the last good state — and counted, so
+a hostile emulator cannot make Xen loop or act twice.
+
+Buffered requests (``hvm_send_buffered_ioreq``)
+-----------------------------------------------
+Writes with ``addr <= 0xfffff``, no data pointer and ``count == 1`` may go to
+the server's 511-slot ring instead: 8-byte writes take two slots, the second
+carrying the high half.  The ring is full when ``write − read >= 511 − qw``;
+then (or for a server without buffering) the request is not buffered and the
+caller sends it synchronously.  There is no reply.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, replace
+from enum import Enum
+
+from ioreqlab.abi.constants import IOREQ_BUFFER_SLOT_NUM, IoReqState
+from ioreqlab.abi.ioreq import IOREQ_SIZE, BufIoReq, IoReq
+from ioreqlab.hv.ioreq import IoreqServer
+
+__all__ = ["SlotOutcome", "SlotStatus", "check_slot", "send_buffered", "send_sync", "slot_state"]
+
+_STATE_BYTE = 30
+_STATE_MASK = 0x0F
+_RING = struct.Struct("<II")
+_RING_BASE = 8
+_SLOT = 8
+
+
+class SlotStatus(Enum):
+    """What Xen concludes from one read of a slot."""
+
+    DONE = "done"
+    PENDING = "pending"
+    EMULATOR_GONE = "emulator_gone"
+    CRASH = "crash"
+
+
+@dataclass(frozen=True, slots=True)
+class SlotOutcome:
+    """Xen's reading of a slot: status, the data for a read, a refused move."""
+
+    status: SlotStatus
+    data: int = 0
+    refused_move: bool = False
+
+
+def slot_state(s: IoreqServer, vcpu: int) -> int:
+    """The raw 4-bit state of ``vcpu``'s slot (one read)."""
+    return s.shared_page[vcpu * IOREQ_SIZE + _STATE_BYTE] & _STATE_MASK
+
+
+def send_sync(s: IoreqServer, vcpu: int, req: IoReq) -> bool:
+    """Write ``req`` into the vCPU's slot with state READY; False if the slot is busy."""
+    off = vcpu * IOREQ_SIZE
+    if slot_state(s, vcpu) != IoReqState.NONE:
+        return False
+    sent = replace(req, state=IoReqState.READY, vp_eport=s.vcpu_ports[vcpu])
+    s.shared_page[off : off + IOREQ_SIZE] = sent.pack()
+    s.delivered["sync"] = s.delivered.get("sync", 0) + 1
+    return True
+
+
+def check_slot(s: IoreqServer, vcpu: int, last_seen: int) -> tuple[SlotOutcome, int]:
+    """Read the slot once, as Xen does on wake-up; return the outcome and new last state.
+
+    ``last_seen`` is the state Xen last accepted for this request (READY after
+    sending).  On DONE or EMULATOR_GONE the slot is reset to NONE.
+    """
+    off = vcpu * IOREQ_SIZE
+    raw = bytes(s.shared_page[off : off + IOREQ_SIZE])  # one copy: no double fetch
+    state = raw[_STATE_BYTE] & _STATE_MASK
+    if state > IoReqState.IORESP_READY:
+        return SlotOutcome(SlotStatus.CRASH), last_seen
+    if state == IoReqState.NONE:
+        return SlotOutcome(SlotStatus.EMULATOR_GONE, data=~0 & (2**64 - 1)), IoReqState.NONE
+    if state < last_seen:
+        return SlotOutcome(SlotStatus.PENDING, refused_move=True), last_seen
+    if state == IoReqState.IORESP_READY:
+        data = IoReq.unpack(raw).data
+        s.shared_page[off + _STATE_BYTE] &= ~_STATE_MASK & 0xFF
+        return SlotOutcome(SlotStatus.DONE, data=data), IoReqState.NONE
+    return SlotOutcome(SlotStatus.PENDING), state
+
+
+def send_buffered(s: IoreqServer, req: IoReq) -> bool:
+    """Append a write to the buffered ring; False when it cannot be buffered."""
+    if not s.has_bufioreq:
+        return False
+    if req.addr > 0xFFFFF or req.data_is_ptr or req.count != 1 or req.size not in (1, 2, 4, 8):
+        return False
+    page = s.buffered_page
+    rp, wp = _RING.unpack_from(page, 0)
+    qw = 1 if req.size == 8 else 0
+    if ((wp - rp) & 0xFFFFFFFF) >= IOREQ_BUFFER_SLOT_NUM - qw:
+        return False
+    first = BufIoReq(
+        type=req.type, dir=req.dir, size=req.size, addr=req.addr, data=req.data & 0xFFFFFFFF
+    )
+    slots = [first.pack()]
+    if qw:
+        slots.append(
+            BufIoReq(
+                type=req.type, dir=req.dir, size=req.size, addr=req.addr, data=req.data >> 32
+            ).pack()
+        )
+    for i, raw in enumerate(slots):
+        idx = (wp + i) % IOREQ_BUFFER_SLOT_NUM
+        page[_RING_BASE + idx * _SLOT : _RING_BASE + (idx + 1) * _SLOT] = raw
+    _RING.pack_into(page, 0, rp, (wp + len(slots)) & 0xFFFFFFFF)
+    s.delivered["buffered"] = s.delivered.get("buffered", 0) + 1
+    return True

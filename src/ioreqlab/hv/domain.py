@@ -1,0 +1,147 @@
+"""Domains: what the hypervisor keeps per guest (and per device-model domain).
+
+A domain has an id, a kind (HVM or PV), a RAM size in pages (so a highest
+guest frame number), vCPUs, the HVM params array, its ioreq servers, the
+cached CF8 value of its emulated PCI host bridge, and the id of the domain
+allowed to act as its device model (Xen's ``XEN_DOMCTL_set_target``: the stub
+domain's ``target`` is this guest; dom0 is always allowed).
+
+Liveness: a domain is *alive* until destroyed; a crash (for instance an
+emulator writing an impossible ioreq state) marks it *crashed*, after which
+every operation on it fails like one on a domain being torn down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ioreqlab.abi.constants import HVM_NR_PARAMS, PAGE_SHIFT, PAGE_SIZE
+
+if TYPE_CHECKING:
+    from ioreqlab.hv.ioreq import IoreqServer
+
+__all__ = ["LOWMEM_END_PFN", "Domain", "IoreqGmfnPool"]
+
+#: RAM below 4 GiB ends where the MMIO hole starts (``HVM_BELOW_4G_RAM_END``,
+#: 0xF0000000); the rest of a large guest's RAM is relocated above 4 GiB.
+LOWMEM_END_PFN = 0xF0000000 >> PAGE_SHIFT
+_FOUR_GIB_PFN = (1 << 32) >> PAGE_SHIFT
+
+
+@dataclass(slots=True)
+class IoreqGmfnPool:
+    """The guest frames set aside for ioreq-server pages (4.5–4.10 ``ioreq_gmfn``).
+
+    ``HVM_PARAM_IOREQ_SERVER_PFN`` sets the base, ``HVM_PARAM_NR_IOREQ_SERVER_PAGES``
+    the number of bits in the mask; each non-default server takes one frame, or
+    two with buffered ioreqs.  An empty pool makes server creation ``-ENOMEM``.
+    """
+
+    base: int = 0
+    mask: int = 0
+
+    def take(self) -> int | None:
+        """Lowest free frame, or None (``hvm_alloc_ioreq_gmfn``)."""
+        if not self.mask:
+            return None
+        bit = (self.mask & -self.mask).bit_length() - 1
+        self.mask &= ~(1 << bit)
+        return self.base + bit
+
+    def give_back(self, gmfn: int) -> None:
+        """Return a frame taken earlier."""
+        self.mask |= 1 << (gmfn - self.base)
+
+    def free_frames(self) -> int:
+        """How many frames are left."""
+        return self.mask.bit_count()
+
+
+@dataclass(slots=True, eq=False)
+class Domain:
+    """One domain's hypervisor state."""
+
+    domid: int
+    name: str
+    hvm: bool
+    hap: bool
+    nr_pages: int
+    vcpus: int
+    privileged: bool = False
+    dm_domid: int = 0
+    alive: bool = True
+    crashed: bool = False
+    params: list[int] = field(default_factory=lambda: [0] * HVM_NR_PARAMS)
+    #: Non-default servers, newest first (4.7 ``list_add`` at the head).
+    servers: list[IoreqServer] = field(default_factory=list)
+    default_server: IoreqServer | None = None
+    #: The last id handed out (``next_ioservid`` pre-increments it).
+    last_ioservid: int = 0
+    gmfn_pool: IoreqGmfnPool = field(default_factory=IoreqGmfnPool)
+    #: Last value written to port 0xcf8 with a 4-byte write.
+    pci_cf8: int = 0
+    #: Hypervisor-side counters: requests sent, refused emulator moves, etc.
+    counters: dict[str, int] = field(default_factory=dict)
+    #: Guest RAM contents, sparse: untouched pages read as zeros.
+    ram: dict[int, bytearray] = field(default_factory=dict)
+
+    @property
+    def max_gpfn(self) -> int:
+        """Highest guest frame number backed by RAM (above 4 GiB for big guests)."""
+        if self.nr_pages <= LOWMEM_END_PFN:
+            return self.nr_pages - 1
+        return _FOUR_GIB_PFN + (self.nr_pages - LOWMEM_END_PFN) - 1
+
+    def is_ram(self, gfn: int) -> bool:
+        """Whether ``gfn`` is backed by RAM: below the hole, or relocated above 4 GiB."""
+        if gfn < LOWMEM_END_PFN:
+            return gfn < self.nr_pages
+        return _FOUR_GIB_PFN <= gfn <= self.max_gpfn
+
+    def read_ram(self, gpa: int, size: int) -> int:
+        """Little-endian read of ``size`` bytes of guest RAM (the caller checked is_ram)."""
+        out = bytearray()
+        while size:
+            page = self.ram.get(gpa >> PAGE_SHIFT)
+            off = gpa & (PAGE_SIZE - 1)
+            n = min(size, PAGE_SIZE - off)
+            out += page[off : off + n] if page is not None else bytes(n)
+            gpa += n
+            size -= n
+        return int.from_bytes(out, "little")
+
+    def write_ram(self, gpa: int, size: int, value: int) -> None:
+        """Little-endian write of ``size`` bytes of guest RAM."""
+        raw = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+        while raw:
+            gfn = gpa >> PAGE_SHIFT
+            page = self.ram.get(gfn)
+            if page is None:
+                page = self.ram[gfn] = bytearray(PAGE_SIZE)
+            off = gpa & (PAGE_SIZE - 1)
+            n = min(len(raw), PAGE_SIZE - off)
+            page[off : off + n] = raw[:n]
+            raw = raw[n:]
+            gpa += n
+
+    @property
+    def memory_bytes(self) -> int:
+        """Guest RAM in bytes."""
+        return self.nr_pages << PAGE_SHIFT
+
+    def count(self, what: str, n: int = 1) -> None:
+        """Bump a named counter."""
+        self.counters[what] = self.counters.get(what, 0) + n
+
+    def all_servers(self) -> list[IoreqServer]:
+        """Every server, default included, newest first."""
+        extra = [self.default_server] if self.default_server is not None else []
+        return [*self.servers, *extra]
+
+    def find_server(self, sid: int) -> IoreqServer | None:
+        """The non-default server with id ``sid`` (id-based calls skip the default)."""
+        for s in self.servers:
+            if s.id == sid:
+                return s
+        return None
