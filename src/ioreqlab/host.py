@@ -38,7 +38,7 @@ from ioreqlab.abi.constants import (
     IoReqType,
 )
 from ioreqlab.abi.ioreq import IoReq
-from ioreqlab.errors import XenEBUSY, XenEINVAL, XenENOMEM, XenEPERM, XenESRCH
+from ioreqlab.errors import XenEBUSY, XenEINVAL, XenENOENT, XenENOMEM, XenEPERM, XenESRCH
 from ioreqlab.hv import ioreq as srv
 from ioreqlab.hv import params as prm
 from ioreqlab.hv.delivery import SlotStatus, check_slot, send_buffered, send_sync
@@ -186,6 +186,7 @@ class Host:
             vcpus=vcpus,
             dm_domid=dm_domid,
         )
+        self.heap.account(domid)  # every domain has its share of the heap from birth
         if preallocate_bytes and not self.heap.reserve(domid, preallocate_bytes):
             self.heap.drop_account(domid)
             raise XenENOMEM(f"cannot reserve {preallocate_bytes} bytes of Xen heap")
@@ -366,10 +367,29 @@ class Host:
         self._notifiers[(domid, sid)] = notify
         return s
 
+    def bind_default_notifier(
+        self, caller: int, domid: int, notify: Callable[[int], None]
+    ) -> IoreqServer:
+        """The legacy path: the default server's emulator binds its ports.
+
+        Only the domain named by ``HVM_PARAM_DM_DOMAIN`` (the default server's
+        emulator) may; the server must exist (read ``IOREQ_PFN`` first).
+        """
+        c, d = self._dm_target(caller, domid)
+        s = d.default_server
+        if s is None:
+            raise XenENOENT(f"domain {domid} has no default ioreq server")
+        if s.emulator != c.domid:
+            raise XenEPERM(f"domain {caller} is not the default server's emulator")
+        self._notifiers[(domid, s.id)] = notify
+        return s
+
     def ioreq_completed(self, caller: int, domid: int, sid: int, vcpu: int) -> Access | None:
         """The emulator signals ``vcpu``'s port: Xen wakes the vCPU and reads the slot."""
         c, d = self._dm_target(caller, domid)
-        s = srv.lookup_server(d, sid, c.domid)
+        s = d.default_server
+        if s is None or s.id != sid or s.emulator != c.domid:
+            s = srv.lookup_server(d, sid, c.domid)
         w = self._waiting.get((domid, vcpu))
         if w is None or w.server is not s:
             return None

@@ -27,6 +27,7 @@ __all__ = ["LOWMEM_END_PFN", "Domain", "IoreqGmfnPool"]
 #: 0xF0000000); the rest of a large guest's RAM is relocated above 4 GiB.
 LOWMEM_END_PFN = 0xF0000000 >> PAGE_SHIFT
 _FOUR_GIB_PFN = (1 << 32) >> PAGE_SHIFT
+VGA_HOLE_FIRST_PFN, VGA_HOLE_LAST_PFN = 0xA0, 0xBF
 
 
 @dataclass(slots=True)
@@ -94,9 +95,13 @@ class Domain:
         return _FOUR_GIB_PFN + (self.nr_pages - LOWMEM_END_PFN) - 1
 
     def is_ram(self, gfn: int) -> bool:
-        """Whether ``gfn`` is backed by RAM: below the hole, or relocated above 4 GiB."""
+        """Whether ``gfn`` is backed by RAM: below the hole, or relocated above 4 GiB.
+
+        The legacy VGA window 0xA0000–0xBFFFF is never populated (libxc's
+        ``setup_guest`` skips it), so accesses there are emulated.
+        """
         if gfn < LOWMEM_END_PFN:
-            return gfn < self.nr_pages
+            return gfn < self.nr_pages and not VGA_HOLE_FIRST_PFN <= gfn <= VGA_HOLE_LAST_PFN
         return _FOUR_GIB_PFN <= gfn <= self.max_gpfn
 
     def read_ram(self, gpa: int, size: int) -> int:

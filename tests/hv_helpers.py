@@ -1,0 +1,82 @@
+"""Helpers for hypervisor tests: host snapshots and a minimal echo emulator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ioreqlab import devicemodel
+from ioreqlab.abi import IOREQ_SIZE, IoReq, IoReqState
+from ioreqlab.host import Host
+
+
+def snapshot(host: Host) -> dict[str, Any]:
+    """Everything a failed call must leave unchanged, host-wide."""
+    doms: dict[int, Any] = {}
+    for domid, d in sorted(host.domains.items()):
+        doms[domid] = {
+            "params": list(d.params),
+            "pool": (d.gmfn_pool.base, d.gmfn_pool.mask),
+            "cf8": d.pci_cf8,
+            "crashed": d.crashed,
+            "servers": [
+                (
+                    s.id,
+                    s.emulator,
+                    s.enabled,
+                    s.is_default,
+                    {int(k): r.ranges() for k, r in s.ranges.items()},
+                    {int(k): r.budget for k, r in s.ranges.items()},
+                )
+                for s in d.all_servers()
+            ],
+        }
+    # Heap *state* only: peak and allocation counters are statistics, and a
+    # call that allocates, fails and frees legitimately moves them.
+    heap = {o: (a.in_use, a.reserved) for o, a in host.heap.accounts().items()}
+    return {"domains": doms, "heap": heap, "in_use": host.heap.in_use}
+
+
+@dataclass
+class EchoEmulator:
+    """Answers every synchronous request at once; reads return ``reply(req)``."""
+
+    host: Host
+    caller: int
+    domid: int
+    sid: int
+    seen: list[IoReq] = field(default_factory=list)
+    buffered: int = 0
+
+    def __post_init__(self) -> None:
+        self.dm = devicemodel.open(self.host, self.caller)
+        self.pages = self.dm.map_ioreq_server(self.domid, self.sid, self.on_notify)
+
+    def reply(self, req: IoReq) -> int:
+        return (req.addr * 7 + self.sid) & ((1 << (8 * req.size)) - 1)
+
+    def on_notify(self, vcpu: int) -> None:
+        if vcpu < 0:
+            self.buffered += 1
+            return
+        off = vcpu * IOREQ_SIZE
+        req = IoReq.unpack(bytes(self.pages.shared[off : off + IOREQ_SIZE]))
+        if req.state != IoReqState.READY:
+            return
+        self.seen.append(req)
+        self.pages.shared[off + 30] = (self.pages.shared[off + 30] & 0xF0) | IoReqState.INPROCESS
+        data = self.reply(req) if req.dir == 1 else req.data
+        done = IoReq(
+            addr=req.addr,
+            data=data,
+            count=req.count,
+            size=req.size,
+            vp_eport=req.vp_eport,
+            state=IoReqState.IORESP_READY,
+            data_is_ptr=req.data_is_ptr,
+            dir=req.dir,
+            df=req.df,
+            type=req.type,
+        )
+        self.pages.shared[off : off + IOREQ_SIZE] = done.pack()
+        self.dm.notify(self.domid, self.sid, vcpu)

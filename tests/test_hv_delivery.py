@@ -1,0 +1,163 @@
+"""Delivery: the per-vCPU slot state machine (XSA-262) and the buffered ring."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from ioreqlab import devicemodel
+from ioreqlab.abi import IOREQ_SIZE, BufIoReq, IoReq, IoReqState
+from ioreqlab.errors import XenEBUSY, XenEINVAL
+from ioreqlab.host import Host
+from tests.hv_helpers import EchoEmulator
+
+MMIO = 0xF000_0000
+
+
+def setup(bufioreq: int = 0) -> tuple[Host, int, int, devicemodel.IoreqPages, list[int]]:
+    host = Host(xen_heap_bytes=1 << 20)
+    g = host.create_domain(memory_mib=64, vcpus=2)
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g, bufioreq)
+    dm.map_io_range_to_ioreq_server(g, sid, True, MMIO, MMIO + 0xFFF)
+    dm.map_io_range_to_ioreq_server(g, sid, True, 0xA0000, 0xBFFFF)
+    dm.set_ioreq_server_state(g, sid, True)
+    notified: list[int] = []
+    pages = dm.map_ioreq_server(g, sid, notified.append)
+    return host, g, sid, pages, notified
+
+
+def slot(pages: devicemodel.IoreqPages, vcpu: int) -> IoReq:
+    return IoReq.unpack(bytes(pages.shared[vcpu * IOREQ_SIZE : (vcpu + 1) * IOREQ_SIZE]))
+
+
+def set_state(
+    pages: devicemodel.IoreqPages, vcpu: int, state: int, data: int | None = None
+) -> None:
+    off = vcpu * IOREQ_SIZE
+    if data is not None:
+        pages.shared[off + 8 : off + 16] = data.to_bytes(8, "little")
+    pages.shared[off + 30] = (pages.shared[off + 30] & 0xF0) | state
+
+
+def test_request_is_written_ready_with_the_vcpu_port() -> None:
+    host, g, _, pages, notified = setup()
+    got = host.guest_access(g, 1, "mmio", MMIO + 8, 4, write=False)
+    assert got.status == "pending"
+    assert notified == [1]
+    req = slot(pages, 1)
+    assert (req.state, req.addr, req.size, req.dir) == (IoReqState.READY, MMIO + 8, 4, 1)
+    assert req.vp_eport == pages.vcpu_ports[1]
+    with pytest.raises(XenEBUSY):  # the vCPU is blocked until the emulator answers
+        host.guest_access(g, 1, "mmio", MMIO, 4, write=False)
+
+
+def test_forward_moves_complete_the_read() -> None:
+    host, g, _, pages, _ = setup()
+    host.guest_access(g, 0, "mmio", MMIO, 2, write=False)
+    set_state(pages, 0, IoReqState.INPROCESS)
+    assert host.resume_vcpu(g, 0).status == "pending"
+    set_state(pages, 0, IoReqState.IORESP_READY, data=0xABCDEF)
+    done = host.resume_vcpu(g, 0)
+    assert (done.status, done.data) == ("done", 0xCDEF)  # masked to the access size
+    assert slot(pages, 0).state == IoReqState.NONE
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [(IoReqState.INPROCESS, IoReqState.READY), (IoReqState.IORESP_READY, IoReqState.INPROCESS)],
+)
+def test_backward_moves_are_refused_and_counted_xsa262(first: int, then: int) -> None:
+    host, g, _, pages, _ = setup()
+    host.guest_access(g, 0, "mmio", MMIO, 4, write=False)
+    set_state(pages, 0, IoReqState.INPROCESS)
+    host.resume_vcpu(g, 0)
+    if first == IoReqState.IORESP_READY:
+        # Xen has not looked since INPROCESS; the emulator then flips back.
+        set_state(pages, 0, IoReqState.READY)
+    else:
+        set_state(pages, 0, then)
+    assert host.resume_vcpu(g, 0).status == "pending"
+    assert host.domains[g].counters["ioreq_state_refused"] == 1
+    set_state(pages, 0, IoReqState.IORESP_READY, data=7)
+    assert host.resume_vcpu(g, 0).data == 7
+
+
+def test_impossible_state_crashes_the_domain() -> None:
+    host, g, _, pages, _ = setup()
+    host.guest_access(g, 0, "mmio", MMIO, 4, write=False)
+    set_state(pages, 0, 9)
+    assert host.resume_vcpu(g, 0).status == "crashed"
+    assert host.domains[g].crashed
+
+
+def test_emulator_resetting_to_none_completes_with_all_ones() -> None:
+    host, g, _, pages, _ = setup()
+    host.guest_access(g, 0, "mmio", MMIO, 4, write=False)
+    set_state(pages, 0, IoReqState.NONE)
+    done = host.resume_vcpu(g, 0)
+    assert (done.status, done.data) == ("done", 0xFFFFFFFF)
+
+
+def test_busy_slot_is_unhandled() -> None:
+    host, g, _, pages, _ = setup()
+    set_state(pages, 0, IoReqState.INPROCESS)  # a hostile emulator scribbles first
+    assert host.guest_access(g, 0, "mmio", MMIO, 4, write=True, data=1).status == "unhandled"
+
+
+def test_resume_without_request_is_einval() -> None:
+    host, g, _, _, _ = setup()
+    with pytest.raises(XenEINVAL):
+        host.resume_vcpu(g, 0)
+
+
+def test_echo_emulator_completes_synchronously() -> None:
+    host = Host(xen_heap_bytes=1 << 20)
+    g = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g)
+    dm.map_io_range_to_ioreq_server(g, sid, False, 0x3F8, 0x3FF)
+    dm.set_ioreq_server_state(g, sid, True)
+    echo = EchoEmulator(host, 0, g, sid)
+    got = host.guest_access(g, 0, "pio", 0x3F9, 1, write=False)
+    assert (got.status, got.data) == ("done", echo.reply(echo.seen[-1]))
+
+
+def ring(pages: devicemodel.IoreqPages) -> tuple[int, int]:
+    rp, wp = struct.unpack_from("<II", pages.buffered, 0)
+    return int(rp), int(wp)
+
+
+def test_vga_writes_go_to_the_buffered_ring() -> None:
+    host, g, _, pages, notified = setup(bufioreq=1)
+    got = host.guest_access(g, 0, "mmio", 0xA0010, 8, write=True, data=0x1122334455667788)
+    assert got.status == "buffered"
+    assert ring(pages) == (0, 2)  # an 8-byte write takes two slots
+    lo = BufIoReq.unpack(bytes(pages.buffered[8:16]))
+    hi = BufIoReq.unpack(bytes(pages.buffered[16:24]))
+    assert (lo.addr, lo.size, lo.data, hi.data) == (0xA0010, 8, 0x55667788, 0x11223344)
+    assert notified == [-1]
+    # A read is never buffered.
+    assert host.guest_access(g, 0, "mmio", 0xA0010, 4, write=False).status == "pending"
+
+
+def test_full_ring_falls_back_to_synchronous() -> None:
+    host, g, _, pages, _ = setup(bufioreq=1)
+    for i in range(511):
+        assert (
+            host.guest_access(g, 0, "mmio", 0xA0000 + i, 1, write=True, data=i).status == "buffered"
+        )
+    assert ring(pages) == (0, 511)
+    assert host.guest_access(g, 0, "mmio", 0xA0000, 1, write=True, data=1).status == "pending"
+    # The emulator drains the ring: room again, and the write pointer wraps its slot index.
+    struct.pack_into("<I", pages.buffered, 0, 511)
+    set_state(pages, 0, IoReqState.IORESP_READY)
+    host.resume_vcpu(g, 0)
+    assert host.guest_access(g, 0, "mmio", 0xA0001, 1, write=True, data=2).status == "buffered"
+    assert BufIoReq.unpack(bytes(pages.buffered[8:16])).addr == 0xA0001
+
+
+def test_server_without_bufioreq_takes_vga_writes_synchronously() -> None:
+    host, g, _, _, _ = setup(bufioreq=0)
+    assert host.guest_access(g, 0, "mmio", 0xA0000, 1, write=True, data=1).status == "pending"

@@ -1,0 +1,211 @@
+"""HVM params: §5.2 order, whitelists, set-once, value checks, and max_wp_ram_ranges."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from ioreqlab import devicemodel
+from ioreqlab.abi import DOMID_SELF, HvmOp, HvmParam, HvmParamArg
+from ioreqlab.errors import XenError
+from ioreqlab.host import Host
+from tests.hv_helpers import snapshot
+
+
+@pytest.fixture
+def host() -> Host:
+    return Host(xen_heap_bytes=4 << 20)
+
+
+def errno_of(call: object) -> int:
+    assert callable(call)
+    try:
+        call()
+    except XenError as err:
+        return err.errno or 0
+    return 0
+
+
+def test_guest_may_set_only_its_whitelist(host: Host) -> None:
+    g = host.create_domain(memory_mib=64)
+    me = devicemodel.open(host, g)
+    me.set_param(DOMID_SELF, HvmParam.CALLBACK_IRQ, 5)
+    me.set_param(g, HvmParam.STORE_EVTCHN, 3)
+    assert me.get_param(g, HvmParam.CALLBACK_IRQ) == 5
+    for forbidden in (HvmParam.TIMER_MODE, HvmParam.DM_DOMAIN, HvmParam.MAX_WP_RAM_RANGES):
+        before = snapshot(host)
+        assert errno_of(lambda f=forbidden: me.set_param(g, f, 1)) == errno.EPERM
+        assert snapshot(host) == before
+    assert errno_of(lambda: me.get_param(g, HvmParam.TIMER_MODE)) == errno.EPERM
+
+
+def test_other_unprivileged_domains_are_eperm(host: Host) -> None:
+    a = host.create_domain(memory_mib=64)
+    b = host.create_domain(memory_mib=64)
+    assert (
+        errno_of(lambda: devicemodel.open(host, a).set_param(b, HvmParam.CALLBACK_IRQ, 1))
+        == errno.EPERM
+    )
+    assert (
+        errno_of(lambda: devicemodel.open(host, a).get_param(b, HvmParam.CALLBACK_IRQ))
+        == errno.EPERM
+    )
+
+
+@pytest.mark.parametrize(
+    ("param", "bad", "good"),
+    [
+        (HvmParam.TIMER_MODE, 4, 3),
+        (HvmParam.VIRIDIAN, 0x40 | 1, 0x3F),
+        (HvmParam.VIRIDIAN, 0x2, 0x1),
+        (HvmParam.ACPI_S_STATE, 1, 3),
+        (HvmParam.ACPI_IOPORTS_LOCATION, 2, 1),
+        (HvmParam.NESTEDHVM, 2, 1),
+        (HvmParam.TRIPLE_FAULT_REASON, 6, 5),
+        (HvmParam.NR_IOREQ_SERVER_PAGES, 65, 64),
+    ],
+)
+def test_value_checks(host: Host, param: HvmParam, bad: int, good: int) -> None:
+    g = host.create_domain(memory_mib=64, ioreq_server_pages=0)
+    dm = devicemodel.open(host, 0)
+    before = snapshot(host)
+    assert errno_of(lambda: dm.set_param(g, param, bad)) == errno.EINVAL
+    assert snapshot(host) == before
+    dm.set_param(g, param, good)
+    assert dm.get_param(g, param) == good
+
+
+def test_memory_event_params_are_eopnotsupp(host: Host) -> None:
+    g = host.create_domain(memory_mib=64)
+    assert (
+        errno_of(lambda: devicemodel.open(host, 0).set_param(g, HvmParam.MEMORY_EVENT_CR0, 1))
+        == errno.EOPNOTSUPP
+    )
+
+
+def test_bufioreq_evtchn_cannot_be_set(host: Host) -> None:
+    g = host.create_domain(memory_mib=64)
+    assert (
+        errno_of(lambda: devicemodel.open(host, 0).set_param(g, HvmParam.BUFIOREQ_EVTCHN, 1))
+        == errno.EINVAL
+    )
+
+
+def test_nestedhvm_and_altp2m_exclude_each_other(host: Host) -> None:
+    g = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    dm.set_param(g, HvmParam.ALTP2M, 1)
+    assert errno_of(lambda: dm.set_param(g, HvmParam.NESTEDHVM, 1)) == errno.EINVAL
+
+
+def test_set_once_params(host: Host) -> None:
+    g = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    dm.set_param(g, HvmParam.VIRIDIAN, 1)
+    dm.set_param(g, HvmParam.VIRIDIAN, 1)
+    assert errno_of(lambda: dm.set_param(g, HvmParam.VIRIDIAN, 3)) == errno.EEXIST
+
+
+def test_other_params_take_any_64_bit_value(host: Host) -> None:
+    g = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    dm.set_param(g, HvmParam.VM86_TSS, 2**64 - 1)
+    assert dm.get_param(g, HvmParam.VM86_TSS) == 2**64 - 1
+
+
+def test_dm_domain_self_means_the_caller(host: Host) -> None:
+    stub = host.create_domain(memory_mib=32, hvm=False)
+    g = host.create_domain(memory_mib=64, dm_domid=stub)
+    devicemodel.open(host, stub).set_param(g, HvmParam.DM_DOMAIN, DOMID_SELF)
+    assert devicemodel.open(host, 0).get_param(g, HvmParam.DM_DOMAIN) == stub
+
+
+def test_reading_ioreq_pfn_creates_the_default_server_once(host: Host) -> None:
+    g = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    assert host.domains[g].default_server is None
+    pfn = dm.get_param(g, HvmParam.IOREQ_PFN)
+    s = host.domains[g].default_server
+    assert s is not None
+    assert s.ioreq_pfn == pfn
+    assert s.enabled
+    assert dm.get_param(g, HvmParam.BUFIOREQ_EVTCHN) == s.bufioreq_port
+    assert host.domains[g].default_server is s
+    assert s.ranges == {}
+
+
+class TestMaxWpRamRanges:
+    """SPEC.md: the seed param as the thread required it."""
+
+    def test_default_reads_zero_and_stored_value_reads_back(self, host: Host) -> None:
+        g = host.create_domain(memory_mib=64)
+        dm = devicemodel.open(host, 0)
+        assert dm.get_param(g, HvmParam.MAX_WP_RAM_RANGES) == 0
+        dm.set_param(g, HvmParam.MAX_WP_RAM_RANGES, 8192)
+        assert dm.get_param(g, HvmParam.MAX_WP_RAM_RANGES) == 8192
+
+    def test_above_host_cap_is_einval(self, host: Host) -> None:
+        g = host.create_domain(memory_mib=64)
+        dm = devicemodel.open(host, 0)
+        assert errno_of(lambda: dm.set_param(g, HvmParam.MAX_WP_RAM_RANGES, 8193)) == errno.EINVAL
+        small = Host(xen_heap_bytes=1 << 20, wp_ram_ranges_cap=100)
+        g2 = small.create_domain(memory_mib=64)
+        assert errno_of(lambda: devicemodel.open(small, 0).set_param(g2, 36, 101)) == errno.EINVAL
+
+    @pytest.mark.parametrize("value", [2**32 - 1, 2**32, 2**32 + 1, 2**64 - 1])
+    def test_u32_boundary_with_default_cap(self, host: Host, value: int) -> None:
+        g = host.create_domain(memory_mib=64)
+        assert errno_of(lambda: devicemodel.open(host, 0).set_param(g, 36, value)) == errno.EINVAL
+        assert host.domains[g].params[36] == 0
+
+    def test_device_model_domain_may_not_set_it(self, host: Host) -> None:
+        stub = host.create_domain(memory_mib=32, hvm=False)
+        g = host.create_domain(memory_mib=64, dm_domid=stub)
+        assert errno_of(lambda: devicemodel.open(host, stub).set_param(g, 36, 512)) == errno.EPERM
+        assert devicemodel.open(host, stub).get_param(g, 36) == 0  # reading is allowed
+
+    def test_guest_may_not_set_it_on_itself(self, host: Host) -> None:
+        g = host.create_domain(memory_mib=64)
+        assert errno_of(lambda: devicemodel.open(host, g).set_param(g, 36, 512)) == errno.EPERM
+
+    def test_frozen_once_a_server_exists(self, host: Host) -> None:
+        g = host.create_domain(memory_mib=64)
+        dm = devicemodel.open(host, 0)
+        dm.set_param(g, 36, 1024)
+        sid = dm.create_ioreq_server(g)
+        assert errno_of(lambda: dm.set_param(g, 36, 2048)) == errno.EBUSY
+        dm.destroy_ioreq_server(g, sid)
+        dm.set_param(g, 36, 2048)
+
+    def test_limit_reaches_the_wp_mem_rangeset(self) -> None:
+        host = Host(design="rangeset", xen_heap_bytes=8 << 20)
+        g = host.create_domain(memory_mib=256)
+        dm = devicemodel.open(host, 0)
+        dm.set_param(g, 36, 3)
+        sid = dm.create_ioreq_server(g)
+        for gfn in (10, 20, 30):
+            dm.map_wp_mem_range_to_ioreq_server(g, sid, gfn, gfn)
+        assert errno_of(lambda: dm.map_wp_mem_range_to_ioreq_server(g, sid, 40, 40)) == errno.ENOMEM
+
+    def test_default_limit_is_256(self) -> None:
+        host = Host(design="rangeset", xen_heap_bytes=8 << 20)
+        g = host.create_domain(memory_mib=256)
+        dm = devicemodel.open(host, 0)
+        sid = dm.create_ioreq_server(g)
+        for gfn in range(0, 512, 2):
+            dm.map_wp_mem_range_to_ioreq_server(g, sid, gfn, gfn)
+        assert (
+            errno_of(lambda: dm.map_wp_mem_range_to_ioreq_server(g, sid, 600, 600)) == errno.ENOMEM
+        )
+
+
+def test_hvm_op_abi(host: Host) -> None:
+    g = host.create_domain(memory_mib=64)
+    assert host.hvm_op(0, HvmOp.SET_PARAM, HvmParamArg(g, HvmParam.TIMER_MODE, 2).pack()) == 0
+    buf = bytearray(HvmParamArg(g, HvmParam.TIMER_MODE).pack())
+    assert host.hvm_op(0, HvmOp.GET_PARAM, buf) == 0
+    assert HvmParamArg.unpack(buf).value == 2
+    assert host.hvm_op(0, HvmOp.GET_PARAM, bytes(buf)) == -errno.EFAULT
+    assert host.hvm_op(0, HvmOp.SET_PARAM, b"\0" * 15) == -errno.EFAULT
+    assert host.hvm_op(0, HvmOp.FLUSH_TLBS, buf) == -errno.ENOSYS
