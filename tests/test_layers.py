@@ -25,6 +25,8 @@ LAYERS: dict[str, int] = {
     "ioreqlab.alloc": 1,
     "ioreqlab.rangeset": 1,
     "ioreqlab.rangeset_ref": 1,
+    "ioreqlab.p2m": 1,
+    "ioreqlab.p2t": 1,
     "ioreqlab.hv": 2,
     "ioreqlab.host": 2,
     "ioreqlab.devicemodel": 3,

@@ -51,7 +51,7 @@ from ioreqlab.abi.structs import (
     WireStruct,
     dm_op_buffer,
 )
-from ioreqlab.errors import XenEINVAL, raise_errno
+from ioreqlab.errors import ERESTART, XenEINVAL, raise_errno
 from ioreqlab.host import Host
 
 __all__ = ["DeviceModel", "IoreqPages", "open"]
@@ -174,7 +174,7 @@ class DeviceModel:
         buf = dm_op_buffer(DmOp.SET_MEM_TYPE, SetMemType(nr, mem_type, 0, first_pfn))
         while True:
             rc = self.host.dm_op(self.caller, domid, [buf])
-            if rc != -85:  # ERESTART: the library re-issues the continued call
+            if rc != -ERESTART:  # the library re-issues a continued call
                 break
         if rc < 0:
             raise_errno(rc, f"set_mem_type on domain {domid}")

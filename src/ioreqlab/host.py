@@ -33,25 +33,32 @@ from ioreqlab.abi.constants import (
     HVM_NR_PARAMS,
     NR_IOREQ_SERVER_PAGES,
     PAGE_SHIFT,
+    PREEMPT_PAGES,
+    UINT64_MAX,
+    HvmMem,
     HvmParam,
     IoReqDir,
     IoReqType,
+    P2mType,
 )
 from ioreqlab.abi.ioreq import IoReq
 from ioreqlab.errors import XenEBUSY, XenEINVAL, XenENOENT, XenENOMEM, XenEPERM, XenESRCH
 from ioreqlab.hv import ioreq as srv
 from ioreqlab.hv import params as prm
 from ioreqlab.hv.delivery import SlotStatus, check_slot, send_buffered, send_sync
-from ioreqlab.hv.dmop import Buffer, DmOpHandler, dispatch_dm_op, dispatch_hvm_op
+from ioreqlab.hv.dmop import WP_DM_OPS, Buffer, DmOpHandler, dispatch_dm_op, dispatch_hvm_op
 from ioreqlab.hv.domain import Domain
 from ioreqlab.hv.heap import FaultHook, HeapStats, XenHeap
 from ioreqlab.hv.ioreq import IoreqServer
 from ioreqlab.hv.routing import select_server
+from ioreqlab.hv.wp import DESIGN_NAMES, WpDesign, make_design
+from ioreqlab.p2m import get_mem_type
+from ioreqlab.p2t import P2tTable
 from ioreqlab.rangeset import NodeLayout
 
 __all__ = ["DESIGNS", "Access", "Host", "IoreqServerInfo"]
 
-DESIGNS = ("rangeset", "p2m", "p2t")
+DESIGNS = DESIGN_NAMES
 
 #: Where libxc 4.7 puts the special pages (``xc_dom_x86.c``): eight special
 #: frames below 0xff000, and the ioreq-server pool just below them.
@@ -122,13 +129,15 @@ class Host:
         wp_ram_ranges_cap: int = 8192,
         *,
         node_layout: NodeLayout | str = NodeLayout.LIST,
+        p2t_types: int = 4,
+        p2t_node_bits: int = 6,
         fault: FaultHook | None = None,
     ) -> None:
-        if design not in DESIGNS:
-            raise XenEINVAL(f"unknown design {design!r}: choose one of {', '.join(DESIGNS)}")
         if xen_heap_bytes < 0 or wp_ram_ranges_cap < 0:
             raise XenEINVAL("heap size and wp cap must not be negative")
+        self.wp: WpDesign = make_design(design, p2t_types)
         self.design = design
+        self.p2t_node_bits = p2t_node_bits
         self.wp_ram_ranges_cap = wp_ram_ranges_cap
         self.node_layout = (
             NodeLayout[node_layout.upper()] if isinstance(node_layout, str) else node_layout
@@ -186,7 +195,11 @@ class Host:
             vcpus=vcpus,
             dm_domid=dm_domid,
         )
-        self.heap.account(domid)  # every domain has its share of the heap from birth
+        acct = self.heap.account(domid)  # every domain has its share of the heap from birth
+        if self.design == "p2t" and hvm:
+            d.p2t = P2tTable(
+                max_gfn=d.max_gpfn, bits=self.p2t_node_bits, allocator=acct.site("p2t_node")
+            )
         if preallocate_bytes and not self.heap.reserve(domid, preallocate_bytes):
             self.heap.drop_account(domid)
             raise XenENOMEM(f"cannot reserve {preallocate_bytes} bytes of Xen heap")
@@ -218,7 +231,10 @@ class Host:
             raise XenESRCH(f"no domain {domid} to destroy")
         acct = self.heap.account(domid)
         for s in d.all_servers():
+            self.wp.server_destroyed(d, s)
             srv.destroy_server(d, s, acct)
+        if d.p2t is not None:
+            d.p2t.purge()
         d.alive = False
         for table in (self._waiting, self._finished, self._notifiers):
             for key in [k for k in table if k[0] == domid]:
@@ -308,6 +324,7 @@ class Host:
         c, d = self._dm_target(caller, domid)
         s = srv.lookup_server(d, sid, c.domid)
         self._drop_waiters(s)
+        self.wp.server_destroyed(d, s)
         srv.destroy_server(d, s, self.heap.account(domid))
 
     def _drop_waiters(self, s: IoreqServer) -> None:
@@ -328,6 +345,73 @@ class Host:
                 lambda: next(self._ports),
                 is_default=True,
             )
+
+    # -- write-protected RAM: memory types and claims -----------------------
+
+    def set_mem_type(self, caller: int, domid: int, mem: int, first_pfn: int, nr: int) -> int:
+        """Set up to 256 pages from ``first_pfn`` to ``mem``; return how many were done.
+
+        The caller continues with the rest (the DMOP's ``-ERESTART``).  Not
+        atomic, as in Xen: if page *k* is refused, pages before it stay changed.
+        """
+        _, d = self._dm_target(caller, domid)
+        last = first_pfn + nr - 1
+        if nr <= 0 or first_pfn < 0 or last > UINT64_MAX or last > d.max_gpfn:
+            raise XenEINVAL(f"pages [{first_pfn:#x}, +{nr}) are not within the guest")
+        self.wp.check_type(mem)
+        self.wp.precheck(d, mem)
+        todo = min(nr, PREEMPT_PAGES)
+        for gfn in range(first_pfn, first_pfn + todo):
+            old = d.p2m.get(gfn)
+            if not self.wp.allowed(d, gfn, old, mem):
+                d.count("set_mem_type_refused")
+                raise XenEINVAL(f"gfn {gfn:#x}: {old.name.lower()} -> memory type {mem} refused")
+            self.wp.apply(d, gfn, old, mem)
+        d.count("set_mem_type_pages", todo)
+        if todo < nr:
+            d.count("set_mem_type_continuations")
+        return todo
+
+    def get_mem_type(self, caller: int, domid: int, pfn: int) -> HvmMem:
+        """``HVMOP_get_mem_type`` (§3.4)."""
+        _, d = self._dm_target(caller, domid)
+        t = d.p2m.get(pfn)
+        if t == P2mType.IOREQ_SERVER:
+            return self.wp.mem_type_of(d, pfn)
+        return get_mem_type(t, tracked_as=self.wp.tracked_as)
+
+    def map_mem_type_to_ioreq_server(
+        self, caller: int, domid: int, sid: int, mem: int, flags: int, opaque: int = 0
+    ) -> int:
+        """Claim (``flags`` = WRITE) or disclaim (0) ioreq memory type ``mem``.
+
+        Returns 0 when done, or the gfn a disclaim's reset sweep continues at
+        (pass it back as ``opaque``; a fresh call passes 0).
+        """
+        c, d = self._dm_target(caller, domid)
+        self.wp.check_claim_args(d, mem, flags)
+        if opaque == 0:
+            s = srv.lookup_server(d, sid, c.domid)
+            self.wp.claim(d, s, mem, flags)
+        if flags:
+            return 0
+        nxt = self.wp.sweep_chunk(d, mem, opaque)
+        if nxt:
+            d.count("sweep_continuations")
+        return nxt
+
+    def set_log_dirty(self, domid: int, enable: bool) -> None:
+        """The toolstack turns global log-dirty (live migration) on or off.
+
+        Refused with ``-EBUSY`` while ioreq-typed pages remain
+        (``hap_enable_log_dirty``).
+        """
+        d = self.domains.get(domid)
+        if d is None or not d.alive or d.crashed:
+            raise XenESRCH(f"no domain {domid}")
+        if enable and d.p2m.entry_count:
+            raise XenEBUSY(f"{d.p2m.entry_count} p2m_ioreq_server entries remain")
+        d.log_dirty = enable
 
     # -- HVM params ---------------------------------------------------------
 
@@ -437,16 +521,36 @@ class Host:
         )
         if space == "pio" and write and addr == 0xCF8 and size == 4:
             d.pci_cf8 = data & 0xFFFF_FFFF  # the intercept caches it, then says "unhandled"
-        if space == "mmio" and d.is_ram(addr >> PAGE_SHIFT) and not data_is_ptr:
-            return self._ram_access(d, req)
+        if space == "mmio" and not data_is_ptr:
+            gfn = addr >> PAGE_SHIFT
+            t = d.p2m.get(gfn)
+            if t == P2mType.IOREQ_SERVER:
+                if not write:
+                    return self._ram_access(d, req)  # readable: the read half comes from RAM
+                return self._protected_write(d, vcpu, gfn, req)
+            if t in (P2mType.RAM_RW, P2mType.RAM_LOGDIRTY, P2mType.RAM_RO):
+                return self._ram_access(d, req, discard=t == P2mType.RAM_RO)
         return self._emulate(d, vcpu, req)
 
-    def _ram_access(self, d: Domain, req: IoReq) -> Access:
+    def _ram_access(self, d: Domain, req: IoReq, *, discard: bool = False) -> Access:
         d.count("ram_accesses")
         if req.dir == IoReqDir.READ:
             return Access("ram", data=d.read_ram(req.addr, req.size), request=req)
-        d.write_ram(req.addr, req.size, req.data)
+        if not discard:
+            d.write_ram(req.addr, req.size, req.data)
         return Access("ram", request=req)
+
+    def _protected_write(self, d: Domain, vcpu: int, gfn: int, req: IoReq) -> Access:
+        """A write to a write-protected page: the design decides who sees it."""
+        route = self.wp.route_write(d, gfn)
+        d.count("wp_writes")
+        if route.retry:
+            d.count("wp_retries")
+            return Access("retry", request=req)
+        if route.server is None:
+            d.count("null_accesses")
+            return Access("null", request=req)
+        return self._deliver(d, vcpu, route.server, req)
 
     def _emulate(self, d: Domain, vcpu: int, req: IoReq) -> Access:
         s, sent = select_server(d, req)
@@ -454,9 +558,13 @@ class Host:
             d.count("null_accesses")
             ones = (1 << (8 * req.size)) - 1
             return Access("null", data=ones if req.dir == IoReqDir.READ else None, request=sent)
+        return self._deliver(d, vcpu, s, sent)
+
+    def _deliver(self, d: Domain, vcpu: int, s: IoreqServer, sent: IoReq) -> Access:
         route = "default" if s.is_default else "server"
         d.count(f"routed_{route}")
         lo, hi = _VGA_WINDOW
+        req = sent
         if (
             req.type == IoReqType.COPY
             and req.dir == IoReqDir.WRITE
@@ -540,8 +648,8 @@ class Host:
         return dispatch_hvm_op(self, caller, op, buf)
 
     def _extra_dm_ops(self) -> dict[int, DmOpHandler]:
-        """DMOPs beyond the ioreq-server six (the write-protect designs add theirs)."""
-        return {}
+        """DMOPs beyond the ioreq-server six: memory types and claims."""
+        return WP_DM_OPS
 
     # -- statistics ---------------------------------------------------------
 

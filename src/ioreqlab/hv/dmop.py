@@ -35,16 +35,26 @@ from ioreqlab.abi.structs import (
     GetIoreqServerInfo,
     HvmParamArg,
     IoreqServerRange,
+    MapMemTypeToIoreqServer,
     SetIoreqServerState,
+    SetMemType,
     WireStruct,
     read_buffer,
 )
-from ioreqlab.errors import XenE2BIG, XenEFAULT, XenEINVAL, XenENOSYS, XenEOPNOTSUPP, XenError
+from ioreqlab.errors import (
+    XenE2BIG,
+    XenEFAULT,
+    XenEINVAL,
+    XenENOSYS,
+    XenEOPNOTSUPP,
+    XenERESTART,
+    XenError,
+)
 
 if TYPE_CHECKING:
     from ioreqlab.host import Host
 
-__all__ = ["Buffer", "DmOpHandler", "dispatch_dm_op", "dispatch_hvm_op"]
+__all__ = ["WP_DM_OPS", "Buffer", "DmOpHandler", "dispatch_dm_op", "dispatch_hvm_op"]
 
 #: A guest buffer: ``bytearray`` is writable guest memory, ``bytes`` read-only.
 Buffer = bytes | bytearray
@@ -123,6 +133,37 @@ def _op_destroy(host: Host, caller: int, domid: int, raw: bytes, buf: Buffer) ->
     if arg.pad:
         raise XenEINVAL("destroy_ioreq_server: non-zero pad")
     host.destroy_ioreq_server(caller, domid, arg.id)
+
+
+def _op_set_mem_type(host: Host, caller: int, domid: int, raw: bytes, buf: Buffer) -> None:
+    """Up to 256 pages per call; the rest is a continuation (``first_pfn``/``nr`` advanced)."""
+    arg = _union(raw, SetMemType)
+    assert isinstance(arg, SetMemType)
+    if arg.pad:
+        raise XenEINVAL("set_mem_type: non-zero pad")
+    done = host.set_mem_type(caller, domid, arg.mem_type, arg.first_pfn, arg.nr)
+    if done < arg.nr:
+        rest = SetMemType(arg.nr - done, arg.mem_type, 0, arg.first_pfn + done)
+        _write_back(buf, DmOp.SET_MEM_TYPE, rest)
+        raise XenERESTART(f"set_mem_type continues at {rest.first_pfn:#x}")
+
+
+def _op_map_mem_type(host: Host, caller: int, domid: int, raw: bytes, buf: Buffer) -> None:
+    """Claim or disclaim; a disclaim's reset sweep continues through ``opaque``."""
+    arg = _union(raw, MapMemTypeToIoreqServer)
+    assert isinstance(arg, MapMemTypeToIoreqServer)
+    nxt = host.map_mem_type_to_ioreq_server(caller, domid, arg.id, arg.type, arg.flags, arg.opaque)
+    if nxt:
+        out = MapMemTypeToIoreqServer(arg.id, arg.type, arg.flags, nxt)
+        _write_back(buf, DmOp.MAP_MEM_TYPE_TO_IOREQ_SERVER, out)
+        raise XenERESTART(f"p2m reset sweep continues at gfn {nxt:#x}")
+
+
+#: The write-protect DMOPs, added to the ioreq-server six by the host.
+WP_DM_OPS: dict[int, DmOpHandler] = {
+    DmOp.SET_MEM_TYPE: _op_set_mem_type,
+    DmOp.MAP_MEM_TYPE_TO_IOREQ_SERVER: _op_map_mem_type,
+}
 
 
 def dispatch_dm_op(host: Host, caller: int, domid: int, bufs: Sequence[Buffer]) -> int:

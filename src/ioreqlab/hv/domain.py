@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ioreqlab.abi.constants import HVM_NR_PARAMS, PAGE_SHIFT, PAGE_SIZE
+from ioreqlab.p2m import P2mTable
+from ioreqlab.p2t import P2tTable
 
 if TYPE_CHECKING:
     from ioreqlab.hv.ioreq import IoreqServer
@@ -86,6 +88,19 @@ class Domain:
     counters: dict[str, int] = field(default_factory=dict)
     #: Guest RAM contents, sparse: untouched pages read as zeros.
     ram: dict[int, bytearray] = field(default_factory=dict)
+    #: Each frame's p2m type (all RAM ``ram_rw`` at creation).
+    p2m: P2mTable = field(init=False)
+    #: The p2t design's page-to-type table (None in other designs).
+    p2t: P2tTable | None = None
+    #: Pages per ioreq type held in the p2t.
+    p2t_counts: dict[int, int] = field(default_factory=dict)
+    #: Owner of each claimed ioreq memory type (``p2m->ioreq.server``).
+    ioreq_owners: dict[int, IoreqServer] = field(default_factory=dict)
+    #: Global log-dirty mode (live migration) is on.
+    log_dirty: bool = False
+
+    def __post_init__(self) -> None:
+        self.p2m = P2mTable(self.is_ram)
 
     @property
     def max_gpfn(self) -> int:

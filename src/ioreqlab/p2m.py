@@ -1,0 +1,138 @@
+"""The p2m table: each guest frame's type (``asm-x86/p2m.h``, xen-facts §3).
+
+Theory of operation
+-------------------
+Xen keeps a type in every p2m entry.  At creation every RAM frame is
+``p2m_ram_rw`` and everything else is a hole (``p2m_invalid``).  The model
+stores only what differs from that default — a dict of overrides — so a
+1 TiB guest with 8192 changed frames costs 8192 dict entries, and a lookup is
+one dict probe plus the memory-map test.
+
+For the types the write-protect designs care about (``p2m_ioreq_server`` /
+``p2m_mmio_write_dm``, value 15) the table also keeps an ordered index of the
+frames holding them, so ``entry_count`` is exact at every step and a reset
+sweep finds the next such frame without scanning the whole guest.  This index
+is the model's bookkeeping: Xen's p2m needs no memory beyond its entries, and
+nothing here is charged to the Xen heap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from ioreqlab.abi.constants import HvmMem, P2mType
+from ioreqlab.rangeset import RangeSet
+
+__all__ = ["RAM_TYPES", "P2mTable", "get_mem_type", "is_hole", "is_ram"]
+
+#: ``P2M_RAM_TYPES`` of 4.9+ (``p2m_ioreq_server`` is RAM there).
+RAM_TYPES = frozenset(
+    {
+        P2mType.RAM_RW,
+        P2mType.RAM_LOGDIRTY,
+        P2mType.RAM_RO,
+        P2mType.RAM_PAGING_OUT,
+        P2mType.RAM_PAGED,
+        P2mType.RAM_PAGING_IN,
+        P2mType.RAM_SHARED,
+        P2mType.RAM_BROKEN,
+        P2mType.IOREQ_SERVER,
+    }
+)
+_TRACKED = P2mType.IOREQ_SERVER
+
+
+def is_ram(t: P2mType, *, mmio_write_dm_is_ram: bool) -> bool:
+    """``p2m_is_ram``: in 4.6/4.7 type 15 (``mmio_write_dm``) was not RAM."""
+    if t == _TRACKED:
+        return mmio_write_dm_is_ram
+    return t in RAM_TYPES
+
+
+def is_hole(t: P2mType) -> bool:
+    """``p2m_is_hole``: ``p2m_mmio_dm`` or ``p2m_invalid``."""
+    return t in (P2mType.MMIO_DM, P2mType.INVALID)
+
+
+def get_mem_type(t: P2mType, *, tracked_as: HvmMem) -> HvmMem:
+    """``HVMOP_get_mem_type``'s mapping (§3.4), checked in Xen's order.
+
+    ``tracked_as`` is what type 15 reads back as: ``HVMMEM_mmio_write_dm``
+    in 4.6, ``HVMMEM_ioreq_server`` from 4.8.
+    """
+    if t in (P2mType.MMIO_DM, P2mType.MMIO_DIRECT):
+        return HvmMem.MMIO_DM
+    if t == _TRACKED:
+        return tracked_as
+    if t in (P2mType.RAM_RO, P2mType.GRANT_MAP_RO):
+        return HvmMem.RAM_RO
+    if t in RAM_TYPES or t in (P2mType.POPULATE_ON_DEMAND, P2mType.GRANT_MAP_RW):
+        return HvmMem.RAM_RW
+    return HvmMem.MMIO_DM
+
+
+class P2mTable:
+    """gfn → p2m type for one domain; defaults come from its memory map.
+
+    >>> p2m = P2mTable(lambda gfn: gfn < 16)
+    >>> p2m.get(3), p2m.get(99)
+    (<P2mType.RAM_RW: 0>, <P2mType.INVALID: 1>)
+    >>> p2m.set(3, P2mType.IOREQ_SERVER); p2m.entry_count
+    1
+    >>> p2m.set(3, P2mType.RAM_RW); p2m.entry_count, len(p2m)
+    (0, 0)
+    """
+
+    __slots__ = ("_entries", "_index", "_is_ram", "_overrides")
+
+    def __init__(self, is_ram_gfn: Callable[[int], bool]) -> None:
+        self._is_ram = is_ram_gfn
+        self._overrides: dict[int, P2mType] = {}
+        self._index = RangeSet("p2m type 15 index")
+        self._entries = 0
+
+    def default(self, gfn: int) -> P2mType:
+        """The type ``gfn`` has at domain creation."""
+        return P2mType.RAM_RW if self._is_ram(gfn) else P2mType.INVALID
+
+    def get(self, gfn: int) -> P2mType:
+        """The type of ``gfn``: O(1)."""
+        t = self._overrides.get(gfn)
+        return t if t is not None else self.default(gfn)
+
+    def set(self, gfn: int, t: P2mType) -> None:
+        """Change one entry (a 4K entry: ``p2m_ioreq_server`` is never a superpage)."""
+        old = self.get(gfn)
+        if t == self.default(gfn):
+            self._overrides.pop(gfn, None)
+        else:
+            self._overrides[gfn] = t
+        if old == _TRACKED and t != _TRACKED:
+            self._index.remove_singleton(gfn)
+            self._entries -= 1
+        elif t == _TRACKED and old != _TRACKED:
+            self._index.add_singleton(gfn)
+            self._entries += 1
+
+    @property
+    def entry_count(self) -> int:
+        """Frames whose type is 15 (``p2m->ioreq.entry_count``)."""
+        return self._entries
+
+    def tracked(self, lo: int = 0, hi: int = 2**64 - 1) -> Iterator[int]:
+        """Frames of type 15 within ``[lo, hi]``, ascending."""
+        for s, e in self._index.report_ranges(lo, hi):
+            yield from range(s, e + 1)
+
+    def __len__(self) -> int:
+        """Number of entries that differ from the default (the model's memory)."""
+        return len(self._overrides)
+
+    def check_invariants(self) -> None:
+        """No override equals its default; the index holds exactly the type-15 frames."""
+        for gfn, t in self._overrides.items():
+            assert t != self.default(gfn), f"gfn {gfn:#x} stores its default type"
+        want = sorted(g for g, t in self._overrides.items() if t == _TRACKED)
+        assert list(self.tracked()) == want, "type-15 index out of step"
+        assert self._entries == len(want), "entry_count out of step"
+        self._index.check_invariants()
