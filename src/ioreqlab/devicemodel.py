@@ -43,6 +43,7 @@ from ioreqlab.abi.structs import (
     CreateIoreqServer,
     DestroyIoreqServer,
     GetIoreqServerInfo,
+    HvmGetMemType,
     HvmParamArg,
     IoreqServerRange,
     MapMemTypeToIoreqServer,
@@ -178,6 +179,14 @@ class DeviceModel:
                 break
         if rc < 0:
             raise_errno(rc, f"set_mem_type on domain {domid}")
+
+    def get_mem_type(self, domid: int, pfn: int) -> int:
+        """``xc_hvm_get_mem_type``: the ``HVMMEM_*`` type of one frame."""
+        buf = bytearray(HvmGetMemType(domid, 0, pfn).pack())
+        rc = self.host.hvm_op(self.caller, HvmOp.GET_MEM_TYPE, buf)
+        if rc < 0:
+            raise_errno(rc, f"get_mem_type of {pfn:#x} on domain {domid}")
+        return HvmGetMemType.unpack(buf).mem_type
 
     def set_param(self, domid: int, index: int, value: int) -> None:
         """``xc_hvm_param_set``."""

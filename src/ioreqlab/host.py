@@ -373,8 +373,11 @@ class Host:
         return todo
 
     def get_mem_type(self, caller: int, domid: int, pfn: int) -> HvmMem:
-        """``HVMOP_get_mem_type`` (§3.4)."""
-        _, d = self._dm_target(caller, domid)
+        """``HVMOP_get_mem_type`` (§3.4): the guest itself, its DM or dom0 may ask."""
+        c, d = self._any(caller, domid)
+        if not d.hvm:
+            raise XenEINVAL(f"domain {domid} is not an HVM guest")
+        prm.allow_target(c, d)
         t = d.p2m.get(pfn)
         if t == P2mType.IOREQ_SERVER:
             return self.wp.mem_type_of(d, pfn)

@@ -29,6 +29,7 @@ __all__ = [
     "DestroyIoreqServer",
     "DmOpHeader",
     "GetIoreqServerInfo",
+    "HvmGetMemType",
     "HvmParamArg",
     "IoreqServerRange",
     "MapMemTypeToIoreqServer",
@@ -159,6 +160,16 @@ class HvmParamArg(WireStruct):
     domid: int
     index: int
     value: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HvmGetMemType(WireStruct):
+    """``xen_hvm_get_mem_type``: IN ``domid``, ``pfn``; OUT ``mem_type`` (16 bytes)."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<HH4xQ")
+    domid: int
+    mem_type: int = 0
+    pfn: int = 0
 
 
 def read_buffer(buf: bytes | bytearray | memoryview, size: int) -> bytes:

@@ -33,6 +33,7 @@ from ioreqlab.abi.structs import (
     DestroyIoreqServer,
     DmOpHeader,
     GetIoreqServerInfo,
+    HvmGetMemType,
     HvmParamArg,
     IoreqServerRange,
     MapMemTypeToIoreqServer,
@@ -200,9 +201,22 @@ def _dm_op(host: Host, caller: int, domid: int, bufs: Sequence[Buffer]) -> None:
     handler(host, caller, domid, raw, bufs[0])
 
 
+def _get_mem_type(host: Host, caller: int, buf: Buffer) -> None:
+    if len(buf) < HvmGetMemType.size():
+        raise XenEFAULT(f"xen_hvm_get_mem_type needs {HvmGetMemType.size()} bytes")
+    arg = HvmGetMemType.unpack(bytes(buf[: HvmGetMemType.size()]))
+    mem = host.get_mem_type(caller, arg.domid, arg.pfn)
+    if not isinstance(buf, bytearray):
+        raise XenEFAULT("get_mem_type output buffer is not writable")
+    buf[: HvmGetMemType.size()] = HvmGetMemType(arg.domid, int(mem), arg.pfn).pack()
+
+
 def dispatch_hvm_op(host: Host, caller: int, op: int, buf: Buffer) -> int:
-    """Run ``HVMOP_set_param`` or ``HVMOP_get_param``; return 0 or ``-errno``."""
+    """Run ``set_param``, ``get_param`` or ``get_mem_type``; return 0 or ``-errno``."""
     try:
+        if op == HvmOp.GET_MEM_TYPE:
+            _get_mem_type(host, caller, buf)
+            return 0
         if op not in (HvmOp.SET_PARAM, HvmOp.GET_PARAM):
             raise XenENOSYS(f"HVMOP {op} is not modelled")
         if len(buf) < HvmParamArg.size():

@@ -35,6 +35,7 @@ __all__ = [
     "GUEST_SETTABLE",
     "HVMPV_FEATURE_MASK",
     "SET_ONCE",
+    "allow_target",
     "get_param",
     "set_param",
 ]
@@ -97,7 +98,7 @@ _MEMORY_EVENT = frozenset(
 MAX_IOREQ_SERVER_PAGES = 64
 
 
-def _allow(caller: Domain, d: Domain) -> None:
+def allow_target(caller: Domain, d: Domain) -> None:
     """``XSM_TARGET``: self, privileged, or the guest's device-model domain."""
     if caller is d or caller.privileged or caller.domid == d.dm_domid:
         return
@@ -121,7 +122,7 @@ def set_param(
     if not d.hvm:
         raise XenEINVAL(f"domain {d.domid} is not an HVM guest")
     param = HvmParam(index) if index in HvmParam._value2member_map_ else None
-    _allow(caller, d)
+    allow_target(caller, d)
     if caller is d and param not in GUEST_SETTABLE:
         raise XenEPERM(f"a guest may not set param {index} on itself")
     if param in SET_ONCE and d.params[index] and d.params[index] != value:
@@ -183,7 +184,7 @@ def get_param(
     """``params[index]``, after the §5.3 checks; may create the default server."""
     if not d.hvm:
         raise XenEINVAL(f"domain {d.domid} is not an HVM guest")
-    _allow(caller, d)
+    allow_target(caller, d)
     if caller is d and index not in GUEST_GETTABLE:
         raise XenEPERM(f"a guest may not read param {index} on itself")
     if index in (HvmParam.IOREQ_PFN, HvmParam.BUFIOREQ_PFN, HvmParam.BUFIOREQ_EVTCHN):
