@@ -76,8 +76,12 @@ class DeviceModel:
         self.caller = caller
 
     def _call(self, domid: int, op: DmOp, arg: WireStruct) -> bytearray:
+        """One DMOP; a continuation (``-ERESTART``) is re-issued with the
+        arguments Xen wrote back, as the kernel does for a preempted hypercall."""
         buf = dm_op_buffer(op, arg)
         rc = self.host.dm_op(self.caller, domid, [buf])
+        while rc == -ERESTART:
+            rc = self.host.dm_op(self.caller, domid, [buf])
         if rc < 0:
             raise_errno(rc, f"{op.name.lower()} on domain {domid}")
         return buf
@@ -156,7 +160,7 @@ class DeviceModel:
         """
         if type < HvmMem.IOREQ_SERVER or type > HvmMem.IOREQ_SERVER_7:
             raise XenEINVAL(f"memory type {type} is not an ioreq server type")
-        if flags & ~MemAccessFlag.WRITE:
+        if flags & ~int(MemAccessFlag.WRITE):  # int: ~IntFlag keeps only known bits
             raise XenEINVAL(f"flags {flags:#x}: only XEN_DMOP_IOREQ_MEM_ACCESS_WRITE is allowed")
         self._call(
             domid, DmOp.MAP_MEM_TYPE_TO_IOREQ_SERVER, MapMemTypeToIoreqServer(id, type, flags)
@@ -172,13 +176,7 @@ class DeviceModel:
 
     def set_mem_type(self, domid: int, mem_type: int, first_pfn: int, nr: int) -> None:
         """Set ``nr`` pages from ``first_pfn`` to ``mem_type`` (continuations followed)."""
-        buf = dm_op_buffer(DmOp.SET_MEM_TYPE, SetMemType(nr, mem_type, 0, first_pfn))
-        while True:
-            rc = self.host.dm_op(self.caller, domid, [buf])
-            if rc != -ERESTART:  # the library re-issues a continued call
-                break
-        if rc < 0:
-            raise_errno(rc, f"set_mem_type on domain {domid}")
+        self._call(domid, DmOp.SET_MEM_TYPE, SetMemType(nr, mem_type, 0, first_pfn))
 
     def get_mem_type(self, domid: int, pfn: int) -> int:
         """``xc_hvm_get_mem_type``: the ``HVMMEM_*`` type of one frame."""

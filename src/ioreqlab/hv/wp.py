@@ -139,7 +139,7 @@ class WpDesign:
             raise XenEOPNOTSUPP("p2m_ioreq_server needs HAP")
         if not self.is_ioreq_type(mem):
             raise XenEINVAL(f"memory type {mem} cannot be claimed")
-        if flags & ~MemAccessFlag.WRITE:
+        if flags & ~int(MemAccessFlag.WRITE):  # int: ~IntFlag keeps only known bits
             raise XenEINVAL(f"flags {flags:#x}: only WRITE is supported (READ is refused)")
 
     def entries(self, d: Domain, mem: int) -> int:

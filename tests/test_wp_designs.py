@@ -1,0 +1,297 @@
+"""The three write-protect designs: set_mem_type, claims, sweeps and routing (xen-facts §3)."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable
+
+import pytest
+
+from ioreqlab import devicemodel
+from ioreqlab.abi import DmOp, HvmMem, MapMemTypeToIoreqServer, P2mType, SetMemType, dm_op_buffer
+from ioreqlab.errors import XenError
+from ioreqlab.host import Host
+from tests.hv_helpers import EchoEmulator, snapshot
+
+W = 2  # XEN_DMOP_IOREQ_MEM_ACCESS_WRITE
+
+
+def fails(code: int, call: Callable[[], object]) -> None:
+    with pytest.raises(XenError) as info:
+        call()
+    assert info.value.errno == code, info.value
+
+
+def make(design: str, **kw: object) -> tuple[Host, int, devicemodel.DeviceModel, int]:
+    host = Host(design=design, xen_heap_bytes=16 << 20, **kw)  # type: ignore[arg-type]
+    g = host.create_domain(memory_mib=64, vcpus=1)
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g)
+    return host, g, dm, sid
+
+
+# -- set_mem_type: common checks -------------------------------------------
+
+
+@pytest.mark.parametrize("design", ["rangeset", "p2m", "p2t"])
+@pytest.mark.parametrize(
+    ("first", "nr"), [(0, 0), (2**64 - 1, 2), (0x3FFF, 2), (0x4000, 1), (2**64 - 1, 1)]
+)
+def test_set_mem_type_range_checks_are_einval(design: str, first: int, nr: int) -> None:
+    host, g, dm, _ = make(design)
+    before = snapshot(host)
+    fails(errno.EINVAL, lambda: dm.set_mem_type(g, HvmMem.RAM_RO, first, nr))
+    assert snapshot(host) == before
+
+
+@pytest.mark.parametrize("design", ["p2m", "p2t"])
+def test_hvmmem_unused_and_unknown_types_are_einval(design: str) -> None:
+    _, g, dm, _ = make(design)
+    fails(errno.EINVAL, lambda: dm.set_mem_type(g, HvmMem.UNUSED, 0, 1))
+    top = 5 if design == "p2m" else 8
+    fails(errno.EINVAL, lambda: dm.set_mem_type(g, top, 0, 1))
+
+
+def test_rangeset_design_knows_only_four_types() -> None:
+    _, g, dm, _ = make("rangeset")
+    dm.set_mem_type(g, HvmMem.MMIO_WRITE_DM, 0, 1)  # type 3 is mmio_write_dm here
+    fails(errno.EINVAL, lambda: dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0, 1))
+
+
+def test_continuations_every_256_pages() -> None:
+    host, g, _, _ = make("p2m")
+    buf = dm_op_buffer(DmOp.SET_MEM_TYPE, SetMemType(600, HvmMem.RAM_RO, 0, 0x100))
+    assert host.dm_op(0, g, [buf]) == -85
+    assert SetMemType.unpack(buf[8:24]) == SetMemType(344, HvmMem.RAM_RO, 0, 0x200)
+    assert host.dm_op(0, g, [buf]) == -85
+    assert host.dm_op(0, g, [buf]) == 0
+    d = host.domains[g]
+    assert d.counters["set_mem_type_continuations"] == 2
+    assert all(d.p2m.get(x) == P2mType.RAM_RO for x in range(0x100, 0x100 + 600))
+    assert d.p2m.get(0x100 + 600) == P2mType.RAM_RW
+
+
+def test_mid_batch_failure_keeps_earlier_pages_changed() -> None:
+    _, g, dm, sid = make("p2m")
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
+    dm.set_mem_type(g, HvmMem.RAM_RO, 0x105, 1)  # ram_ro -> ioreq_server is refused
+    fails(errno.EINVAL, lambda: dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x100, 10))
+    types = [dm.get_mem_type(g, x) for x in range(0x100, 0x10A)]
+    assert types == [HvmMem.IOREQ_SERVER] * 5 + [HvmMem.RAM_RO] + [HvmMem.RAM_RW] * 4
+
+
+# -- set_mem_type: per-design transition rules -------------------------------
+
+
+def test_rangeset_rules_of_4_6() -> None:
+    _, g, dm, _ = make("rangeset")
+    dm.set_mem_type(g, HvmMem.MMIO_WRITE_DM, 0x10, 1)  # no claim needed
+    fails(errno.EINVAL, lambda: dm.set_mem_type(g, HvmMem.RAM_RO, 0x10, 1))  # not RAM in 4.6
+    fails(errno.EINVAL, lambda: dm.set_mem_type(g, HvmMem.MMIO_DM, 0x10, 1))
+    dm.set_mem_type(g, HvmMem.RAM_RW, 0x10, 1)
+    dm.set_mem_type(g, HvmMem.RAM_RO, 0x11, 1)
+    dm.set_mem_type(g, HvmMem.MMIO_WRITE_DM, 0x11, 1)  # any RAM type may become write_dm
+    fails(errno.EINVAL, lambda: dm.set_mem_type(g, HvmMem.RAM_RW, 0x3FFF + 1, 1))
+    assert dm.get_mem_type(g, 0x11) == HvmMem.MMIO_WRITE_DM
+
+
+@pytest.mark.parametrize("design", ["p2m", "p2t"])
+def test_ioreq_type_rules_of_4_9(design: str) -> None:
+    _, g, dm, sid = make(design)
+    fails(errno.EINVAL, lambda: dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x10, 1))  # unclaimed
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
+    dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x10, 1)
+    fails(errno.EINVAL, lambda: dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x10, 1))  # from itself
+    fails(errno.EINVAL, lambda: dm.set_mem_type(g, HvmMem.RAM_RO, 0x10, 1))  # only back to rw
+    dm.set_mem_type(g, HvmMem.RAM_RO, 0x11, 1)
+    fails(errno.EINVAL, lambda: dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x11, 1))  # only from rw
+    dm.set_mem_type(g, HvmMem.RAM_RW, 0x10, 1)
+
+
+@pytest.mark.parametrize("design", ["p2m", "p2t"])
+def test_ioreq_type_without_hap_is_eopnotsupp(design: str) -> None:
+    host = Host(design=design, xen_heap_bytes=4 << 20)
+    g = host.create_domain(memory_mib=64, hap=False)
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g)
+    fails(errno.EOPNOTSUPP, lambda: dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0, 1))
+    fails(errno.EOPNOTSUPP, lambda: dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W))
+
+
+def test_hole_may_only_become_mmio_dm() -> None:
+    _, g, dm, _ = make("p2m")
+    hole = 0xA0
+    fails(errno.EINVAL, lambda: dm.set_mem_type(g, HvmMem.RAM_RW, hole, 1))
+    dm.set_mem_type(g, HvmMem.MMIO_DM, hole, 1)
+
+
+# -- claims ------------------------------------------------------------------
+
+
+def raw_claim(
+    host: Host, g: int, caller: int, sid: int, mem: int, flags: int, opaque: int = 0
+) -> int:
+    buf = dm_op_buffer(
+        DmOp.MAP_MEM_TYPE_TO_IOREQ_SERVER, MapMemTypeToIoreqServer(sid, mem, flags, opaque)
+    )
+    return host.dm_op(caller, g, [buf])
+
+
+@pytest.mark.parametrize("design", ["p2m", "p2t"])
+def test_claim_check_order(design: str) -> None:
+    host, g, _, _ = make(design)
+    assert raw_claim(host, g, 0, 999, HvmMem.RAM_RW, W) == -errno.EINVAL  # type before id
+    assert raw_claim(host, g, 0, 999, HvmMem.IOREQ_SERVER, 1) == -errno.EINVAL  # READ refused
+    assert raw_claim(host, g, 0, 999, HvmMem.IOREQ_SERVER, W | 4) == -errno.EINVAL
+    assert raw_claim(host, g, 0, 999, HvmMem.IOREQ_SERVER, W) == -errno.ENOENT
+    stub = host.create_domain(memory_mib=16, hvm=False)
+    g2 = host.create_domain(memory_mib=64, dm_domid=stub)
+    other = devicemodel.open(host, stub).create_ioreq_server(g2)
+    assert raw_claim(host, g2, 0, other, HvmMem.IOREQ_SERVER, W) == -errno.EPERM
+
+
+@pytest.mark.parametrize("design", ["p2m", "p2t"])
+def test_one_owner_ebusy_and_disclaim_rules(design: str) -> None:
+    _, g, dm, a = make(design)
+    b = dm.create_ioreq_server(g)
+    dm.map_mem_type_to_ioreq_server(g, a, HvmMem.IOREQ_SERVER, W)
+    fails(errno.EBUSY, lambda: dm.map_mem_type_to_ioreq_server(g, a, HvmMem.IOREQ_SERVER, W))
+    fails(errno.EBUSY, lambda: dm.map_mem_type_to_ioreq_server(g, b, HvmMem.IOREQ_SERVER, W))
+    fails(errno.EINVAL, lambda: dm.map_mem_type_to_ioreq_server(g, b, HvmMem.IOREQ_SERVER, 0))
+    dm.map_mem_type_to_ioreq_server(g, a, HvmMem.IOREQ_SERVER, 0)
+    fails(errno.EINVAL, lambda: dm.map_mem_type_to_ioreq_server(g, a, HvmMem.IOREQ_SERVER, 0))
+    dm.map_mem_type_to_ioreq_server(g, b, HvmMem.IOREQ_SERVER, W)
+
+
+def test_rangeset_design_has_no_claim_dmop() -> None:
+    _, g, dm, sid = make("rangeset")
+    fails(errno.EOPNOTSUPP, lambda: dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W))
+
+
+@pytest.mark.parametrize("design", ["p2m", "p2t"])
+def test_disclaim_sweeps_leftovers_in_256_gfn_chunks(design: str) -> None:
+    host, g, dm, sid = make(design)
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
+    pages = [0x10, 0x11, 0x400, 0x2FFF]
+    for p in pages:
+        dm.set_mem_type(g, HvmMem.IOREQ_SERVER, p, 1)
+    assert raw_claim(host, g, 0, sid, HvmMem.IOREQ_SERVER, 0) == -85  # first chunk, then more
+    d = host.domains[g]
+    assert d.p2m.entry_count == 2
+    assert HvmMem.IOREQ_SERVER not in d.ioreq_owners
+    # A write meanwhile to a page not yet reset: no owner, so the instruction retries.
+    assert host.guest_access(g, 0, "mmio", 0x400 << 12, 4, write=True, data=1).route == "retry"
+    buf = dm_op_buffer(
+        DmOp.MAP_MEM_TYPE_TO_IOREQ_SERVER,
+        MapMemTypeToIoreqServer(sid, HvmMem.IOREQ_SERVER, 0, 0x100),
+    )
+    assert host.dm_op(0, g, [buf]) == -85
+    assert MapMemTypeToIoreqServer.unpack(buf[8:24]).opaque == 0x500
+    while (rc := host.dm_op(0, g, [buf])) == -85:
+        pass
+    assert rc == 0
+    assert d.p2m.entry_count == 0
+    assert all(d.p2m.get(p) == P2mType.RAM_RW for p in pages)
+    assert d.counters["sweep_chunks"] == 3
+
+
+@pytest.mark.parametrize("design", ["p2m", "p2t"])
+def test_destroying_the_owner_only_disclaims_and_blocks_new_claims(design: str) -> None:
+    _, g, dm, sid = make(design)
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
+    dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x20, 2)
+    dm.destroy_ioreq_server(g, sid)
+    new = dm.create_ioreq_server(g)
+    fails(errno.EBUSY, lambda: dm.map_mem_type_to_ioreq_server(g, new, HvmMem.IOREQ_SERVER, W))
+    dm.set_mem_type(g, HvmMem.RAM_RW, 0x20, 2)  # allowed with no claim
+    dm.map_mem_type_to_ioreq_server(g, new, HvmMem.IOREQ_SERVER, W)
+
+
+def test_log_dirty_refused_while_entries_remain() -> None:
+    host, g, dm, sid = make("p2m")
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
+    dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x20, 1)
+    fails(errno.EBUSY, lambda: host.set_log_dirty(g, True))
+    dm.set_mem_type(g, HvmMem.RAM_RW, 0x20, 1)
+    host.set_log_dirty(g, True)
+
+
+# -- routing of writes to protected pages -----------------------------------
+
+
+@pytest.mark.parametrize("design", ["p2m", "p2t"])
+def test_writes_go_to_the_owner_bypassing_ranges_and_enabled(design: str) -> None:
+    host, g, dm, sid = make(design)
+    echo = EchoEmulator(host, 0, g, sid)  # the server stays disabled
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
+    dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x30, 1)
+    host.guest_access(g, 0, "mmio", 0x30000, 8, write=True, data=0x55)  # before: RAM untouched?
+    got = host.guest_access(g, 0, "mmio", 0x30008, 8, write=True, data=0xAB)
+    assert (got.route, got.server_id, got.status) == ("server", sid, "done")
+    assert echo.seen[-1].addr == 0x30008
+    assert echo.seen[-1].data == 0xAB
+    assert host.domains[g].read_ram(0x30008, 8) == 0  # the emulator decides what RAM gets
+    read = host.guest_access(g, 0, "mmio", 0x30008, 8, write=False)
+    assert read.route == "ram"  # the read half is served from RAM
+
+
+def test_rangeset_design_routes_by_wp_mem_singletons() -> None:
+    host, g, dm, sid = make("rangeset")
+    other = dm.create_ioreq_server(g)
+    EchoEmulator(host, 0, g, sid)
+    EchoEmulator(host, 0, g, other)
+    dm.map_wp_mem_range_to_ioreq_server(g, sid, 0x40, 0x41)
+    dm.set_mem_type(g, HvmMem.MMIO_WRITE_DM, 0x40, 3)
+    got = host.guest_access(g, 0, "mmio", 0x41010, 4, write=True, data=1)
+    assert got.route == "null"  # server disabled, no default server: dropped
+    dm.set_ioreq_server_state(g, sid, True)
+    assert host.guest_access(g, 0, "mmio", 0x41010, 4, write=True, data=1).server_id == sid
+    # 0x42 is write_dm but in nobody's WP_MEM: default server, here none.
+    assert host.guest_access(g, 0, "mmio", 0x42000, 4, write=True, data=1).route == "null"
+    assert host.guest_access(g, 0, "mmio", 0x41010, 4, write=False).route == "ram"
+
+
+def test_p2t_two_mediators_each_own_a_type() -> None:
+    host = Host(design="p2t", xen_heap_bytes=16 << 20)
+    g = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    a = dm.create_ioreq_server(g)
+    b = dm.create_ioreq_server(g)
+    ea, eb = EchoEmulator(host, 0, g, a), EchoEmulator(host, 0, g, b)
+    dm.map_mem_type_to_ioreq_server(g, a, HvmMem.IOREQ_SERVER, W)
+    dm.map_mem_type_to_ioreq_server(g, b, HvmMem.IOREQ_SERVER_1, W)
+    dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x100, 4)
+    dm.set_mem_type(g, HvmMem.IOREQ_SERVER_1, 0x200, 4)
+    fails(errno.EINVAL, lambda: dm.set_mem_type(g, HvmMem.IOREQ_SERVER_1, 0x100, 1))
+    assert host.guest_access(g, 0, "mmio", 0x100000, 4, write=True, data=1).server_id == a
+    assert host.guest_access(g, 0, "mmio", 0x203000, 4, write=True, data=2).server_id == b
+    assert (len(ea.seen), len(eb.seen)) == (1, 1)
+    assert dm.get_mem_type(g, 0x201) == HvmMem.IOREQ_SERVER_1
+    assert host.domain_heap(g).in_use > 0
+    heap_before = host.domains[g].p2t.bytes_in_use  # type: ignore[union-attr]
+    assert heap_before > 0
+    dm.map_mem_type_to_ioreq_server(g, b, HvmMem.IOREQ_SERVER_1, 0)  # sweep only type _1
+    assert dm.get_mem_type(g, 0x201) == HvmMem.RAM_RW
+    assert dm.get_mem_type(g, 0x101) == HvmMem.IOREQ_SERVER
+
+
+def test_p2t_nodes_are_charged_and_heap_exhaustion_is_atomic() -> None:
+    host = Host(design="p2t", xen_heap_bytes=4096)
+    g = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g)
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
+    refused = []
+    for gfn in range(0, 0x4000, 0x40):  # scattered pages: a new leaf node each
+        try:
+            dm.set_mem_type(g, HvmMem.IOREQ_SERVER, gfn, 1)
+        except XenError as err:
+            refused.append(err.errno)
+    assert refused
+    assert set(refused) == {errno.ENOMEM}
+    d = host.domains[g]
+    assert d.p2t is not None
+    d.p2t.check_invariants()
+    assert d.p2m.entry_count == d.p2t.count
+    host.destroy_domain(g)
+    assert host.heap_statistics().in_use == 0

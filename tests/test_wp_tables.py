@@ -1,0 +1,116 @@
+"""The p2m table and the p2t radix table."""
+
+from __future__ import annotations
+
+import random
+import tracemalloc
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ioreqlab.abi import HvmMem, P2mType
+from ioreqlab.alloc import CountingAllocator
+from ioreqlab.errors import XenEINVAL, XenENOMEM
+from ioreqlab.hv.domain import Domain
+from ioreqlab.p2m import P2mTable, get_mem_type
+from ioreqlab.p2t import P2tTable
+from tests.test_rangeset_memory import RefusingAllocator
+
+
+def test_defaults_follow_the_memory_map() -> None:
+    d = Domain(1, "g", hvm=True, hap=True, nr_pages=(8 << 30) >> 12, vcpus=1)
+    assert d.p2m.get(0) == P2mType.RAM_RW
+    assert d.p2m.get(0xA0) == P2mType.INVALID  # the VGA hole
+    assert d.p2m.get(0xF0000) == P2mType.INVALID  # the MMIO hole below 4 GiB
+    assert d.p2m.get(0x100000) == P2mType.RAM_RW  # relocated above 4 GiB
+    assert d.p2m.get(d.max_gpfn) == P2mType.RAM_RW
+    assert d.p2m.get(d.max_gpfn + 1) == P2mType.INVALID
+
+
+def test_a_1_tib_guest_with_8192_changes_stays_small() -> None:
+    tracemalloc.start()
+    d = Domain(1, "big", hvm=True, hap=True, nr_pages=(1 << 40) >> 12, vcpus=1)
+    rng = random.Random(7)
+    for gfn in rng.sample(range(d.max_gpfn), 8192):
+        d.p2m.set(gfn, P2mType.IOREQ_SERVER)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(d.p2m) == 8192
+    assert d.p2m.entry_count == 8192
+    assert peak < 8 << 20, f"{peak} bytes for 8192 entries"
+    d.p2m.check_invariants()
+
+
+def test_get_mem_type_mapping_order() -> None:
+    as_p2m = HvmMem.IOREQ_SERVER
+    assert get_mem_type(P2mType.MMIO_DM, tracked_as=as_p2m) == HvmMem.MMIO_DM
+    assert get_mem_type(P2mType.MMIO_DIRECT, tracked_as=as_p2m) == HvmMem.MMIO_DM
+    assert get_mem_type(P2mType.IOREQ_SERVER, tracked_as=as_p2m) == HvmMem.IOREQ_SERVER
+    assert get_mem_type(P2mType.IOREQ_SERVER, tracked_as=HvmMem.MMIO_WRITE_DM) == 3
+    assert get_mem_type(P2mType.RAM_RO, tracked_as=as_p2m) == HvmMem.RAM_RO
+    assert get_mem_type(P2mType.RAM_LOGDIRTY, tracked_as=as_p2m) == HvmMem.RAM_RW
+    assert get_mem_type(P2mType.POPULATE_ON_DEMAND, tracked_as=as_p2m) == HvmMem.RAM_RW
+    assert get_mem_type(P2mType.INVALID, tracked_as=as_p2m) == HvmMem.MMIO_DM
+
+
+@given(st.lists(st.tuples(st.integers(0, 300), st.sampled_from(list(P2mType)[:16])), max_size=80))
+def test_entry_count_is_exact(changes: list[tuple[int, P2mType]]) -> None:
+    p2m = P2mTable(lambda g: g < 200)
+    for gfn, t in changes:
+        p2m.set(gfn, t)
+        p2m.check_invariants()
+        assert p2m.entry_count == sum(1 for g in range(301) if p2m.get(g) == P2mType.IOREQ_SERVER)
+
+
+@given(st.lists(st.tuples(st.integers(0, 4095), st.integers(0, 3)), max_size=120))
+def test_p2t_matches_a_dict_and_charges_every_node(ops: list[tuple[int, int]]) -> None:
+    alloc = CountingAllocator()
+    t = P2tTable(max_gfn=4095, bits=3, allocator=alloc)
+    ref: dict[int, int] = {}
+    for gfn, kind in ops:
+        if kind:
+            t.set(gfn, kind)
+            ref[gfn] = kind
+        else:
+            t.clear(gfn)
+            ref.pop(gfn, None)
+        t.check_invariants()
+        assert dict(t.items()) == ref
+        assert alloc.in_use == t.bytes_in_use
+    t.purge()
+    assert alloc.in_use == 0
+
+
+def test_p2t_refused_node_is_enomem_and_atomic() -> None:
+    alloc = RefusingAllocator(room=5)
+    t = P2tTable(max_gfn=(1 << 20) - 1, allocator=alloc)  # 4 levels of 64
+    t.set(0, 1)  # 4 nodes
+    with pytest.raises(XenENOMEM):
+        t.set(0xFFFFF, 2)  # needs 3 more, only 1 granted
+    assert dict(t.items()) == {0: 1}
+    assert t.nr_nodes == 4
+    assert alloc.in_use == t.bytes_in_use
+    t.check_invariants()
+
+
+def test_p2t_bad_arguments() -> None:
+    t = P2tTable(max_gfn=100)
+    with pytest.raises(XenEINVAL):
+        t.set(101, 1)
+    with pytest.raises(XenEINVAL):
+        t.set(1, 0)
+    with pytest.raises(XenEINVAL):
+        P2tTable(bits=0)
+
+
+def test_p2t_memory_follows_the_tracked_set() -> None:
+    scattered = P2tTable(max_gfn=(1 << 20) - 1)
+    contiguous = P2tTable(max_gfn=(1 << 20) - 1)
+    rng = random.Random(3)
+    for gfn in rng.sample(range(1 << 20), 8192):
+        scattered.set(gfn, 1)
+    for gfn in range(8192):
+        contiguous.set(gfn, 1)
+    assert contiguous.nr_nodes == 128 + 2 + 1 + 1  # leaves, two mid levels, root
+    assert scattered.bytes_in_use > 20 * contiguous.bytes_in_use
