@@ -51,7 +51,7 @@ from ioreqlab.hv.domain import Domain
 from ioreqlab.hv.heap import FaultHook, HeapStats, XenHeap
 from ioreqlab.hv.ioreq import IoreqServer
 from ioreqlab.hv.routing import select_server
-from ioreqlab.hv.wp import DESIGN_NAMES, WpDesign, make_design
+from ioreqlab.hv.wp import DESIGN_NAMES, RETRY, WpDesign, make_design
 from ioreqlab.p2m import get_mem_type
 from ioreqlab.p2t import P2tTable
 from ioreqlab.rangeset import NodeLayout
@@ -545,15 +545,16 @@ class Host:
 
     def _protected_write(self, d: Domain, vcpu: int, gfn: int, req: IoReq) -> Access:
         """A write to a write-protected page: the design decides who sees it."""
-        route = self.wp.route_write(d, gfn)
+        target = self.wp.route_write(d, gfn)
         d.count("wp_writes")
-        if route.retry:
+        if target == RETRY:
             d.count("wp_retries")
             return Access("retry", request=req)
-        if route.server is None:
+        if target is None:
             d.count("null_accesses")
             return Access("null", request=req)
-        return self._deliver(d, vcpu, route.server, req)
+        assert isinstance(target, IoreqServer)
+        return self._deliver(d, vcpu, target, req)
 
     def _emulate(self, d: Domain, vcpu: int, req: IoReq) -> Access:
         s, sent = select_server(d, req)
