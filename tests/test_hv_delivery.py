@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import struct
 
 import pytest
 
 from ioreqlab import devicemodel
 from ioreqlab.abi import IOREQ_SIZE, BufIoReq, IoReq, IoReqState
-from ioreqlab.errors import XenEBUSY, XenEINVAL
+from ioreqlab.errors import XenEBUSY, XenEINVAL, XenError
 from ioreqlab.host import Host
 from tests.hv_helpers import EchoEmulator
 
@@ -90,6 +91,15 @@ def test_impossible_state_crashes_the_domain() -> None:
     set_state(pages, 0, 9)
     assert host.resume_vcpu(g, 0).status == "crashed"
     assert host.domains[g].crashed
+    # A crashed domain is being torn down: everything else fails cleanly.
+    dm = devicemodel.open(host, 0)
+    with pytest.raises(XenError) as info:
+        dm.create_ioreq_server(g)
+    assert info.value.errno == errno.ESRCH
+    with pytest.raises(XenError):
+        host.guest_access(g, 0, "pio", 0x80, 1, write=True)
+    host.destroy_domain(g)  # the toolstack can still destroy it
+    assert host.heap_statistics().in_use == 0
 
 
 def test_emulator_resetting_to_none_completes_with_all_ones() -> None:

@@ -131,3 +131,22 @@ def test_heap_refuses_freeing_more_than_held() -> None:
         acct.free(11)
     with pytest.raises(RuntimeError):
         heap.drop_account(1)
+
+
+def test_statistics_snapshot_is_frozen_and_complete() -> None:
+    host = Host(design="p2m", xen_heap_bytes=1 << 20)
+    g = host.create_domain(memory_mib=64, name="vm1")
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g)
+    dm.map_mem_type_to_ioreq_server(g, sid, 4, 2)
+    dm.set_mem_type(g, 4, 0x10, 3)
+    stats = host.statistics()
+    vm = next(ds for ds in stats.domains if ds.domid == g)
+    assert (vm.name, vm.servers, vm.tracked_pages) == ("vm1", 1, 3)
+    assert vm.counter("set_mem_type_pages") == 3
+    assert vm.counter("never") == 0
+    assert stats.heap.in_use == vm.heap.in_use
+    dm.set_mem_type(g, 0, 0x10, 3)
+    assert vm.tracked_pages == 3  # a snapshot does not move
+    with pytest.raises(AttributeError):
+        vm.tracked_pages = 0  # type: ignore[misc]

@@ -56,7 +56,7 @@ from ioreqlab.p2m import get_mem_type
 from ioreqlab.p2t import P2tTable
 from ioreqlab.rangeset import NodeLayout
 
-__all__ = ["DESIGNS", "Access", "Host", "IoreqServerInfo"]
+__all__ = ["DESIGNS", "Access", "DomainStats", "Host", "HostStats", "IoreqServerInfo"]
 
 DESIGNS = DESIGN_NAMES
 
@@ -98,6 +98,33 @@ class IoreqServerInfo:
     ioreq_pfn: int
     bufioreq_pfn: int | None
     bufioreq_port: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DomainStats:
+    """One domain's figures at one moment."""
+
+    domid: int
+    name: str
+    servers: int
+    heap: HeapStats
+    tracked_pages: int
+    tracking_entries: int
+    tracking_bytes: int
+    counters: tuple[tuple[str, int], ...]
+
+    def counter(self, name: str) -> int:
+        """A named counter (0 if it never moved)."""
+        return dict(self.counters).get(name, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class HostStats:
+    """The host at one moment: design, Xen heap, every domain."""
+
+    design: str
+    heap: HeapStats
+    domains: tuple[DomainStats, ...]
 
 
 @dataclass(slots=True)
@@ -656,6 +683,24 @@ class Host:
         return WP_DM_OPS
 
     # -- statistics ---------------------------------------------------------
+
+    def statistics(self) -> HostStats:
+        """A frozen snapshot of the whole host: heap, and each domain's figures."""
+        doms = []
+        for domid, d in sorted(self.domains.items()):
+            doms.append(
+                DomainStats(
+                    domid=domid,
+                    name=d.name,
+                    servers=len(d.servers) + (d.default_server is not None),
+                    heap=self.heap.account(domid).statistics(),
+                    tracked_pages=d.p2m.entry_count,
+                    tracking_entries=self.wp.tracking_entries(d) if d.hvm else 0,
+                    tracking_bytes=self.wp.tracking_bytes(d) if d.hvm else 0,
+                    counters=tuple(sorted(d.counters.items())),
+                )
+            )
+        return HostStats(self.design, self.heap.statistics(), tuple(doms))
 
     def heap_statistics(self) -> HeapStats:
         """The whole Xen heap."""
