@@ -67,14 +67,25 @@ class IoReq:
     type: int = 0
 
     def __post_init__(self) -> None:
-        _check_field("addr", self.addr, UINT64_MAX)
-        _check_field("data", self.data, UINT64_MAX)
-        _check_field("count", self.count, UINT32_MAX)
-        _check_field("size", self.size, UINT32_MAX)
-        _check_field("vp_eport", self.vp_eport, UINT32_MAX)
-        _check_field("state", self.state, _STATE_MASK)
-        _check_field("dir", self.dir, 1)
-        _check_field("type", self.type, 0xFF)
+        # One combined test on the hot path; the field-by-field report only on failure.
+        if not (
+            0 <= self.addr <= UINT64_MAX
+            and 0 <= self.data <= UINT64_MAX
+            and 0 <= self.count <= UINT32_MAX
+            and 0 <= self.size <= UINT32_MAX
+            and 0 <= self.vp_eport <= UINT32_MAX
+            and 0 <= self.state <= _STATE_MASK
+            and 0 <= self.dir <= 1
+            and 0 <= self.type <= 0xFF
+        ):
+            _check_field("addr", self.addr, UINT64_MAX)
+            _check_field("data", self.data, UINT64_MAX)
+            _check_field("count", self.count, UINT32_MAX)
+            _check_field("size", self.size, UINT32_MAX)
+            _check_field("vp_eport", self.vp_eport, UINT32_MAX)
+            _check_field("state", self.state, _STATE_MASK)
+            _check_field("dir", self.dir, 1)
+            _check_field("type", self.type, 0xFF)
 
     def pack(self) -> bytes:
         """The 32 bytes Xen writes into the shared page slot."""

@@ -30,7 +30,7 @@ caller sends it synchronously.  There is no reply.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 
 from ioreqlab.abi.constants import IOREQ_BUFFER_SLOT_NUM, IoReqState
@@ -41,6 +41,9 @@ __all__ = ["SlotOutcome", "SlotStatus", "check_slot", "send_buffered", "send_syn
 
 _STATE_BYTE = 30
 _STATE_MASK = 0x0F
+_DATA_OFFSET = 8
+_PORT_OFFSET = 24
+_PORT = struct.Struct("<I")
 _RING = struct.Struct("<II")
 _RING_BASE = 8
 _SLOT = 8
@@ -72,10 +75,12 @@ def slot_state(s: IoreqServer, vcpu: int) -> int:
 def send_sync(s: IoreqServer, vcpu: int, req: IoReq) -> bool:
     """Write ``req`` into the vCPU's slot with state READY; False if the slot is busy."""
     off = vcpu * IOREQ_SIZE
-    if slot_state(s, vcpu) != IoReqState.NONE:
+    page = s.shared_page
+    if page[off + _STATE_BYTE] & _STATE_MASK != IoReqState.NONE:
         return False
-    sent = replace(req, state=IoReqState.READY, vp_eport=s.vcpu_ports[vcpu])
-    s.shared_page[off : off + IOREQ_SIZE] = sent.pack()
+    page[off : off + IOREQ_SIZE] = req.pack()
+    _PORT.pack_into(page, off + _PORT_OFFSET, s.vcpu_ports[vcpu])
+    page[off + _STATE_BYTE] = (page[off + _STATE_BYTE] & ~_STATE_MASK) | IoReqState.READY
     s.delivered["sync"] = s.delivered.get("sync", 0) + 1
     return True
 
@@ -96,7 +101,7 @@ def check_slot(s: IoreqServer, vcpu: int, last_seen: int) -> tuple[SlotOutcome, 
     if state < last_seen:
         return SlotOutcome(SlotStatus.PENDING, refused_move=True), last_seen
     if state == IoReqState.IORESP_READY:
-        data = IoReq.unpack(raw).data
+        data = int.from_bytes(raw[_DATA_OFFSET : _DATA_OFFSET + 8], "little")
         s.shared_page[off + _STATE_BYTE] &= ~_STATE_MASK & 0xFF
         return SlotOutcome(SlotStatus.DONE, data=data), IoReqState.NONE
     return SlotOutcome(SlotStatus.PENDING), state
