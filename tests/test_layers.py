@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "ioreqlab.host": 2,
     "ioreqlab.devicemodel": 3,
     "ioreqlab.wpclient": 3,
+    "ioreqlab.toolstack": 3,
     "ioreqlab.demo": 4,
     "ioreqlab.cli": 6,
     "ioreqlab.__main__": 6,
