@@ -64,3 +64,37 @@ def test_python_dash_m_runs() -> None:
     )
     assert proc.returncode == 0
     assert "scattered" in proc.stdout
+
+
+XL_DATA = Path(__file__).parent / "data" / "xl"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ioreqlab", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_xl_dry_run_through_the_real_entry_point() -> None:
+    proc = run_cli("xl", "-N", "create", str(XL_DATA / "hvm-xengt-bdw.cfg"))
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["b_info"]["type.hvm"]["max_wp_ram_ranges"] == 8192
+    legacy = run_cli("xl", "create", "-n", str(XL_DATA / "hvm-xengt-bdw.cfg"))
+    assert legacy.stdout == proc.stdout
+
+
+def test_xl_extra_settings_override_the_file() -> None:
+    proc = run_cli("xl", "-N", "create", str(XL_DATA / "hvm-basic.cfg"), "memory=512", "vcpus=1")
+    assert json.loads(proc.stdout)["b_info"]["max_memkb"] == 512 * 1024
+
+
+def test_xl_create_creates_and_errors_exit_1() -> None:
+    good = run_cli("xl", "create", "--design", "rangeset", str(XL_DATA / "hvm-xengt-bdw.cfg"))
+    assert good.returncode == 0
+    assert "created on a rangeset host" in good.stdout
+    missing = run_cli("xl", "create", str(XL_DATA / "no-such.cfg"))
+    assert missing.returncode == 1
+    assert "unable to open configuration file" in missing.stderr
+    over_cap = run_cli("xl", "create", str(XL_DATA / "hvm-basic.cfg"), "max_wp_ram_ranges=9000")
+    assert over_cap.returncode == 1
+    assert "HVM_PARAM_MAX_WP_RAM_RANGES=9000 failed: Invalid argument" in over_cap.stderr

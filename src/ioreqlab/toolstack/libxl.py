@@ -34,7 +34,7 @@ from ioreqlab.abi.constants import PAGE_SHIFT, UINT32_MAX, HvmParam
 from ioreqlab.devicemodel import DeviceModel
 from ioreqlab.errors import XenError
 from ioreqlab.host import Host
-from ioreqlab.toolstack.xlcfg import XlConfig
+from ioreqlab.toolstack.xlcfg import Atom, XlConfig
 
 __all__ = [
     "ERROR_FAIL",
@@ -79,7 +79,7 @@ class Field:
 
     name: str
     key: str | None
-    kind: str  # "string" "uint" "int" "bool" "enum" "list"
+    kind: str  # "string" "uint" "int" "bool" "enum" "list" "strings" (one or a list)
     default: object = None
     bits: int = 0
     choices: tuple[str, ...] = ()
@@ -119,7 +119,7 @@ SCHEMA: tuple[Field, ...] = (
     Field("vgt_fence_sz", "vgt_fence_sz", "uint", 4, 32, hvm_only=True),
     Field("disks", "disk", "list", ()),
     Field("nics", "vif", "list", ()),
-    Field("serial", "serial", "list", ()),
+    Field("serial", "serial", "strings", ()),
 )
 _BY_NAME = {f.name: f for f in SCHEMA}
 
@@ -193,6 +193,9 @@ def _read(cfg: XlConfig, f: Field) -> Any:
         return cfg.get_bool(f.key)
     if f.kind == "list":
         return cfg.get_string_list(f.key)
+    if f.kind == "strings":  # one string or a list of them (xl's serial=)
+        one = cfg.settings[f.key].value
+        return [one.text] if isinstance(one, Atom) else cfg.get_string_list(f.key)
     return cfg.get_long(f.key)
 
 
@@ -228,7 +231,7 @@ def build_config(cfg: XlConfig, *, gpu: str = "bdw") -> DomainConfig:
             )
         elif f.kind in ("uint", "int"):
             value = _check_width(f, value)
-        v[f.name] = tuple(value) if f.kind == "list" else value
+        v[f.name] = tuple(value) if f.kind in ("list", "strings") else value
     # Memory, as xl and libxl's build_info_setdefault do it (MiB in, KiB stored).
     mem, maxmem = raw["target_memkb"], raw["max_memkb"]
     if mem is None and maxmem is None:

@@ -1,0 +1,137 @@
+"""libxl: schema, setdefault, max_wp_ram_ranges validation, and domain_create."""
+
+from __future__ import annotations
+
+import pytest
+
+from ioreqlab.abi import HvmParam
+from ioreqlab.host import Host
+from ioreqlab.toolstack import (
+    ERROR_FAIL,
+    ERROR_INVAL,
+    GPU_WP_RANGES,
+    LibxlError,
+    build_config,
+    domain_create,
+    max_wp_ram_ranges_bound,
+    parse_xl_cfg,
+)
+
+
+def config(text: str, gpu: str = "bdw") -> dict[str, object]:
+    return build_config(parse_xl_cfg(text, "t.cfg"), gpu=gpu).values
+
+
+def refused(text: str) -> LibxlError:
+    with pytest.raises(LibxlError) as info:
+        build_config(parse_xl_cfg(text, "t.cfg"))
+    assert info.value.code == ERROR_INVAL
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "maxmem"),
+    [
+        ("name='a'\n", 32 * 1024, 32 * 1024),
+        ("name='a'\nmemory=512\n", 512 * 1024, 512 * 1024),
+        ("name='a'\nmaxmem=1024\n", 1024 * 1024, 1024 * 1024),
+        ("name='a'\nmemory=512\nmaxmem=1024\n", 512 * 1024, 1024 * 1024),
+    ],
+)
+def test_memory_defaults(text: str, target: int, maxmem: int) -> None:
+    v = config(text)
+    assert (v["target_memkb"], v["max_memkb"]) == (target, maxmem)
+
+
+def test_vcpu_defaults_and_check() -> None:
+    assert config("name='a'\nvcpus=3\n")["max_vcpus"] == 3
+    assert refused("name='a'\nvcpus=3\nmaxvcpus=2\n").option == "maxvcpus"
+
+
+def test_bound_is_one_function_for_both_limits() -> None:
+    assert max_wp_ram_ranges_bound(16384) == (8192, "nr_pages/2")
+    assert max_wp_ram_ranges_bound(2**34) == (2**32 - 1, "UINT32_MAX")
+    assert max_wp_ram_ranges_bound(2**33 - 2) == (2**32 - 1, "nr_pages/2")
+
+
+def test_max_wp_ram_ranges_at_and_above_half_the_pages() -> None:
+    base = "name='a'\ntype='hvm'\nmemory=64\n"
+    assert config(base + "max_wp_ram_ranges=8192\n")["max_wp_ram_ranges"] == 8192
+    err = refused(base + "max_wp_ram_ranges=8193\n")
+    assert (err.option, err.bound) == ("max_wp_ram_ranges", 8192)
+    assert "nr_pages/2" in str(err)
+
+
+def test_max_wp_ram_ranges_at_and_above_u32() -> None:
+    base = "name='a'\ntype='hvm'\nmemory=40000000\n"
+    assert config(base + "max_wp_ram_ranges=4294967295\n")["max_wp_ram_ranges"] == 2**32 - 1
+    err = refused(base + "max_wp_ram_ranges=4294967296\n")
+    assert (err.option, err.bound) == ("max_wp_ram_ranges", 2**32 - 1)
+    assert "UINT32_MAX" in str(err)
+
+
+def test_negative_values_do_not_fit_unsigned_fields() -> None:
+    err = refused("name='a'\ntype='hvm'\nmax_wp_ram_ranges='-1'\n")
+    assert err.option == "max_wp_ram_ranges"
+
+
+def test_hvm_only_options_are_refused_for_pv() -> None:
+    assert refused("name='a'\nmax_wp_ram_ranges=10\n").option == "max_wp_ram_ranges"
+    assert refused("name='a'\nvgt=1\n").option == "vgt"
+
+
+@pytest.mark.parametrize("gpu", sorted(GPU_WP_RANGES))
+def test_vgt_guest_gets_the_limit_of_its_gpu(gpu: str) -> None:
+    v = config("name='a'\ntype='hvm'\nmemory=4096\nvgt=1\n", gpu=gpu)
+    assert v["max_wp_ram_ranges"] == GPU_WP_RANGES[gpu]
+    # An explicit value wins; no vGPU, no limit set.
+    assert (
+        config("name='a'\ntype='hvm'\nmemory=4096\nvgt=1\nmax_wp_ram_ranges=99\n")[
+            "max_wp_ram_ranges"
+        ]
+        == 99
+    )
+    assert config("name='a'\ntype='hvm'\nmemory=4096\n")["max_wp_ram_ranges"] == 0
+
+
+def test_enum_values_are_checked() -> None:
+    assert refused("name='a'\ntype='hvm'\nvga='vesa'\n").option == "vga"
+    assert config("name='a'\nbuilder='hvm'\n")["type"] == "hvm"
+
+
+def test_nestedhvm_with_altp2m_is_refused() -> None:
+    refused("name='a'\ntype='hvm'\nnestedhvm=1\naltp2mhvm=1\n")
+
+
+def test_domain_create_sets_params_through_the_hypercall_path() -> None:
+    host = Host(design="rangeset", xen_heap_bytes=4 << 20)
+    cfg = build_config(
+        parse_xl_cfg("name='g'\ntype='hvm'\nmemory=4096\nvcpus=2\nvgt=1\nviridian=1\n")
+    )
+    domid = domain_create(host, cfg)
+    d = host.domains[domid]
+    assert (d.name, d.vcpus, d.nr_pages, d.hvm) == ("g", 2, 1 << 20, True)
+    assert d.params[HvmParam.MAX_WP_RAM_RANGES] == 8192
+    assert d.params[HvmParam.TIMER_MODE] == 1
+    assert d.params[HvmParam.VIRIDIAN] == 1
+
+
+def test_a_refused_hypercall_is_logged_and_leaves_no_domain() -> None:
+    host = Host(xen_heap_bytes=4 << 20, wp_ram_ranges_cap=4096)
+    cfg = build_config(parse_xl_cfg("name='g'\ntype='hvm'\nmemory=4096\nvgt=1\n"))
+    log: list[str] = []
+    with pytest.raises(LibxlError) as info:
+        domain_create(host, cfg, log=log)
+    assert info.value.code == ERROR_FAIL
+    assert log == [
+        "libxl: error: libxl_dom.c:hvm_set_conf_params: setting "
+        "HVM_PARAM_MAX_WP_RAM_RANGES=8192 failed: Invalid argument"
+    ]
+    assert list(host.domains) == [0]
+    assert host.heap_statistics().in_use == 0
+
+
+def test_pv_domain_create() -> None:
+    host = Host(xen_heap_bytes=1 << 20)
+    domid = domain_create(host, build_config(parse_xl_cfg("name='p'\nmemory=256\n")))
+    assert not host.domains[domid].hvm
