@@ -32,6 +32,8 @@ LAYERS: dict[str, int] = {
     "ioreqlab.devicemodel": 3,
     "ioreqlab.wpclient": 3,
     "ioreqlab.toolstack": 3,
+    "ioreqlab.dm": 3,
+    "ioreqlab.workload": 4,
     "ioreqlab.demo": 4,
     "ioreqlab.cli": 6,
     "ioreqlab.__main__": 6,

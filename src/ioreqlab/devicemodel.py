@@ -211,6 +211,10 @@ class DeviceModel:
             s.bufioreq_port,
         )
 
+    def map_foreign(self, domid: int, gfn: int) -> memoryview:
+        """``xenforeignmemory_map``: a writable view of one guest RAM frame."""
+        return memoryview(self.host.foreign_page(self.caller, domid, gfn))
+
     def notify(self, domid: int, id: int, vcpu: int) -> None:
         """Signal ``vcpu``'s event channel after completing its request."""
         self.host.ioreq_completed(self.caller, domid, id, vcpu)

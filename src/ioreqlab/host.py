@@ -33,6 +33,7 @@ from ioreqlab.abi.constants import (
     HVM_NR_PARAMS,
     NR_IOREQ_SERVER_PAGES,
     PAGE_SHIFT,
+    PAGE_SIZE,
     PREEMPT_PAGES,
     UINT64_MAX,
     HvmMem,
@@ -508,6 +509,20 @@ class Host:
         if w is None or w.server is not s:
             return None
         return self._complete(d, vcpu, w)
+
+    def foreign_page(self, caller: int, domid: int, gfn: int) -> bytearray:
+        """``xenforeignmemory_map`` of one guest RAM frame, for its device model.
+
+        Only dom0 or the guest's device-model domain may map; the frame must be
+        RAM (``-EINVAL`` otherwise).  Untouched frames are created as zeros.
+        """
+        _, d = self._dm_target(caller, domid)
+        if not d.is_ram(gfn):
+            raise XenEINVAL(f"gfn {gfn:#x} of domain {domid} is not RAM")
+        page = d.ram.get(gfn)
+        if page is None:
+            page = d.ram[gfn] = bytearray(PAGE_SIZE)
+        return page
 
     # -- the guest ----------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Guest behaviour: seeded, deterministic workloads that drive the model (layer 4)."""
