@@ -34,6 +34,8 @@ LAYERS: dict[str, int] = {
     "ioreqlab.toolstack": 3,
     "ioreqlab.dm": 3,
     "ioreqlab.workload": 4,
+    "ioreqlab.scenario": 4,
+    "ioreqlab.analysis": 5,
     "ioreqlab.demo": 4,
     "ioreqlab.cli": 6,
     "ioreqlab.__main__": 6,

@@ -116,6 +116,8 @@ class GvtgMediator:
         self.page_roots: dict[int, set[int]] = {}
         self.protected: set[int] = set()
         self.ggtt: dict[int, int] = {}
+        #: Roots whose shadow was dropped to make room: shadowing them again is re-shadow work.
+        self.evicted: set[int] = set()
         self.clock = 0
         self.stats = dict.fromkeys(self.COUNTERS, 0)
 
@@ -134,7 +136,7 @@ class GvtgMediator:
     def stop(self) -> None:
         """Drop every shadow, disclaim, and destroy the server."""
         for root in list(self.trees):
-            self._evict(root)
+            self._evict(root, for_room=False)
         if self.wp is not None:
             self.wp.stop()
         self.server.stop()
@@ -154,7 +156,8 @@ class GvtgMediator:
         elif offset == REG_CREATE:
             self._tree(data)
         elif offset == REG_DESTROY:
-            self._evict(data)
+            self._evict(data, for_room=False)
+            self.evicted.discard(data)
         elif offset == REG_SUBMIT:
             self.submit(data)
         return 0
@@ -195,7 +198,12 @@ class GvtgMediator:
         tree = self.trees.get(root)
         if tree is None:
             tree = self.trees[root] = TreeShadow(root)
-            self._attach(tree, self.walk(root))
+            tables = self.walk(root)
+            if root in self.evicted:  # dropped for room earlier: read it all again
+                self.evicted.discard(root)
+                self.stats["reshadows"] += 1
+                self.stats["pages_reread"] += len(tables)
+            self._attach(tree, tables)
         return tree
 
     def _attach(self, tree: TreeShadow, tables: dict[int, int]) -> None:
@@ -268,12 +276,14 @@ class GvtgMediator:
             self.protected.difference_update(unprotect)
             self.stats["unprotections"] += len(unprotect)
 
-    def _evict(self, root: int) -> None:
+    def _evict(self, root: int, *, for_room: bool = True) -> None:
         tree = self.trees.pop(root, None)
         if tree is None:
             return
         self._detach(tree, list(tree.tables))
-        self.stats["evictions"] += 1
+        if for_room:
+            self.evicted.add(root)
+            self.stats["evictions"] += 1
 
     # -- trapped writes --------------------------------------------------------------
 

@@ -290,6 +290,7 @@ def domain_create(
     config: DomainConfig,
     *,
     log: list[str] | None = None,
+    preallocate_bytes: int = 0,
 ) -> int:
     """Create the domain on ``host`` and set its HVM params; return its id.
 
@@ -305,6 +306,7 @@ def domain_create(
             hvm=config.hvm,
             hap=bool(v["hap"]) if config.hvm else True,
             name=v["name"],
+            preallocate_bytes=preallocate_bytes,
         )
     except XenError as err:
         lines.append(

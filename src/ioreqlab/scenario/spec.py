@@ -1,0 +1,241 @@
+"""Scenario files: what to build and run, checked before anything runs.
+
+A scenario is TOML (layout in ``docs/scenarios.md``)::
+
+    name = "xengt-bdw"
+    seed = 2016
+    rounds = 40
+
+    [host]
+    designs = ["rangeset", "p2m", "p2t"]
+    xen_heap_mib = 64
+
+    [[domain]]
+    xl_cfg = '''
+    name = "vm1"
+    type = "hvm"
+    memory = 4096
+    vgt = 1
+    '''
+    count = 2                       # vm1-1, vm1-2
+    [domain.workload]
+    kind = "gpu"
+    processes = 8
+
+Every key is known, typed and bounded; anything else is a
+:class:`ScenarioError` with one line saying where.  xl.cfg text is parsed by
+the toolstack here, so a bad guest config fails the scenario before a run.
+The loader takes text and a ``read`` callable for ``xl_cfg_file`` (the CLI
+supplies one that reads relative to the scenario file): no I/O of its own.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ioreqlab.hv.wp import DESIGN_NAMES
+from ioreqlab.toolstack import XlCfgError, XlConfig, parse_xl_cfg
+
+__all__ = ["DomainSpec", "HostSpec", "Scenario", "ScenarioError", "WorkloadSpec", "load_scenario"]
+
+WORKLOAD_KINDS = ("gpu", "hostile", "devices", "idle")
+POLICIES = ("scattered", "chunked", "mixed")
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot run; the message is one line naming the place."""
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """The physical host."""
+
+    designs: tuple[str, ...] = DESIGN_NAMES
+    xen_heap_mib: int = 64
+    wp_ram_ranges_cap: int = 8192
+    gpu: str = "bdw"
+    node_layout: str = "list"
+    p2t_types: int = 4
+    preallocate_mib: int = 0
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    """What one guest does each round."""
+
+    kind: str = "gpu"
+    processes: int = 6
+    leaves: int = 40
+    ptes_per_table: int = 4
+    churn: int = 10
+    grow: int = 2
+    policy: str = "scattered"
+    destroy_every: int = 10
+    submit_every: int = 1
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    """One guest (or ``count`` identical ones)."""
+
+    name: str
+    xl: XlConfig
+    count: int = 1
+    workload: WorkloadSpec = field(default_factory=WorkloadSpec)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A whole scenario."""
+
+    name: str
+    description: str
+    seed: int
+    rounds: int
+    host: HostSpec
+    domains: tuple[DomainSpec, ...]
+
+
+def _take(table: dict[str, Any], where: str, spec: dict[str, tuple[type, Any]]) -> dict[str, Any]:
+    """Typed, bounded values of ``table``; unknown keys refused."""
+    for key in table:
+        if key not in spec:
+            known = ", ".join(sorted(spec))
+            raise ScenarioError(f"{where}: unknown key {key!r} (known: {known})")
+    out: dict[str, Any] = {}
+    for key, (kind, check) in spec.items():
+        if key not in table:
+            continue
+        value = table[key]
+        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        if kind is tuple:
+            ok = isinstance(value, list) and all(isinstance(x, str) for x in value)
+        if not ok:
+            want = (
+                "a list of strings"
+                if kind is tuple
+                else f"{'an' if kind is int else 'a'} {kind.__name__}"
+            )
+            raise ScenarioError(f"{where}: {key} must be {want}, not {type(value).__name__}")
+        if check is not None:
+            error = check(value)
+            if error:
+                raise ScenarioError(f"{where}: {key} {error}")
+        out[key] = tuple(value) if kind is tuple else value
+    return out
+
+
+def _range(lo: int, hi: int) -> Callable[[int], str | None]:
+    return lambda v: None if lo <= v <= hi else f"must be {lo}..{hi}, not {v}"
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str | None]:
+    return lambda v: None if v in choices else f"must be one of {', '.join(choices)}, not {v!r}"
+
+
+def _designs(v: tuple[str, ...]) -> str | None:
+    bad = [d for d in v if d not in DESIGN_NAMES]
+    if bad or not v:
+        return f"must name designs among {', '.join(DESIGN_NAMES)} (got {', '.join(bad) or 'none'})"
+    return None
+
+
+_TOP = {
+    "name": (str, None),
+    "description": (str, None),
+    "seed": (int, _range(0, 2**63)),
+    "rounds": (int, _range(1, 100_000)),
+    "host": (dict, None),
+    "domain": (list, None),
+}
+_HOST = {
+    "designs": (tuple, _designs),
+    "xen_heap_mib": (int, _range(1, 1 << 20)),
+    "wp_ram_ranges_cap": (int, _range(0, 2**32 - 1)),
+    "gpu": (str, _one_of(("hsw", "bdw", "skl"))),
+    "node_layout": (str, _one_of(("list", "rbtree"))),
+    "p2t_types": (int, _range(1, 8)),
+    "preallocate_mib": (int, _range(0, 1 << 20)),
+}
+_DOMAIN = {
+    "xl_cfg": (str, None),
+    "xl_cfg_file": (str, None),
+    "count": (int, _range(1, 64)),
+    "workload": (dict, None),
+}
+_WORKLOAD = {
+    "kind": (str, _one_of(WORKLOAD_KINDS)),
+    "processes": (int, _range(0, 1000)),
+    "leaves": (int, _range(0, 100_000)),
+    "ptes_per_table": (int, _range(1, 512)),
+    "churn": (int, _range(0, 100_000)),
+    "grow": (int, _range(0, 10_000)),
+    "policy": (str, _one_of(POLICIES)),
+    "destroy_every": (int, _range(0, 100_000)),
+    "submit_every": (int, _range(1, 100_000)),
+}
+
+
+def load_scenario(
+    text: str, source: str = "scenario", *, read: Callable[[str], str] | None = None
+) -> Scenario:
+    """Parse and check a scenario; :class:`ScenarioError` on anything wrong."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError(f"{source}: not valid TOML: {err}") from None
+    top = _take(doc, source, _TOP)
+    host = HostSpec(**_take(top.get("host", {}), f"{source} [host]", _HOST))
+    raw_domains = top.get("domain", [])
+    if not raw_domains:
+        raise ScenarioError(f"{source}: no [[domain]] to run")
+    domains = []
+    for i, raw in enumerate(raw_domains, 1):
+        where = f"{source} [[domain]] #{i}"
+        if not isinstance(raw, dict):
+            raise ScenarioError(f"{where}: must be a table")
+        d = _take(raw, where, _DOMAIN)
+        xl = _xl(d, where, read)
+        name = xl.get_string("name")
+        if name is None:
+            raise ScenarioError(f"{where}: the xl.cfg has no name")
+        workload = WorkloadSpec(**_take(d.get("workload", {}), f"{where} workload", _WORKLOAD))
+        domains.append(DomainSpec(name, xl, d.get("count", 1), workload))
+    names = [
+        f"{d.name}-{k}" if d.count > 1 else d.name for d in domains for k in range(1, d.count + 1)
+    ]
+    if len(set(names)) != len(names):
+        raise ScenarioError(f"{source}: domain names are not unique: {', '.join(sorted(names))}")
+    return Scenario(
+        name=top.get("name", source),
+        description=top.get("description", ""),
+        seed=top.get("seed", 0),
+        rounds=top.get("rounds", 30),
+        host=host,
+        domains=tuple(domains),
+    )
+
+
+def _xl(d: dict[str, Any], where: str, read: Callable[[str], str] | None) -> XlConfig:
+    if ("xl_cfg" in d) == ("xl_cfg_file" in d):
+        raise ScenarioError(f"{where}: give exactly one of xl_cfg and xl_cfg_file")
+    if "xl_cfg" in d:
+        text, src = d["xl_cfg"], f"{where} xl_cfg"
+    else:
+        path = d["xl_cfg_file"]
+        if read is None:
+            raise ScenarioError(f"{where}: xl_cfg_file {path!r} cannot be read here")
+        try:
+            text = read(path)
+        except OSError as err:
+            raise ScenarioError(
+                f"{where}: cannot read xl_cfg_file {path!r}: {err.strerror}"
+            ) from None
+        src = path
+    try:
+        return parse_xl_cfg(text, src)
+    except XlCfgError as err:
+        raise ScenarioError(err.messages[0]) from None
