@@ -7,34 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from ioreqlab.cli import main
-from ioreqlab.demo import run_demo
-
-
-def test_run_prints_table_and_writes_json(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    out = tmp_path / "run.json"
-    assert main(["run", "--seed", "3", "--json", str(out)]) == 0
-    text = capsys.readouterr().out
-    assert "limit hits" in text
-    data = json.loads(out.read_text())
-    assert data["seed"] == 3
-    assert len(data["rows"]) == 8
-    scattered_256 = [r for r in data["rows"] if r["placement"] == "scattered" and r["limit"] == 256]
-    assert all(r["limit_hits"] > 0 and r["stored_ranges"] == 256 for r in scattered_256)
-
-
-def test_demo_is_deterministic_and_chunks_fit() -> None:
-    assert run_demo(7) == run_demo(7)
-    for row in run_demo(7):
-        if row.placement == "chunked":
-            assert row.limit_hits == 0
-            assert row.stored_ranges <= 8
-        assert row.heap_bytes == row.stored_ranges * (48 if row.layout == "list" else 64)
-
 
 def test_bad_usage_is_one_line_exit_2() -> None:
     proc = subprocess.run(
@@ -49,21 +21,27 @@ def test_bad_usage_is_one_line_exit_2() -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_unwritable_json_is_one_line_exit_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["run", "--json", str(tmp_path / "missing" / "x.json")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1
-    assert "cannot write" in err
+def test_unwritable_json_is_one_line_exit_2(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "ioreqlab", "run", "--json", str(tmp_path / "no" / "x.json")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1
+    assert "cannot write" in proc.stderr
 
 
-def test_python_dash_m_runs() -> None:
+def test_default_run_through_python_dash_m() -> None:
+    """`ioreqlab run` with no argument: the built-in XenGT host, all three designs."""
     proc = subprocess.run(
         [sys.executable, "-m", "ioreqlab", "run"], capture_output=True, text=True, check=False
     )
-    assert proc.returncode == 0
-    assert "scattered" in proc.stdout
+    assert proc.returncode == 0, proc.stderr
+    assert "xengt-bdw" in proc.stdout
+    for design in ("rangeset", "p2m", "p2t"):
+        assert design in proc.stdout
 
 
 XL_DATA = Path(__file__).parent / "data" / "xl"

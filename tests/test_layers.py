@@ -36,7 +36,6 @@ LAYERS: dict[str, int] = {
     "ioreqlab.workload": 4,
     "ioreqlab.scenario": 4,
     "ioreqlab.analysis": 5,
-    "ioreqlab.demo": 4,
     "ioreqlab.cli": 6,
     "ioreqlab.__main__": 6,
 }

@@ -1,21 +1,28 @@
 """The ``ioreqlab`` command: the only module that prints, reads files or exits.
 
-Exit codes: 0 success, 1 a failed run, 2 bad usage or bad input (one line on
-stderr, never a traceback).
+Exit codes: 0 success; 1 a failed run or an xl error (xl's own convention);
+2 bad usage or bad input — one line on stderr, never a traceback.
+
+Commands: ``run`` (the main job), ``plan`` (the capacity planner), ``xl``
+(the toolstack front end), ``findings`` (regenerate docs/findings.md) and
+``bench`` (the benchmark suites, from a source checkout).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
-from collections.abc import Sequence
-from dataclasses import asdict
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from ioreqlab import __version__
-from ioreqlab.demo import DemoRow, run_demo
 from ioreqlab.host import DESIGNS, Host
+from ioreqlab.scenario import XENGT_BDW, Scenario, ScenarioError, load_scenario
 from ioreqlab.toolstack import (
     LibxlError,
     XlCfgError,
@@ -29,6 +36,10 @@ __all__ = ["main"]
 EXIT_USAGE = 2
 
 
+class UsageError(Exception):
+    """Bad input: one line for stderr, exit 2."""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr and exit 2."""
 
@@ -37,45 +48,182 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def _format_table(rows: list[DemoRow]) -> str:
-    head = ("placement", "limit", "node", "pages", "protected", "limit hits", "ranges", "heap B")
-    body = [
-        (
-            r.placement,
-            str(r.limit),
-            r.layout,
-            str(r.pages),
-            str(r.protected),
-            str(r.limit_hits),
-            str(r.stored_ranges),
-            str(r.heap_bytes),
-        )
-        for r in rows
-    ]
-    widths = [max(len(row[i]) for row in (head, *body)) for i in range(len(head))]
-    lines = [
-        "  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True))
-        for row in (head, *body)
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+def _load(path: str | None) -> Scenario:
+    if path is None:
+        return load_scenario(XENGT_BDW, "xengt-bdw (built in)")
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ScenarioError(f"{path}: cannot read scenario: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: scenario is not UTF-8 text") from None
+    return load_scenario(
+        text, path, read=lambda name: (p.parent / name).read_text(encoding="latin-1")
+    )
+
+
+def _write(path: str, data: bytes | str) -> None:
+    try:
+        target = Path(path)
+        if isinstance(data, bytes):
+            target.write_bytes(data)
+        else:
+            target.write_text(data, encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"cannot write {path}: {err.strerror}") from None
+
+
+def _check_output(path: str | None) -> None:
+    """Refuse an output file in a directory that does not exist, before the run."""
+    if path is not None and not Path(path).resolve().parent.is_dir():
+        raise UsageError(f"cannot write {path}: no such directory")
+
+
+def _bar(total: int, desc: str) -> Any:
+    from tqdm import tqdm  # imported late: only the commands that show progress need it
+
+    # disable=None: no bar unless stderr is a terminal (logs and pipes stay clean).
+    return tqdm(
+        total=total, desc=desc, file=sys.stderr, delay=1.0, leave=False, unit="round", disable=None
+    )
+
+
+# -- run -------------------------------------------------------------------------------
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    rows = run_demo(args.seed)
-    print("ioreqlab run: the seed series' WP_MEM rangeset under XenGT-sized workloads")
-    print(f"(one 4 GiB guest, 4096 GTT pages, seed {args.seed}; the full scenario engine")
-    print(" with all three designs is not built yet, so this shows the rangeset design alone)")
+    from dataclasses import replace
+
+    from ioreqlab.analysis.compare import comparison_json, comparison_table
+    from ioreqlab.scenario import run_scenario
+
+    scenario = _load(args.scenario)
+    _check_output(args.json)
+    if args.seed is not None:
+        scenario = replace(scenario, seed=args.seed)
+    bar = _bar(scenario.rounds * len(scenario.host.designs), scenario.name)
+
+    def progress(design: str, done: int, total: int) -> None:
+        bar.set_postfix_str(design)
+        bar.update(1)
+
+    results = run_scenario(scenario, clock=time.perf_counter_ns, progress=progress)
+    bar.close()
+    print(f"ioreqlab run: {scenario.name} (seed {scenario.seed}, {scenario.rounds} rounds)")
+    if scenario.description:
+        print(scenario.description)
     print()
-    print(_format_table(rows))
+    print(comparison_table(results))
+    payload = comparison_json(scenario, results)
     if args.json:
-        payload = {"seed": args.seed, "rows": [asdict(r) for r in rows]}
+        _write(args.json, json.dumps(payload, indent=2) + "\n")
+    if args.plots:
+        from ioreqlab.analysis.plots import render_plots
+
+        out = Path(args.plots)
         try:
-            Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
+            out.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            sys.stderr.write(f"ioreqlab: error: cannot write {args.json}: {err.strerror}\n")
-            return EXIT_USAGE
+            raise UsageError(f"cannot create {args.plots}: {err.strerror}") from None
+        for name, png in render_plots(results, title=scenario.name).items():
+            _write(str(out / name), png)
+    bad = sum(r.shadow_mismatches for r in results.values())
+    if bad:
+        sys.stderr.write(f"ioreqlab: {bad} shadow mismatches: the model is wrong\n")
+        return 1
     return 0
+
+
+# -- plan ------------------------------------------------------------------------------
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from ioreqlab.analysis.planner import DEFAULT_LIMITS, plan
+
+    scenario = _load(args.scenario)
+    _check_output(args.json)
+    limits = tuple(args.limits) if args.limits else DEFAULT_LIMITS
+    bar = _bar(len(limits) * args.seeds, "plan")
+
+    def progress(done: int, total: int) -> None:
+        bar.n = done
+        bar.refresh()
+
+    result = plan(
+        scenario,
+        limits=limits,
+        seeds=tuple(range(args.seeds)),
+        pct=args.percentile,
+        budget=args.budget,
+        workers=args.workers,
+        progress=progress,
+    )
+    bar.close()
+    print(
+        f"ioreqlab plan: {scenario.name}, rangeset design, {len(result.seeds)} seeds, "
+        f"p{result.percentile:g} across seeds"
+    )
+    print()
+    print(
+        f"{'limit':>8}  {'limit hits':>10}  {'re-shadows':>10}  {'pages re-read':>13}  "
+        f"{'re-read/submit':>14}"
+    )
+    for p in result.sweep:
+        print(
+            f"{p.limit:>8}  {p.limit_hits:>10}  {p.reshadows:>10}  {p.pages_reread:>13}  "
+            f"{p.reread_per_submission:>14.3f}"
+        )
+    print()
+    headroom = result.heap_capacity - result.heap_bytes_per_host
+    fits = "fits" if result.preallocation_fits else "does not fit"
+    verdict = "meets" if result.meets_budget else "does NOT meet (largest tried)"
+    print(
+        f"recommended max_wp_ram_ranges = {result.recommended} ({verdict} the budget of "
+        f"{result.budget:g} pages re-read per submission)"
+    )
+    print(
+        f"Xen heap per guest at that limit: {result.heap_bytes_per_guest:,} B; "
+        f"{result.guests} vGPU guests: {result.heap_bytes_per_host:,} B of "
+        f"{result.heap_capacity:,} B (headroom {headroom:,} B); "
+        f"preallocating it for every guest {fits}"
+    )
+    if args.json:
+        _write(args.json, json.dumps(result.to_json(), indent=2) + "\n")
+    return 0
+
+
+# -- findings --------------------------------------------------------------------------
+
+
+def _cmd_findings(args: argparse.Namespace) -> int:
+    from ioreqlab.analysis.findings import findings_markdown
+
+    try:
+        text = findings_markdown(clock=time.perf_counter_ns, full=not args.quick, only=args.only)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        _write(args.out, text)
+        print(f"wrote {args.out}")
+    return 0
+
+
+# -- bench -----------------------------------------------------------------------------
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "bench" / "__main__.py").exists():
+        raise UsageError("bench/ not found: run `ioreqlab bench` from a source checkout")
+    cmd = [sys.executable, "-m", "bench", *(["--quick"] if args.quick else [])]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.run(cmd, cwd=root, env=env, check=False).returncode
+
+
+# -- xl --------------------------------------------------------------------------------
 
 
 def _cmd_xl_create(args: argparse.Namespace) -> int:
@@ -129,10 +277,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ioreqlab", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"ioreqlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    run = sub.add_parser("run", help="run the main job and print the comparison")
-    run.add_argument("--seed", type=int, default=0, help="workload seed (default 0)")
+
+    run = sub.add_parser("run", help="run a scenario on every design and compare them")
+    run.add_argument("scenario", nargs="?", help="scenario TOML (default: the built-in XenGT host)")
+    run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    run.add_argument("--plots", metavar="DIR", help="also draw PNG plots into DIR")
     run.set_defaults(func=_cmd_run)
+
+    pl = sub.add_parser("plan", help="recommend max_wp_ram_ranges for a scenario")
+    pl.add_argument("scenario", nargs="?", help="scenario TOML (default: the built-in one)")
+    pl.add_argument("--percentile", type=float, default=99.0, help="across seeds (default 99)")
+    pl.add_argument(
+        "--budget", type=float, default=0.0, help="allowed pages re-read per submission (default 0)"
+    )
+    pl.add_argument("--seeds", type=int, default=3, help="how many seeds (default 3)")
+    pl.add_argument("--limits", type=int, nargs="+", help="limits to sweep")
+    pl.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel runs")
+    pl.add_argument("--json", metavar="FILE", help="also write the plan as JSON")
+    pl.set_defaults(func=_cmd_plan)
+
+    fi = sub.add_parser("findings", help="measure the thread's figures; write docs/findings.md")
+    fi.add_argument("--out", default="docs/findings.md", help="file, or - for stdout")
+    fi.add_argument("--quick", action="store_true", help="skip the slow scenario and sweep")
+    fi.add_argument("--only", metavar="NAME", help="just one figure (e.g. rbtree-8192)")
+    fi.set_defaults(func=_cmd_findings)
+
+    be = sub.add_parser("bench", help="run bench/ and rewrite bench/RESULTS.md")
+    be.add_argument("--quick", action="store_true", help="small sizes, do not write")
+    be.set_defaults(func=_cmd_bench)
+
     xl = sub.add_parser("xl", help="the xl toolstack front end (create, with -N dry run)")
     xl.add_argument("-v", dest="verbose", action="count", default=0, help="more output")
     xl.add_argument("-N", dest="dry_run", action="store_true", help="dry run: print the config")
@@ -150,8 +324,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ioreqlab`` console script."""
     args = build_parser().parse_args(argv)
-    result: int = args.func(args)
-    return result
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except (ScenarioError, UsageError) as err:
+        sys.stderr.write(f"ioreqlab: error: {err}\n")
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":  # pragma: no cover

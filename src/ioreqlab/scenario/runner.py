@@ -267,7 +267,7 @@ def run_design(
         random.Random(f"{scenario.seed}:round:{rnd}").shuffle(order)
         for r in order:
             r.step(rnd)
-        series.append(_sample(host, runs, rnd, None))
+        series.append(_sample(host, runs, rnd, clock))
         if progress is not None:
             progress(design, rnd + 1, scenario.rounds)
         if rnd + 1 < scenario.rounds:

@@ -1,0 +1,58 @@
+"""The design comparison: one table, and the same data as JSON (SPEC.md "Main job")."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ioreqlab.scenario.runner import DesignResult
+from ioreqlab.scenario.spec import Scenario
+
+__all__ = ["comparison_json", "comparison_table"]
+
+_COLUMNS = (
+    ("design", "design"),
+    ("tracked pages", "tracked_pages"),
+    ("ranges/entries", "stored_ranges"),
+    ("Xen heap B", "heap_bytes"),
+    ("limit hits", "limit_hits"),
+    ("unprotect", "unprotections"),
+    ("re-shadows", "reshadows"),
+    ("pages re-read", "pages_reread"),
+    ("mismatch", "shadow_mismatches"),
+    ("accesses", "accesses"),
+    ("to server", "routed_server"),
+    ("to RAM", "ram_accesses"),
+    ("retried", "wp_retries"),
+    ("ns/access", "ns_per_access"),
+)
+
+
+def _cell(r: DesignResult, key: str) -> str:
+    if key == "design":
+        return r.design
+    if key in r.routes or key in ("routed_server", "ram_accesses", "wp_retries"):
+        return f"{r.routes.get(key, 0):,}"
+    value = getattr(r, key)
+    return f"{value:,.0f}" if isinstance(value, float) else f"{value:,}"
+
+
+def comparison_table(results: Mapping[str, DesignResult]) -> str:
+    """A fixed-width table, one row per design."""
+    head = [c for c, _ in _COLUMNS]
+    rows = [[_cell(r, key) for _, key in _COLUMNS] for r in results.values()]
+    widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(head, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)
+
+
+def comparison_json(scenario: Scenario, results: Mapping[str, DesignResult]) -> dict[str, object]:
+    """``{"scenario", "seed", "rounds", "designs": {name: {...}}}``."""
+    return {
+        "scenario": scenario.name,
+        "description": scenario.description,
+        "seed": scenario.seed,
+        "rounds": scenario.rounds,
+        "designs": {name: r.to_json() for name, r in results.items()},
+    }

@@ -1,0 +1,323 @@
+"""The thread's figures and questions, answered by measurement (docs/findings.md).
+
+Each figure is a function that builds what it needs, measures it, and returns
+a :class:`Figure`: the claim from the thread, the command that reproduces it,
+the measured numbers (counts, not timings, so they hold on any machine) and a
+sentence.  :func:`findings_markdown` runs them all and writes the document;
+``ioreqlab findings --only NAME`` prints one.  Tests call the same functions.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from ioreqlab import devicemodel
+from ioreqlab.abi.constants import MAX_NR_IO_RANGES
+from ioreqlab.analysis.planner import plan
+from ioreqlab.dm.gvtg import GvtgMediator
+from ioreqlab.host import Host
+from ioreqlab.hv.domain import LOWMEM_END_PFN
+from ioreqlab.rangeset import NodeLayout, RangeSet
+from ioreqlab.rangeset_ref import LinkedListRangeSet
+from ioreqlab.scenario import XENGT_BDW, load_scenario, run_scenario
+from ioreqlab.scenario.runner import Clock
+from ioreqlab.toolstack.libxl import GPU_MAX_VMS, GPU_WP_RANGES
+from ioreqlab.workload.gpu import GpuDriver
+from ioreqlab.workload.guest import Guest, GuestAllocator
+
+__all__ = ["FIGURES", "Figure", "findings_markdown"]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One reproduced figure or answered question."""
+
+    name: str
+    title: str
+    claim: str
+    values: dict[str, object]
+    text: str
+
+    @property
+    def command(self) -> str:
+        """How to reproduce it."""
+        return f"ioreqlab findings --only {self.name} --out -"
+
+    def markdown(self) -> str:
+        """A section of docs/findings.md."""
+        rows = "\n".join(
+            f"| {k} | {v:,} |" if isinstance(v, int) else f"| {k} | {v} |"
+            for k, v in self.values.items()
+        )
+        return (
+            f"## {self.title}\n\n*The thread:* {self.claim}\n\n"
+            f"*Reproduce:* `{self.command}`\n\n| measured | value |\n|---|---:|\n{rows}\n\n"
+            f"{self.text}\n"
+        )
+
+
+def _scattered(seed: int, n: int) -> list[int]:
+    return random.Random(seed).sample(range(0x100, LOWMEM_END_PFN), n)
+
+
+def default_limit() -> Figure:
+    """256 ranges per server: what that means for 4096 GTT pages."""
+    pages = _scattered(1, 4096)
+    scattered = RangeSet(limit=MAX_NR_IO_RANGES)
+    refused = 0
+    for gfn in pages:
+        try:
+            scattered.add_singleton(gfn)
+        except OSError:
+            refused += 1
+    chunked = RangeSet(limit=MAX_NR_IO_RANGES)
+    for k in range(8):  # the same number of pages in eight 2 MiB chunks
+        chunked.add_range(0x10000 + k * 0x1000, 0x10000 + k * 0x1000 + 511)
+    return Figure(
+        "default-limit",
+        "The default limit is 256 ranges",
+        "Default limit of ranges that one rangeset can allocate is set to a small value "
+        "(Yu Zhang, 2016-01-29); MAX_NR_IO_RANGES is 256.",
+        {
+            "MAX_NR_IO_RANGES": MAX_NR_IO_RANGES,
+            "scattered pages offered": 4096,
+            "scattered pages protected": 4096 - refused,
+            "scattered pages refused": refused,
+            "chunked pages protected": 4096,
+            "chunked ranges used": chunked.nr_ranges,
+        },
+        f"With 4,096 page-table pages scattered over a 4 GiB guest, a 256-range set takes "
+        f"{4096 - refused:,} of them and refuses {refused:,} (-ENOMEM); the same pages in 2 MiB "
+        f"chunks need {chunked.nr_ranges} ranges.",
+    )
+
+
+def rbtree_8192() -> Figure:
+    """Jan Beulich: 8k of wp ranges implies an overhead beyond 448k."""
+    r = RangeSet(structure="rbtree")
+    for gfn in range(0, 2 * 8192, 2):
+        r.add_singleton(gfn)
+    return Figure(
+        "rbtree-8192",
+        "8192 red-black-tree ranges cost more than 448 KiB",
+        '"8k of wp ranges implies an overhead beyond 448k (including the xmalloc() '
+        'overhead)" (Jan Beulich, 2016-02-03).',
+        {
+            "ranges": r.nr_ranges,
+            "bytes per node": NodeLayout.RBTREE.heap_cost,
+            "heap bytes": r.bytes_in_use,
+            "448 KiB": 448 * 1024,
+        },
+        f"8,192 disjoint ranges of 40-byte nodes take {r.bytes_in_use:,} bytes of Xen heap "
+        f"with TLSF's 16-byte header and 16-byte rounding: "
+        f"{r.bytes_in_use / 1024:.0f} KiB, above 448 KiB.",
+    )
+
+
+def node_sizes() -> Figure:
+    """32-byte list nodes against the series' 40-byte red-black nodes."""
+    lst, rb = NodeLayout.LIST.heap_cost, NodeLayout.RBTREE.heap_cost
+    return Figure(
+        "node-32-vs-40",
+        "32- versus 40-byte nodes",
+        '"each range is going to be tracked by a 40 byte structure (up from 32)" '
+        "(Jan Beulich, 2016-02-03).",
+        {
+            "list node payload": 32,
+            "list node heap": lst,
+            "rb node payload": 40,
+            "rb node heap": rb,
+            "8192 list nodes": 8192 * lst,
+            "8192 rb nodes": 8192 * rb,
+        },
+        f"After allocator overhead the 8 extra bytes cost {rb - lst} per node: "
+        f"{(rb / lst - 1) * 100:.0f}% more heap for every range, the other rangesets included.",
+    )
+
+
+def seven_guests() -> Figure:
+    """Up to 7 VMs per Broadwell GPU: the worst-case tracking heap of a full host."""
+    vms = GPU_MAX_VMS["bdw"]
+    limit = GPU_WP_RANGES["bdw"]
+    host = Host(design="rangeset", xen_heap_bytes=64 << 20, node_layout="rbtree")
+    for n in range(vms - 1):  # dom0 is the seventh
+        g = host.create_domain(memory_mib=4096, name=f"vgpu{n}")
+        dm = devicemodel.open(host, 0)
+        dm.set_param(g, 36, limit)
+        sid = dm.create_ioreq_server(g)
+        for gfn in range(0x1000, 0x1000 + 2 * limit, 2):
+            dm.map_wp_mem_range_to_ioreq_server(g, sid, gfn, gfn)
+    tracking = sum(host.wp.tracking_bytes(d) for d in host.domains.values() if d.hvm)
+    return Figure(
+        "seven-vgpu-guests",
+        "Up to 7 vGPU VMs on a Broadwell host",
+        '"XenGT only supports 4 VMs (including dom0) on Haswell and 7 on Broadwell so even '
+        "with the larger limit we're not talking about a huge amount of resource\" "
+        "(Paul Durrant, 2016-02-03).",
+        {
+            "VMs per Broadwell GPU (with dom0)": vms,
+            "vGPU guests": vms - 1,
+            "limit per guest": limit,
+            "tracking heap, all guests full": tracking,
+            "whole Xen heap in use": host.heap.in_use,
+        },
+        f"Six guests at their full 8,192 red-black ranges hold {tracking / 2**20:.1f} MiB of "
+        f"Xen heap for tracking ({host.heap.in_use / 2**20:.1f} MiB with the servers): small "
+        f"next to the host, as Paul says — but it is Xen heap, shared by every domain.",
+    )
+
+
+def tree_9000() -> Figure:
+    """George Dunlap: an active tree larger than the limit."""
+    host = Host(design="rangeset", xen_heap_bytes=64 << 20)
+    g = host.create_domain(memory_mib=4096)
+    dm = devicemodel.open(host, 0)
+    dm.set_param(g, 36, 8192)
+    med = GvtgMediator(dm, g)
+    med.start()
+    rng = random.Random(9000)
+    drv = GpuDriver(
+        Guest(host, g, "vm"), rng, GuestAllocator(rng, 0x100, LOWMEM_END_PFN - 1), ptes_per_table=1
+    )
+    proc = drv.create_process(0)
+    drv.grow(proc, 8980)  # with its PDPs and PDs: just over 9,000 table pages
+    drv.submit(proc)
+    drv.churn(proc, 200)
+    drv.submit(proc)
+    s = med.statistics()
+    return Figure(
+        "tree-9000",
+        "A 9,000-page active tree under an 8,192 limit",
+        '"What do you do if the guest driver switches to a GTT such that the entire tree '
+        'takes up more than $LIMIT entries?" (George Dunlap, 2016-02-04).',
+        {
+            "table pages in the tree": len(proc.frames()),
+            "limit": 8192,
+            "pages protected": s["protected_pages"],
+            "pages left unprotected": len(proc.frames()) - s["protected_pages"],
+            "submissions": s["submissions"],
+            "pages re-read": s["pages_reread"],
+            "shadow mismatches": s["shadow_mismatches"],
+        },
+        "The mediator protects what fits and re-reads the rest before every submission "
+        "(Zhiyuan Lv, 2016-02-05): slower, never wrong — no shadow mismatch.",
+    )
+
+
+def george_walk() -> Figure:
+    """Walking 8000 nodes per write: what each structure costs per lookup."""
+    pages = sorted(_scattered(2, 8192))
+    merged = RangeSet()
+    for gfn in pages:
+        merged.add_singleton(gfn)  # a few scattered pages happen to be neighbours
+    ll = LinkedListRangeSet.from_ranges(merged.ranges())
+    probes = random.Random(3).sample(pages, 1000)
+    for gfn in probes:
+        ll.contains_singleton(gfn)
+    per_write = ll.nodes_walked / len(probes)
+    comparisons = (8192).bit_length()
+    return Figure(
+        "george-walk",
+        "Walking 8,000 nodes to route one write",
+        '"Walking down an RB tree with 8000 individual nodes to find out which server to send '
+        'the message to (rather than just reading the value from the p2m table)" '
+        "(George Dunlap, 2016-02-03).",
+        {
+            "ranges": 8192,
+            "Xen's list: nodes walked per write": round(per_write),
+            "sorted/tree structure: comparisons per write": comparisons,
+            "p2m type: lookups per write": 1,
+        },
+        f"Xen's rangeset is a sorted list: a write to a random tracked page walks "
+        f"{per_write:,.0f} nodes on average. A balanced tree needs about {comparisons} "
+        f"comparisons; the p2m type needs none beyond the p2m walk the fault already did "
+        f"(bench/RESULTS.md has the measured times).",
+    )
+
+
+def builtin_run(clock: Clock | None) -> Figure:
+    """Jan Beulich's Xen heap question, and the run as a whole, on the built-in scenario."""
+    scenario = load_scenario(XENGT_BDW, "xengt-bdw")
+    res = run_scenario(scenario, clock=clock)
+    values: dict[str, object] = {}
+    for name, r in res.items():
+        values[f"{name}: tracked pages"] = r.tracked_pages
+        values[f"{name}: tracking heap bytes"] = r.heap_bytes
+        values[f"{name}: limit hits"] = r.limit_hits
+        values[f"{name}: pages re-read"] = r.pages_reread
+        values[f"{name}: shadow mismatches"] = r.shadow_mismatches
+    rs, pm, pt = res["rangeset"], res["p2m"], res["p2t"]
+    return Figure(
+        "xen-heap",
+        "Xen heap across domains: the built-in Broadwell host",
+        '"one domain exhausting Xen\'s memory can affect another domain" (Jan Beulich, '
+        '2016-02-02); "is the fact that the memory comes from xenheap rather than domheap the '
+        'real problem?" (Paul Durrant, 2016-02-03).',
+        values,
+        f"Same guests, same seed: the rangeset design holds {rs.heap_bytes:,} bytes of Xen heap "
+        f"for tracking and still hits its limit {rs.limit_hits} times (re-reading "
+        f"{rs.pages_reread:,} pages); the p2m design holds {pm.heap_bytes:,}; a p2t radix table "
+        f"holds {pt.heap_bytes:,} — the price of several claimable types is a second sparse "
+        f"tree, as George Dunlap warned.",
+    )
+
+
+def ian_limit() -> Figure:
+    """Ian Jackson: which limit, and how to calculate it — the planner's answer."""
+    scenario = load_scenario(XENGT_BDW, "xengt-bdw")
+    scenario = replace(scenario, rounds=12)
+    result = plan(
+        scenario, limits=(2048, 4096, 8192, 16384), seeds=(0, 1), pct=99.0, budget=0.0, workers=2
+    )
+    values: dict[str, object] = {
+        f"limit {p.limit}: pages re-read (p99)": p.pages_reread for p in result.sweep
+    }
+    values["recommended max_wp_ram_ranges"] = result.recommended
+    values["heap bytes per guest at it"] = result.heap_bytes_per_guest
+    values["heap bytes for all vGPU guests"] = result.heap_bytes_per_host
+    return Figure(
+        "ian-limit",
+        "Which limit, and how to calculate it",
+        '"In the configurations where a larger number is needed, what larger limit is '
+        'appropriate? How should it be calculated?" (Ian Jackson, 2016-02-04); "how bad is '
+        'performance likely to be if we live with a lower limit" (Paul Durrant, 2016-02-04).',
+        values,
+        f"Measured, not guessed: on the built-in host the smallest limit with no re-shadow work "
+        f"at p99 over two seeds is {result.recommended:,}; below it the heavy guest's tree no "
+        f"longer fits and its pages are re-read every submission. `ioreqlab plan` runs the same "
+        f"sweep for any scenario.",
+    )
+
+
+#: The quick figures, by name (each a few seconds at most).
+FIGURES: tuple[tuple[str, Callable[[], Figure]], ...] = (
+    ("default-limit", default_limit),
+    ("rbtree-8192", rbtree_8192),
+    ("node-32-vs-40", node_sizes),
+    ("seven-vgpu-guests", seven_guests),
+    ("tree-9000", tree_9000),
+    ("george-walk", george_walk),
+)
+
+
+def findings_markdown(
+    *, clock: Clock | None = None, full: bool = True, only: str | None = None
+) -> str:
+    """docs/findings.md, or with ``only`` one figure's section (computing just that one)."""
+    registry: dict[str, Callable[[], Figure]] = dict(FIGURES)
+    registry["xen-heap"] = lambda: builtin_run(clock)
+    registry["ian-limit"] = ian_limit
+    if only is not None:
+        if only not in registry:
+            raise ValueError(f"no figure {only!r}; choose from {', '.join(registry)}")
+        return registry[only]().markdown()
+    names = list(registry) if full else [n for n, _ in FIGURES]
+    head = (
+        "# Findings\n\nGenerated by `ioreqlab findings` (do not edit by hand): every number "
+        "below is measured by ioreqlab on its model of Xen, from the figures and open "
+        "questions of the 2016 xen-devel thread on `max_wp_ram_ranges`. Counts, not timings: "
+        "they are the same on any machine.\n"
+    )
+    return head + "\n" + "\n".join(registry[n]().markdown() for n in names)

@@ -1,0 +1,264 @@
+"""The main job through the real entry point: run, plan, findings, bad scenarios."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ioreqlab.analysis.findings import (
+    Figure,
+    default_limit,
+    george_walk,
+    node_sizes,
+    rbtree_8192,
+    seven_guests,
+    tree_9000,
+)
+from ioreqlab.analysis.planner import percentile, plan
+from ioreqlab.cli import main
+from ioreqlab.scenario import XENGT_BDW, DesignResult, load_scenario, run_design, run_scenario
+
+SMALL = '''
+name = "small"
+seed = 7
+rounds = 6
+
+[host]
+designs = ["rangeset", "p2m", "p2t"]
+xen_heap_mib = 16
+
+[[domain]]
+count = 2
+xl_cfg = """
+name = "vm"
+type = "hvm"
+memory = 1024
+vgt = 1
+max_wp_ram_ranges = 64
+"""
+[domain.workload]
+kind = "gpu"
+processes = 3
+leaves = 30
+churn = 5
+grow = 2
+destroy_every = 3
+
+[[domain]]
+xl_cfg_file = "plain.cfg"
+[domain.workload]
+kind = "devices"
+'''
+
+PLAIN = 'name = "plain"\ntype = "hvm"\nmemory = 256\nvga = "stdvga"\n'
+
+REQUIRED = {
+    "tracked_pages",
+    "stored_ranges",
+    "heap_bytes",
+    "limit_hits",
+    "reshadows",
+    "pages_reread",
+    "shadow_mismatches",
+    "accesses",
+    "ns_per_access",
+}
+
+
+@pytest.fixture
+def scenario_file(tmp_path: Path) -> Path:
+    (tmp_path / "plain.cfg").write_text(PLAIN)
+    path = tmp_path / "small.toml"
+    path.write_text(SMALL)
+    return path
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ioreqlab", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_run_scenario_file_json_and_plots(scenario_file: Path, tmp_path: Path) -> None:
+    out, plots = tmp_path / "r.json", tmp_path / "plots"
+    proc = cli("run", str(scenario_file), "--json", str(out), "--plots", str(plots))
+    assert proc.returncode == 0, proc.stderr
+    assert "ranges/entries" in proc.stdout
+    data = json.loads(out.read_text())
+    assert data["scenario"] == "small"
+    assert data["seed"] == 7
+    assert set(data["designs"]) == {"rangeset", "p2m", "p2t"}
+    for design in data["designs"].values():
+        assert set(design) >= REQUIRED
+        assert all(isinstance(design[k], int) for k in REQUIRED - {"ns_per_access"})
+        assert design["shadow_mismatches"] == 0
+    assert data["designs"]["rangeset"]["limit_hits"] > 0  # 64 ranges are too few here
+    assert data["designs"]["p2m"]["heap_bytes"] == 0
+    pngs = sorted(p.name for p in plots.iterdir())
+    assert pngs == ["heap_and_ranges.png", "routing_vs_tracked.png"]
+    assert all((plots / p).read_bytes().startswith(b"\x89PNG") for p in pngs)
+
+
+def test_same_seed_same_numbers(scenario_file: Path) -> None:
+    sc = load_scenario(scenario_file.read_text(), "s", read=lambda n: PLAIN)
+    a = run_scenario(sc)
+    b = run_scenario(sc)
+
+    def strip(r: DesignResult) -> dict[str, object]:
+        return {k: v for k, v in r.to_json().items() if k not in ("ns_per_access", "series")}
+
+    assert {k: strip(v) for k, v in a.items()} == {k: strip(v) for k, v in b.items()}
+    assert a["p2m"].accesses == a["rangeset"].accesses  # the same guest behaviour on each
+
+
+def test_seed_flag_changes_the_run(scenario_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    assert main(["run", str(scenario_file), "--seed", "99", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["seed"] == 99
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name = 1\n", "name must be a str"),
+        ("bogus = 1\n[[domain]]\nxl_cfg = 'name=\"a\"'\n", "unknown key 'bogus'"),
+        ("[host]\ndesigns = ['btree']\n[[domain]]\nxl_cfg = 'name=\"a\"'\n", "designs must name"),
+        ("[host]\nxen_heap_mib = 'big'\n", "xen_heap_mib must be an int"),
+        ("[[domain]]\nxl_cfg_file = 'missing.cfg'\n", "cannot read xl_cfg_file"),
+        ("[[domain]]\nxl_cfg = 'memory = -1'\n", "lexical error"),
+        ("[[domain]]\nxl_cfg = 'name = \"a\"'\n[domain.workload]\nkind = 'gpu'\n", "needs vgt = 1"),
+        ("rounds = 0\n", "rounds must be 1..100000"),
+        ("this is not toml", "not valid TOML"),
+    ],
+)
+def test_bad_scenarios_are_one_line_and_exit_2(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    proc = cli("run", str(path))
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_scenario_file_is_exit_2(tmp_path: Path) -> None:
+    proc = cli("run", str(tmp_path / "nope.toml"))
+    assert proc.returncode == 2
+    assert "cannot read scenario" in proc.stderr
+
+
+def test_planner_recommends_and_reports_heap(scenario_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    proc = cli(
+        "plan",
+        str(scenario_file),
+        "--seeds",
+        "2",
+        "--limits",
+        "16",
+        "64",
+        "1024",
+        "--workers",
+        "2",
+        "--json",
+        str(out),
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert [p["limit"] for p in data["sweep"]] == [16, 64, 1024]
+    assert data["sweep"][0]["limit_hits"] >= data["sweep"][-1]["limit_hits"]
+    assert data["recommended_max_wp_ram_ranges"] == 1024
+    assert data["heap_bytes_per_guest"] == 1024 * 48 + 112
+    assert data["vgpu_guests"] == 2
+    assert data["preallocation_fits"] is True
+
+
+def test_planner_is_the_same_serial_and_parallel(scenario_file: Path) -> None:
+    sc = load_scenario(scenario_file.read_text(), "s", read=lambda n: PLAIN)
+    serial = plan(sc, limits=(16, 256), seeds=(0, 1), workers=1)
+    parallel = plan(sc, limits=(16, 256), seeds=(0, 1), workers=2)
+    assert serial == parallel
+
+
+def test_percentile() -> None:
+    assert percentile([5, 1, 3], 100) == 5
+    assert percentile([5, 1, 3], 1) == 1
+
+
+def test_wp_limit_reaches_the_rangeset_design(scenario_file: Path) -> None:
+    sc = load_scenario(scenario_file.read_text(), "s", read=lambda n: PLAIN)
+    tight = run_design(sc, "rangeset", wp_limit=8)
+    loose = run_design(sc, "rangeset", wp_limit=4096)
+    assert tight.limit_hits > loose.limit_hits == 0
+    assert tight.shadow_mismatches == loose.shadow_mismatches == 0
+
+
+def test_default_run_is_the_builtin_xengt_host() -> None:
+    sc = load_scenario(XENGT_BDW, "builtin")
+    assert sc.host.gpu == "bdw"
+    assert sum(d.count for d in sc.domains) == 6  # + dom0 = 7 VMs on a Broadwell GPU
+    assert set(sc.host.designs) == {"rangeset", "p2m", "p2t"}
+
+
+# -- the thread's figures ----------------------------------------------------------------
+
+
+def num(f: Figure, key: str) -> int:
+    value = f.values[key]
+    assert isinstance(value, int)
+    return value
+
+
+def test_figure_default_limit() -> None:
+    f = default_limit()
+    assert f.values["MAX_NR_IO_RANGES"] == 256
+    assert num(f, "scattered pages refused") > 3000
+    assert f.values["chunked ranges used"] == 8
+
+
+def test_figure_rbtree_8192_over_448_kib() -> None:
+    f = rbtree_8192()
+    assert num(f, "heap bytes") >= 448 * 1024
+
+
+def test_figure_node_sizes() -> None:
+    f = node_sizes()
+    assert (f.values["list node heap"], f.values["rb node heap"]) == (48, 64)
+
+
+def test_figure_seven_guests() -> None:
+    f = seven_guests()
+    assert f.values["VMs per Broadwell GPU (with dom0)"] == 7
+    assert f.values["tracking heap, all guests full"] == 6 * 8192 * 64
+
+
+def test_figure_tree_9000() -> None:
+    f = tree_9000()
+    assert num(f, "table pages in the tree") >= 9000
+    assert num(f, "pages left unprotected") > 0
+    assert f.values["shadow mismatches"] == 0
+
+
+def test_figure_george_walk() -> None:
+    f = george_walk()
+    assert num(f, "Xen's list: nodes walked per write") > 3000
+    assert f.values["p2m type: lookups per write"] == 1
+
+
+def test_findings_command_writes_the_document(tmp_path: Path) -> None:
+    out = tmp_path / "findings.md"
+    assert main(["findings", "--quick", "--out", str(out)]) == 0
+    text = out.read_text()
+    for title in (
+        "The default limit is 256 ranges",
+        "448 KiB",
+        "32- versus 40-byte nodes",
+        "7 vGPU VMs",
+        "9,000-page active tree",
+    ):
+        assert title in text
+    assert main(["findings", "--only", "nope", "--out", "-"]) == 2
