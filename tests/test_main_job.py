@@ -99,7 +99,7 @@ def test_run_scenario_file_json_and_plots(scenario_file: Path, tmp_path: Path) -
     assert data["designs"]["rangeset"]["limit_hits"] > 0  # 64 ranges are too few here
     assert data["designs"]["p2m"]["heap_bytes"] == 0
     pngs = sorted(p.name for p in plots.iterdir())
-    assert pngs == ["heap_and_ranges.png", "routing_vs_tracked.png"]
+    assert pngs == ["heap_and_ranges.png", "reshadow_vs_limit.png", "routing_vs_tracked.png"]
     assert all((plots / p).read_bytes().startswith(b"\x89PNG") for p in pngs)
 
 

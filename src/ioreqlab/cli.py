@@ -119,6 +119,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         _write(args.json, json.dumps(payload, indent=2) + "\n")
     if args.plots:
+        from ioreqlab.analysis.planner import plan
         from ioreqlab.analysis.plots import render_plots
 
         out = Path(args.plots)
@@ -126,7 +127,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise UsageError(f"cannot create {args.plots}: {err.strerror}") from None
-        for name, png in render_plots(results, title=scenario.name).items():
+        # Re-shadow work versus limit: a one-seed sweep of the rangeset design.
+        sweep = plan(
+            scenario, limits=(256, 1024, 4096, 8192, 16384), seeds=(0,), workers=os.cpu_count() or 1
+        ).sweep
+        pngs = render_plots(results, sweep=sweep, title=scenario.name)
+        for name, png in pngs.items():
             _write(str(out / name), png)
     bad = sum(r.shadow_mismatches for r in results.values())
     if bad:

@@ -18,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display, ever: files only
 import matplotlib.pyplot as plt
 
+from ioreqlab.analysis.planner import SweepPoint
 from ioreqlab.scenario.runner import DesignResult
 
 __all__ = ["render_plots"]
@@ -32,7 +33,7 @@ def _png(fig: object) -> bytes:
 
 def render_plots(
     results: Mapping[str, DesignResult],
-    sweep: Sequence[Mapping[str, int]] | None = None,
+    sweep: Sequence[SweepPoint] | None = None,
     title: str = "",
 ) -> dict[str, bytes]:
     """Every plot this run supports, by file name."""
@@ -51,10 +52,10 @@ def render_plots(
 
     if sweep:
         fig, ax = plt.subplots(figsize=(8, 4.5))
-        limits = [p["limit"] for p in sweep]
-        ax.plot(limits, [p["pages_reread"] for p in sweep], marker="o", label="pages re-read")
-        ax.plot(limits, [p["reshadows"] for p in sweep], marker="s", label="re-shadows")
-        ax.plot(limits, [p["limit_hits"] for p in sweep], marker="^", label="limit hits")
+        limits = [p.limit for p in sweep]
+        ax.plot(limits, [p.pages_reread for p in sweep], marker="o", label="pages re-read")
+        ax.plot(limits, [p.reshadows for p in sweep], marker="s", label="re-shadows")
+        ax.plot(limits, [p.limit_hits for p in sweep], marker="^", label="limit hits")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("max_wp_ram_ranges")
         ax.set_ylabel("work per run")
