@@ -24,6 +24,9 @@ from ioreqlab.wpclient import WriteProtector
 SIZES = [256, 8192, 65536]
 GUEST_MIB = 4096
 N_ROUTE = 20_000
+#: Routing figures use the *fastest* of several batches: the decision's own cost,
+#: with the least interference from whatever else the machine is doing.
+REPEAT = 9
 
 
 def _setup(
@@ -103,23 +106,31 @@ def run(seed: int = 2016) -> str:
         for k in probe:
             table.get(k)
 
-    base = time_batch(dict_get, N_ROUTE)
+    base = time_batch(dict_get, N_ROUTE, repeat=REPEAT)
     route_rows = []
     for design in ("rangeset", "p2m", "p2t"):
         small, big = route[(design, 8192)], route[(design, 65536)]
         route_rows.append(
             [
                 design,
-                fmt_ns(small.median_ns),
-                fmt_ns(big.median_ns),
-                f"{small.median_ns / base.median_ns:.1f}×",
-                f"{big.median_ns / base.median_ns:.1f}×",
-                f"{big.median_ns / small.median_ns:.2f}×",
+                fmt_ns(small.min_ns),
+                fmt_ns(big.min_ns),
+                f"{small.min_ns / base.min_ns:.1f}×",
+                f"{big.min_ns / base.min_ns:.1f}×",
+                f"{big.min_ns / small.min_ns:.2f}×",
             ]
         )
-    p2m_ratio = route[("p2m", 65536)].median_ns / base.median_ns
-    p2m_flat = route[("p2m", 65536)].median_ns / route[("p2m", 8192)].median_ns
-    rs_growth = route[("rangeset", 65536)].median_ns / route[("rangeset", 8192)].median_ns
+    p2m_ratio = route[("p2m", 65536)].min_ns / base.min_ns
+    p2m_flat = route[("p2m", 65536)].min_ns / route[("p2m", 8192)].min_ns
+    rs_growth = route[("rangeset", 65536)].min_ns / route[("rangeset", 8192)].min_ns
+    # A search's comparisons grow as log2 of the ranges: 13 -> 16 here.
+    log_ratio = 16 / 13
+    rs_verdict = (
+        "met"
+        if rs_growth <= log_ratio * 1.1
+        else "MISSED on wall time: the comparisons grow logarithmically, but each one costs "
+        "more once the ranges outgrow the caches (the rangeset section shows the same step)"
+    )
     return "\n".join(
         [
             "## Write-protected RAM: heap per tracked page",
@@ -144,8 +155,8 @@ def run(seed: int = 2016) -> str:
             "",
             "## Write-protected RAM: routing cost per write to a tracked page",
             "",
-            f"The design's routing decision, median ns per write; `dict.get` baseline "
-            f"in the same loop: {fmt_ns(base.median_ns)}.",
+            f"The design's routing decision, fastest of {REPEAT} batches, ns per write; "
+            f"`dict.get` baseline in the same loop: {fmt_ns(base.min_ns)}.",
             "",
             markdown_table(
                 [
@@ -164,9 +175,9 @@ def run(seed: int = 2016) -> str:
             f"- p2m within 5× of the dict lookup: **{p2m_ratio:.1f}×** — "
             f"{'met' if p2m_ratio <= 5 else 'MISSED'}; flat as pages grow: "
             f"65,536 ÷ 8,192 = **{p2m_flat:.2f}×** — {'met' if p2m_flat <= 1.5 else 'MISSED'}",
-            f"- rangeset grows no worse than logarithmically: 65,536 ÷ 8,192 = "
-            f"**{rs_growth:.2f}×** (log ratio 16/13 = 1.23×; DRAM effects aside) — "
-            f"{'met' if rs_growth <= 2 else 'MISSED'}",
+            f"- rangeset grows no worse than logarithmically: wall time 65,536 ÷ 8,192 = "
+            f"**{rs_growth:.2f}×** against {log_ratio:.2f}× for the comparisons a search "
+            f"makes — {rs_verdict}",
             "",
         ]
     )
@@ -184,4 +195,4 @@ def _route_cost(host: Host, g: int, gfns: list[int], rng: random.Random) -> Timi
         for gfn in picks:
             route_write(d, gfn)
 
-    return time_batch(batch, N_ROUTE)
+    return time_batch(batch, N_ROUTE, repeat=REPEAT)
