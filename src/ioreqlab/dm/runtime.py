@@ -208,6 +208,10 @@ class DeviceModelServer:
         assert self.pages is not None
         ring = self.pages.buffered
         rp, wp = _RING.unpack_from(ring, 0)
+        if (wp - rp) & 0xFFFFFFFF > IOREQ_BUFFER_SLOT_NUM:
+            self.faulted = True  # more pending than the ring holds: the pointers are garbage
+            self.count("ring_pointers_corrupt")
+            return
         while rp != wp and not self.faulted:
             first = BufIoReq.unpack(bytes(ring[8 + (rp % IOREQ_BUFFER_SLOT_NUM) * 8 :][:8]))
             data, used = first.data, 1
