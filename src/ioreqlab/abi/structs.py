@@ -21,6 +21,7 @@ from dataclasses import astuple, dataclass
 from typing import ClassVar, Self
 
 from ioreqlab.abi.constants import DmOp
+from ioreqlab.errors import XenEINVAL
 
 __all__ = [
     "DM_OP_SIZE",
@@ -57,7 +58,10 @@ class WireStruct:
 
     def pack(self) -> bytes:
         """The struct's bytes, little-endian, pads as stored."""
-        return self.LAYOUT.pack(*astuple(self))  # type: ignore[call-overload]  # subclasses are dataclasses
+        try:
+            return self.LAYOUT.pack(*astuple(self))  # type: ignore[call-overload]  # dataclasses
+        except struct.error as err:
+            raise XenEINVAL(f"{type(self).__name__}: a field does not fit: {err}") from None
 
     @classmethod
     def unpack(cls, raw: bytes | bytearray | memoryview) -> Self:
