@@ -17,6 +17,7 @@ from ioreqlab import devicemodel
 from ioreqlab.abi.constants import MAX_NR_IO_RANGES
 from ioreqlab.analysis.planner import plan
 from ioreqlab.dm.gvtg import GvtgMediator
+from ioreqlab.errors import XenError
 from ioreqlab.host import Host
 from ioreqlab.hv.domain import LOWMEM_END_PFN
 from ioreqlab.rangeset import NodeLayout, RangeSet
@@ -24,8 +25,9 @@ from ioreqlab.rangeset_ref import LinkedListRangeSet
 from ioreqlab.scenario import XENGT_BDW, load_scenario, run_scenario
 from ioreqlab.scenario.runner import Clock
 from ioreqlab.toolstack.libxl import GPU_MAX_VMS, GPU_WP_RANGES
-from ioreqlab.workload.gpu import GpuDriver
+from ioreqlab.workload.gpu import GpuDriver, HostileGpuDriver
 from ioreqlab.workload.guest import Guest, GuestAllocator
+from ioreqlab.wpclient import WriteProtector
 
 __all__ = ["FIGURES", "Figure", "findings_markdown"]
 
@@ -291,6 +293,82 @@ def ian_limit() -> Figure:
     )
 
 
+#: A small Xen heap: less than one guest at its 8192-range limit needs.
+EXHAUSTION_HEAP = 352 << 10
+EXHAUSTION_RESERVE = 160 << 10
+
+
+def heap_exhaustion_trial(design: str, *, preallocate: bool) -> dict[str, int]:
+    """A hostile vGPU guest attacks the heap, then a victim's device model works.
+
+    Returns the victim's refusals (-ENOMEM) while creating its server and
+    write-protecting 1,000 scattered pages, and the heap the hostile guest held.
+    """
+    host = Host(design=design, xen_heap_bytes=EXHAUSTION_HEAP, wp_ram_ranges_cap=8192)
+    victim = host.create_domain(
+        memory_mib=2048, name="victim", preallocate_bytes=EXHAUSTION_RESERVE if preallocate else 0
+    )
+    dm = devicemodel.open(host, 0)
+    hostile = host.create_domain(memory_mib=2048, name="hostile")
+    if design == "rangeset":
+        dm.set_param(victim, 36, 2048)
+        dm.set_param(hostile, 36, 8192)
+    med = GvtgMediator(dm, hostile)
+    med.start()
+    rng = random.Random(6)
+    drv = HostileGpuDriver(
+        Guest(host, hostile, "hostile"),
+        rng,
+        GuestAllocator(rng, 0x100, host.domains[hostile].nr_pages - 1),
+    )
+    for _ in range(4):
+        drv.submit(drv.create_process(1500))
+    held = host.heap.account(hostile).in_use
+    refused = 0
+    try:
+        sid = dm.create_ioreq_server(victim)
+    except XenError:
+        return {"victim refusals": 1, "hostile heap bytes": held, "mismatches": 0}
+    wp = WriteProtector(dm, victim, sid)
+    wp.start()
+    for gfn in range(0x200, 0x200 + 2 * 1000, 2):
+        try:
+            wp.protect([gfn])
+        except XenError:
+            refused += 1
+    return {
+        "victim refusals": refused,
+        "hostile heap bytes": held,
+        "mismatches": med.stats["shadow_mismatches"],
+    }
+
+
+def heap_exhaustion() -> Figure:
+    """Jan Beulich's cross-domain concern, measured with and without preallocation."""
+    values: dict[str, object] = {}
+    for design in ("rangeset", "p2m", "p2t"):
+        off = heap_exhaustion_trial(design, preallocate=False)
+        on = heap_exhaustion_trial(design, preallocate=True)
+        values[f"{design}: victim refusals, no preallocation"] = off["victim refusals"]
+        values[f"{design}: victim refusals, preallocated"] = on["victim refusals"]
+        values[f"{design}: heap held by the hostile guest"] = off["hostile heap bytes"]
+    return Figure(
+        "heap-exhaustion",
+        "A hostile guest against the shared Xen heap",
+        "\"one domain exhausting Xen's memory can affect another domain if Xen can't allocate "
+        'memory it needs to support that other domain" (Jan Beulich, 2016-02-02); "In the '
+        'shadow / hap memory case, the memory is pre-allocated up front" (George Dunlap, '
+        "2016-02-04).",
+        values,
+        f"On a {EXHAUSTION_HEAP >> 10} KiB Xen heap a guest that builds huge fragmented GPU "
+        f"page tables makes its own mediator fill the heap with tracking state; a second "
+        f"guest's device model then cannot protect its pages (rangeset, p2t) — unless "
+        f"{EXHAUSTION_RESERVE >> 10} KiB were reserved for it at creation, in which case nothing "
+        f"the hostile guest does reaches it. The p2m design spends no heap on tracking, so "
+        f"there is nothing to exhaust.",
+    )
+
+
 #: The quick figures, by name (each a few seconds at most).
 FIGURES: tuple[tuple[str, Callable[[], Figure]], ...] = (
     ("default-limit", default_limit),
@@ -299,6 +377,7 @@ FIGURES: tuple[tuple[str, Callable[[], Figure]], ...] = (
     ("seven-vgpu-guests", seven_guests),
     ("tree-9000", tree_9000),
     ("george-walk", george_walk),
+    ("heap-exhaustion", heap_exhaustion),
 )
 
 
