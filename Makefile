@@ -23,8 +23,8 @@ run: $(VENV)/.installed-run
 	$(BIN)/ioreqlab run
 
 test: $(VENV)/.installed-test
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench fuzz
+	$(BIN)/ruff format --check src tests bench fuzz
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

@@ -145,7 +145,7 @@ def test_range_type_3_or_more_is_einval_outside_rangeset_design(
     )
 
 
-def test_range_type_wp_mem_is_accepted_by_the_rangeset_design() -> None:
+def test_wp_mem_type_3_is_accepted_by_the_rangeset_design_but_4_is_einval() -> None:
     host = Host(design="rangeset", xen_heap_bytes=8 << 20)
     guest = host.create_domain(memory_mib=64)
     dm = devicemodel.open(host, 0)

@@ -21,6 +21,7 @@ from ioreqlab.analysis.findings import (
 from ioreqlab.analysis.planner import percentile, plan
 from ioreqlab.cli import main
 from ioreqlab.scenario import XENGT_BDW, DesignResult, load_scenario, run_design, run_scenario
+from tests.reliability_doc import DOC, render
 
 SMALL = '''
 name = "small"
@@ -262,3 +263,9 @@ def test_findings_command_writes_the_document(tmp_path: Path) -> None:
     ):
         assert title in text
     assert main(["findings", "--only", "nope", "--out", "-"]) == 2
+
+
+def test_reliability_doc_is_current() -> None:
+    assert DOC.read_text() == render(), (
+        "docs/reliability.md is stale: python -m tests.reliability_doc"
+    )
