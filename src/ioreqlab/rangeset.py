@@ -119,6 +119,7 @@ class RangeSetBase:
         self._layout = structure
         self._node_cost = structure.heap_cost
         self._alloc: Allocator = CountingAllocator() if allocator is None else allocator
+        self._reset_storage()
         # Xen's nr_ranges: -1 = unlimited, decremented per node allocated,
         # incremented per node freed; allocation refused only at exactly 0.
         self._budget = -1
@@ -226,6 +227,10 @@ class RangeSetBase:
         return self
 
     def _load(self, ranges: list[tuple[int, int]]) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _reset_storage(self) -> None:  # pragma: no cover - abstract
+        """Make the (empty) storage; called once by ``__init__``."""
         raise NotImplementedError
 
     # -- singletons and the rest of the API ----------------------------
@@ -372,20 +377,11 @@ class RangeSet(RangeSetBase):
     #: (Tests shrink it in a subclass to exercise splits and block deletion.)
     LOAD = 512
 
-    def __init__(
-        self,
-        name: str | None = None,
-        *,
-        limit: int | None = None,
-        hex: bool = False,
-        structure: NodeLayout | str = NodeLayout.LIST,
-        allocator: Allocator | None = None,
-    ) -> None:
+    def _reset_storage(self) -> None:
         self._starts: list[list[int]] = []
         self._ends: list[list[int]] = []
         self._firsts: list[int] = []
         self._count = 0
-        super().__init__(name, limit=limit, hex=hex, structure=structure, allocator=allocator)
 
     @property
     def nr_ranges(self) -> int:

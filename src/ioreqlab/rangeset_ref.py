@@ -24,8 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Self
 
-from ioreqlab.alloc import Allocator
-from ioreqlab.rangeset import NodeLayout, RangeSetBase, _check_range, _check_value
+from ioreqlab.rangeset import RangeSetBase, _check_range, _check_value
 
 __all__ = ["LinkedListRangeSet"]
 
@@ -56,21 +55,12 @@ class LinkedListRangeSet(RangeSetBase):
 
     __slots__ = ("_count", "_head", "_tail", "nodes_walked")
 
-    def __init__(
-        self,
-        name: str | None = None,
-        *,
-        limit: int | None = None,
-        hex: bool = False,
-        structure: NodeLayout | str = NodeLayout.LIST,
-        allocator: Allocator | None = None,
-    ) -> None:
+    def _reset_storage(self) -> None:
         self._head: _Node | None = None
         self._tail: _Node | None = None
         self._count = 0
         #: Nodes visited by find_range so far: the cost Xen's walk pays.
         self.nodes_walked = 0
-        super().__init__(name, limit=limit, hex=hex, structure=structure, allocator=allocator)
 
     @property
     def nr_ranges(self) -> int:

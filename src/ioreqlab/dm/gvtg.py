@@ -218,44 +218,33 @@ class GvtgMediator:
             users.add(tree.root)
         self._protect([g for g in new if g not in self.protected], tree.root)
 
-    def _protect(self, gfns: list[int], active: int) -> None:
+    def _try_protect(self, gfns: list[int]) -> bool:
+        """Protect ``gfns`` in one go; False (counted) if there is no room."""
         assert self.wp is not None
-        if not gfns:
-            return
         try:
             self.wp.protect(gfns)
-            self.protected.update(gfns)
-            self.stats["protections"] += len(gfns)
-            return
         except XenError as err:
             if err.errno != _ENOMEM:
                 raise
             self.stats["limit_hits"] += 1
+            return False
+        self.protected.update(gfns)
+        self.stats["protections"] += len(gfns)
+        return True
+
+    def _protect(self, gfns: list[int], active: int) -> None:
+        if not gfns or self._try_protect(gfns):
+            return
         # Make room: drop the least recently used inactive trees, one by one.
         for victim in sorted(self.trees.values(), key=lambda t: t.last_used):
             if victim.root == active:
                 continue
             self._evict(victim.root)
-            try:
-                self.wp.protect(gfns)
-                self.protected.update(gfns)
-                self.stats["protections"] += len(gfns)
+            if self._try_protect(gfns):
                 return
-            except XenError as err:
-                if err.errno != _ENOMEM:
-                    raise
-                self.stats["limit_hits"] += 1
         # Still no room: protect what fits, page by page; the rest is re-read.
         for gfn in gfns:
-            try:
-                self.wp.protect([gfn])
-            except XenError as err:
-                if err.errno != _ENOMEM:
-                    raise
-                self.stats["limit_hits"] += 1
-                continue
-            self.protected.add(gfn)
-            self.stats["protections"] += 1
+            self._try_protect([gfn])
 
     def _detach(self, tree: TreeShadow, gfns: list[int]) -> None:
         unprotect = []
