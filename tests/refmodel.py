@@ -192,6 +192,22 @@ class RefModel:
         d.wp_param = value
         return 0
 
+    def get_param(self, caller: int, domid: int, index: int) -> int:
+        """HVMOP_get_param of 36 (the seed param), 10 (timer mode) or 0 (callback irq)."""
+        if caller not in self.domains:
+            return -E.ESRCH
+        d = self.domains.get(domid)
+        if d is None:
+            return -E.ESRCH
+        if not d.hvm:
+            return -E.EINVAL
+        c = self.domains[caller]
+        if not (c is d or c.privileged or d.dm == caller):
+            return -E.EPERM
+        if c is d and index != 0:  # a guest may read CALLBACK_IRQ on itself, not these two
+            return -E.EPERM
+        return d.wp_param if index == 36 else 0
+
     # -- memory types and claims ---------------------------------------------------------
 
     def claim_types(self) -> range:
