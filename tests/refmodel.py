@@ -128,7 +128,10 @@ class RefModel:
     def _valid_type(self, rtype: int) -> bool:
         return rtype in (PORT, MEMORY, PCI) or (rtype == WP_MEM and self.design == "rangeset")
 
-    def map(self, caller: int, domid: int, sid: int, rtype: int, lo: int, hi: int) -> int:
+    def _range_target(
+        self, caller: int, domid: int, sid: int, rtype: int, lo: int, hi: int
+    ) -> int | tuple[RServer, set[int]]:
+        """The checks map and unmap share, in Xen's order; the server and its set."""
         d = self.dm_target(caller, domid)
         if isinstance(d, int):
             return d
@@ -139,7 +142,13 @@ class RefModel:
             return s
         if not self._valid_type(rtype):
             return -E.EINVAL
-        cov = s.covered[rtype]
+        return s, s.covered[rtype]
+
+    def map(self, caller: int, domid: int, sid: int, rtype: int, lo: int, hi: int) -> int:
+        found = self._range_target(caller, domid, sid, rtype, lo, hi)
+        if isinstance(found, int):
+            return found
+        s, cov = found
         new = set(range(lo, hi + 1))
         if cov & new:
             return -E.EEXIST
@@ -151,17 +160,10 @@ class RefModel:
         return 0
 
     def unmap(self, caller: int, domid: int, sid: int, rtype: int, lo: int, hi: int) -> int:
-        d = self.dm_target(caller, domid)
-        if isinstance(d, int):
-            return d
-        if lo > hi:
-            return -E.EINVAL
-        s = self.server(d, caller, sid)
-        if isinstance(s, int):
-            return s
-        if not self._valid_type(rtype):
-            return -E.EINVAL
-        cov = s.covered[rtype]
+        found = self._range_target(caller, domid, sid, rtype, lo, hi)
+        if isinstance(found, int):
+            return found
+        s, cov = found
         if not all(g in cov for g in range(lo, hi + 1)):
             return -E.ENOENT
         split = (lo - 1) in cov and (hi + 1) in cov
