@@ -171,3 +171,19 @@ def test_full_ring_falls_back_to_synchronous() -> None:
 def test_server_without_bufioreq_takes_vga_writes_synchronously() -> None:
     host, g, _, _, _ = setup(bufioreq=0)
     assert host.guest_access(g, 0, "mmio", 0xA0000, 1, write=True, data=1).status == "pending"
+
+
+def test_timeoffset_is_broadcast_buffered_to_every_server() -> None:
+    host = Host(xen_heap_bytes=1 << 20)
+    g = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    with_ring = dm.create_ioreq_server(g, 1)
+    dm.create_ioreq_server(g, 0)  # no buffered ring: cannot take it
+    notified: list[int] = []
+    pages = dm.map_ioreq_server(g, with_ring, notified.append)
+    assert host.broadcast_timeoffset(g, 0x1_0000_0002) == 1
+    assert ring(pages) == (0, 2)  # an 8-byte value: two slots
+    lo = BufIoReq.unpack(bytes(pages.buffered[8:16]))
+    hi = BufIoReq.unpack(bytes(pages.buffered[16:24]))
+    assert (lo.type, lo.size, lo.data, hi.data) == (7, 8, 2, 1)
+    assert notified == [-1]

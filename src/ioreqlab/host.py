@@ -577,6 +577,26 @@ class Host:
                 return self._ram_access(d, req, discard=t == P2mType.RAM_RO)
         return self._emulate(d, vcpu, req)
 
+    def broadcast_timeoffset(self, domid: int, offset: int) -> int:
+        """The guest's RTC moved: tell every server (``hvm_broadcast_ioreq``, buffered).
+
+        An 8-byte ``IOREQ_TYPE_TIMEOFFSET`` write goes into each server's
+        buffered ring — all servers in 4.7, enabled or not.  Returns how many
+        did not take it (no buffered ring, or a full one), as Xen does.
+        """
+        d = self.domains.get(domid)
+        if d is None or not d.alive or d.crashed:
+            raise XenESRCH(f"no domain {domid}")
+        req = IoReq(data=offset & UINT64_MAX, size=8, dir=IoReqDir.WRITE, type=IoReqType.TIMEOFFSET)
+        failed = 0
+        for s in d.all_servers():
+            if send_buffered(s, req):
+                self._notify(d, s, -1)
+            else:
+                failed += 1
+        d.count("timeoffset_broadcasts")
+        return failed
+
     def _ram_access(self, d: Domain, req: IoReq, *, discard: bool = False) -> Access:
         d.count("ram_accesses")
         if req.dir == IoReqDir.READ:
