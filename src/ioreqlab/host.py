@@ -46,13 +46,12 @@ from ioreqlab.abi.ioreq import IoReq
 from ioreqlab.errors import XenEBUSY, XenEINVAL, XenENOENT, XenENOMEM, XenEPERM, XenESRCH
 from ioreqlab.hv import ioreq as srv
 from ioreqlab.hv import params as prm
-from ioreqlab.hv.delivery import SlotStatus, check_slot, send_buffered, send_sync
 from ioreqlab.hv.dmop import WP_DM_OPS, Buffer, DmOpHandler, dispatch_dm_op, dispatch_hvm_op
 from ioreqlab.hv.domain import Domain
 from ioreqlab.hv.heap import FaultHook, HeapStats, XenHeap
 from ioreqlab.hv.ioreq import IoreqServer
-from ioreqlab.hv.routing import select_server
-from ioreqlab.hv.wp import DESIGN_NAMES, RETRY, WpDesign, make_design
+from ioreqlab.hv.vcpu_io import Access, VcpuIo
+from ioreqlab.hv.wp import DESIGN_NAMES, WpDesign, make_design
 from ioreqlab.p2m import get_mem_type
 from ioreqlab.p2t import P2tTable
 from ioreqlab.rangeset import NodeLayout
@@ -71,25 +70,6 @@ _DOMID_FIRST_RESERVED = 0x7FF0
 _MAX_VCPUS = 128
 #: The legacy VGA window, whose writes stdvga sends buffered.
 _VGA_WINDOW = (0xA0000, 0xBFFFF)
-
-
-@dataclass(frozen=True, slots=True)
-class Access:
-    """What became of one guest access.
-
-    ``route``: ``"server"`` (an ioreq server's slot or ring), ``"default"``
-    (the default server), ``"null"`` (nobody: reads all-ones, writes dropped),
-    ``"ram"`` (plain guest RAM), ``"retry"`` (the instruction is retried).
-    ``status``: ``"done"``, ``"pending"`` (the vCPU waits for the emulator),
-    ``"buffered"`` (queued in the ring, no reply), or ``"unhandled"`` (the
-    slot was busy).  ``data`` is the value a read returns once done.
-    """
-
-    route: str
-    server_id: int | None = None
-    data: int | None = None
-    status: str = "done"
-    request: IoReq | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,17 +106,6 @@ class HostStats:
     design: str
     heap: HeapStats
     domains: tuple[DomainStats, ...]
-
-
-@dataclass(slots=True)
-class _Waiting:
-    """A vCPU blocked on a synchronous request."""
-
-    server: IoreqServer
-    last_seen: int
-    is_read: bool
-    size: int
-    route: str
 
 
 class Host:
@@ -176,10 +145,7 @@ class Host:
         }
         self._rover = 0
         self._ports = itertools.count(1)
-        self._waiting: dict[tuple[int, int], _Waiting] = {}
-        #: Completions the guest has not collected yet (finished asynchronously).
-        self._finished: dict[tuple[int, int], Access] = {}
-        self._notifiers: dict[tuple[int, int], Callable[[int], None]] = {}
+        self.io = VcpuIo(self.wp)
 
     # -- domctl: the toolstack's level ---------------------------------------
 
@@ -264,13 +230,17 @@ class Host:
         if d.p2t is not None:
             d.p2t.purge()
         d.alive = False
-        for table in (self._waiting, self._finished, self._notifiers):
-            for key in [k for k in table if k[0] == domid]:
-                del table[key]
+        self.io.forget_domain(domid)
         self.heap.drop_account(domid)
         del self.domains[domid]
 
     # -- lookups and privilege (rcu_lock_*_domain_by_id, XSM) ---------------
+
+    def _live(self, domid: int) -> Domain:
+        d = self.domains.get(domid)
+        if d is None or not d.alive or d.crashed:
+            raise XenESRCH(f"no domain {domid}")
+        return d
 
     def _caller(self, caller: int) -> Domain:
         c = self.domains.get(caller)
@@ -351,17 +321,9 @@ class Host:
         """Destroy server ``sid``: its ranges are deregistered, its frames returned."""
         c, d = self._dm_target(caller, domid)
         s = srv.lookup_server(d, sid, c.domid)
-        self._drop_waiters(s)
+        self.io.drop_server(s)
         self.wp.server_destroyed(d, s)
         srv.destroy_server(d, s, self.heap.account(domid))
-
-    def _drop_waiters(self, s: IoreqServer) -> None:
-        # A vCPU waiting on a destroyed server completes as if the emulator died.
-        for key, w in list(self._waiting.items()):
-            if w.server is s:
-                del self._waiting[key]
-        for key in [k for k in self._notifiers if k == (s.domid, s.id)]:
-            del self._notifiers[key]
 
     def _ensure_default(self, d: Domain) -> None:
         if d.default_server is None:
@@ -479,7 +441,7 @@ class Host:
         """
         c, d = self._dm_target(caller, domid)
         s = srv.lookup_server(d, sid, c.domid)
-        self._notifiers[(domid, sid)] = notify
+        self.io.notifiers[(domid, sid)] = notify
         return s
 
     def bind_default_notifier(
@@ -496,7 +458,7 @@ class Host:
             raise XenENOENT(f"domain {domid} has no default ioreq server")
         if s.emulator != c.domid:
             raise XenEPERM(f"domain {caller} is not the default server's emulator")
-        self._notifiers[(domid, s.id)] = notify
+        self.io.notifiers[(domid, s.id)] = notify
         return s
 
     def ioreq_completed(self, caller: int, domid: int, sid: int, vcpu: int) -> Access | None:
@@ -505,10 +467,7 @@ class Host:
         s = d.default_server
         if s is None or s.id != sid or s.emulator != c.domid:
             s = srv.lookup_server(d, sid, c.domid)
-        w = self._waiting.get((domid, vcpu))
-        if w is None or w.server is not s:
-            return None
-        return self._complete(d, vcpu, w)
+        return self.io.completed(d, s, vcpu)
 
     def foreign_page(self, caller: int, domid: int, gfn: int) -> bytearray:
         """``xenforeignmemory_map`` of one guest RAM frame, for its device model.
@@ -541,9 +500,7 @@ class Host:
         data_is_ptr: bool = False,
     ) -> Access:
         """One access by ``vcpu`` of ``domid``: ``space`` is ``"pio"`` or ``"mmio"``."""
-        d = self.domains.get(domid)
-        if d is None or not d.alive or d.crashed:
-            raise XenESRCH(f"no domain {domid}")
+        d = self._live(domid)
         if not d.hvm:
             raise XenEINVAL(f"domain {domid} is not an HVM guest")
         if not 0 <= vcpu < d.vcpus:
@@ -552,7 +509,7 @@ class Host:
             raise XenEINVAL(f"access space {space!r} is not 'pio' or 'mmio'")
         if size not in (1, 2, 4, 8) or (space == "pio" and size == 8):
             raise XenEINVAL(f"access size {size} is not valid for {space}")
-        if (domid, vcpu) in self._waiting:
+        if self.io.blocked(domid, vcpu):
             raise XenEBUSY(f"vcpu {vcpu} of domain {domid} is blocked on an emulator")
         req = IoReq(
             addr=addr,
@@ -564,18 +521,7 @@ class Host:
             data_is_ptr=data_is_ptr,
             type=IoReqType.PIO if space == "pio" else IoReqType.COPY,
         )
-        if space == "pio" and write and addr == 0xCF8 and size == 4:
-            d.pci_cf8 = data & 0xFFFF_FFFF  # the intercept caches it, then says "unhandled"
-        if space == "mmio" and not data_is_ptr:
-            gfn = addr >> PAGE_SHIFT
-            t = d.p2m.get(gfn)
-            if t == P2mType.IOREQ_SERVER:
-                if not write:
-                    return self._ram_access(d, req)  # readable: the read half comes from RAM
-                return self._protected_write(d, vcpu, gfn, req)
-            if t in (P2mType.RAM_RW, P2mType.RAM_LOGDIRTY, P2mType.RAM_RO):
-                return self._ram_access(d, req, discard=t == P2mType.RAM_RO)
-        return self._emulate(d, vcpu, req)
+        return self.io.access(d, vcpu, req)
 
     def broadcast_timeoffset(self, domid: int, offset: int) -> int:
         """The guest's RTC moved: tell every server (``hvm_broadcast_ioreq``, buffered).
@@ -584,99 +530,7 @@ class Host:
         buffered ring — all servers in 4.7, enabled or not.  Returns how many
         did not take it (no buffered ring, or a full one), as Xen does.
         """
-        d = self.domains.get(domid)
-        if d is None or not d.alive or d.crashed:
-            raise XenESRCH(f"no domain {domid}")
-        req = IoReq(data=offset & UINT64_MAX, size=8, dir=IoReqDir.WRITE, type=IoReqType.TIMEOFFSET)
-        failed = 0
-        for s in d.all_servers():
-            if send_buffered(s, req):
-                self._notify(d, s, -1)
-            else:
-                failed += 1
-        d.count("timeoffset_broadcasts")
-        return failed
-
-    def _ram_access(self, d: Domain, req: IoReq, *, discard: bool = False) -> Access:
-        d.count("ram_accesses")
-        if req.dir == IoReqDir.READ:
-            return Access("ram", data=d.read_ram(req.addr, req.size), request=req)
-        if not discard:
-            d.write_ram(req.addr, req.size, req.data)
-        return Access("ram", request=req)
-
-    def _protected_write(self, d: Domain, vcpu: int, gfn: int, req: IoReq) -> Access:
-        """A write to a write-protected page: the design decides who sees it."""
-        target = self.wp.route_write(d, gfn)
-        d.count("wp_writes")
-        if target == RETRY:
-            d.count("wp_retries")
-            return Access("retry", request=req)
-        if target is None:
-            d.count("null_accesses")
-            return Access("null", request=req)
-        assert isinstance(target, IoreqServer)
-        return self._deliver(d, vcpu, target, req)
-
-    def _emulate(self, d: Domain, vcpu: int, req: IoReq) -> Access:
-        s, sent = select_server(d, req)
-        if s is None:
-            d.count("null_accesses")
-            ones = (1 << (8 * req.size)) - 1
-            return Access("null", data=ones if req.dir == IoReqDir.READ else None, request=sent)
-        return self._deliver(d, vcpu, s, sent)
-
-    def _deliver(self, d: Domain, vcpu: int, s: IoreqServer, sent: IoReq) -> Access:
-        route = "default" if s.is_default else "server"
-        d.count(f"routed_{route}")
-        lo, hi = _VGA_WINDOW
-        req = sent
-        if (
-            req.type == IoReqType.COPY
-            and req.dir == IoReqDir.WRITE
-            and lo <= req.addr <= hi
-            and send_buffered(s, sent)
-        ):
-            self._notify(d, s, -1)
-            return Access(route, s.id, status="buffered", request=sent)
-        if not send_sync(s, vcpu, sent):
-            d.count("slot_busy")
-            return Access(route, s.id, status="unhandled", request=sent)
-        w = _Waiting(s, 1, sent.dir == IoReqDir.READ, sent.size, route)
-        self._waiting[(d.domid, vcpu)] = w
-        self._notify(d, s, vcpu)
-        if (d.domid, vcpu) not in self._waiting:  # completed during the notification
-            return self._finished.pop((d.domid, vcpu))
-        return self._complete(d, vcpu, w, keep=False)
-
-    def _notify(self, d: Domain, s: IoreqServer, vcpu: int) -> None:
-        fn = self._notifiers.get((d.domid, s.id))
-        if fn is not None:
-            fn(vcpu)
-
-    def _complete(self, d: Domain, vcpu: int, w: _Waiting, *, keep: bool = True) -> Access:
-        """Read the slot once; on completion, unblock the vCPU.
-
-        With ``keep`` the final Access is also kept for :meth:`resume_vcpu`
-        (the guest collects it later).
-        """
-        outcome, w.last_seen = check_slot(w.server, vcpu, w.last_seen)
-        if outcome.refused_move:
-            d.count("ioreq_state_refused")
-        if outcome.status == SlotStatus.CRASH:
-            d.count("ioreq_state_invalid")
-            self._crash(d)
-            return Access(w.route, w.server.id, status="crashed")
-        if outcome.status == SlotStatus.PENDING:
-            return Access(w.route, w.server.id, status="pending")
-        del self._waiting[(d.domid, vcpu)]
-        if outcome.status == SlotStatus.EMULATOR_GONE:
-            d.count("emulator_gone")
-        data = outcome.data & ((1 << (8 * w.size)) - 1) if w.is_read else None
-        done = Access(w.route, w.server.id, data=data)
-        if keep:
-            self._finished[(d.domid, vcpu)] = done
-        return done
+        return self.io.broadcast_timeoffset(self._live(domid), offset)
 
     def resume_vcpu(self, domid: int, vcpu: int) -> Access:
         """The guest side of a pending access: its result once the emulator is done.
@@ -684,21 +538,7 @@ class Host:
         Returns the completed Access (collected once), or a ``"pending"`` one
         while the emulator has not answered.
         """
-        d = self.domains.get(domid)
-        if d is None or not d.alive or d.crashed:
-            raise XenESRCH(f"no domain {domid}")
-        done = self._finished.pop((domid, vcpu), None)
-        if done is not None:
-            return done
-        w = self._waiting.get((domid, vcpu))
-        if w is None:
-            raise XenEINVAL(f"vcpu {vcpu} of domain {domid} has no access in flight")
-        return self._complete(d, vcpu, w, keep=False)
-
-    def _crash(self, d: Domain) -> None:
-        d.crashed = True
-        for key in [k for k in self._waiting if k[0] == d.domid]:
-            del self._waiting[key]
+        return self.io.resume(self._live(domid), vcpu)
 
     # -- the ABI boundary ---------------------------------------------------
 

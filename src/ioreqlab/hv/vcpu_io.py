@@ -1,0 +1,228 @@
+"""Guest I/O: what happens when a vCPU touches a port or guest-physical address.
+
+The host validates an access and builds its ``ioreq_t``; :class:`VcpuIo`
+does the rest, in Xen's order:
+
+1. a 4-byte write to port 0xcf8 updates the domain's CF8 cache (the intercept
+   then says "unhandled", so the access is still routed normally);
+2. an MMIO access looks at the p2m type of its frame: plain RAM is read or
+   written directly (``ram_ro`` drops writes); a write to a protected frame
+   (type 15) goes where the write-protect design says — a server, nobody, or
+   a retry — and its read half comes from RAM;
+3. anything else is emulated: :func:`~ioreqlab.hv.routing.select_server`
+   picks the server; nobody means reads of all-ones and dropped writes;
+4. delivery: stdvga writes (the VGA window) go to the buffered ring when
+   they can; everything else goes into the vCPU's slot, the emulator is
+   notified, and the vCPU blocks until the slot says IORESP_READY (read once
+   per wake-up, forward moves only: :mod:`ioreqlab.hv.delivery`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ioreqlab.abi.constants import PAGE_SHIFT, UINT64_MAX, IoReqDir, IoReqType, P2mType
+from ioreqlab.abi.ioreq import IoReq
+from ioreqlab.errors import XenEINVAL
+from ioreqlab.hv.delivery import SlotStatus, check_slot, send_buffered, send_sync
+from ioreqlab.hv.domain import Domain
+from ioreqlab.hv.ioreq import IoreqServer
+from ioreqlab.hv.routing import select_server
+from ioreqlab.hv.wp import RETRY, WpDesign
+
+__all__ = ["Access", "VcpuIo"]
+
+#: The legacy VGA window, whose writes stdvga sends buffered.
+_VGA_WINDOW = (0xA0000, 0xBFFFF)
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What became of one guest access.
+
+    ``route``: ``"server"`` (an ioreq server's slot or ring), ``"default"``
+    (the default server), ``"null"`` (nobody: reads all-ones, writes dropped),
+    ``"ram"`` (plain guest RAM), ``"retry"`` (the instruction is retried).
+    ``status``: ``"done"``, ``"pending"`` (the vCPU waits for the emulator),
+    ``"buffered"`` (queued in the ring, no reply), ``"unhandled"`` (the slot
+    was busy) or ``"crashed"``.  ``data`` is the value a read returns once done.
+    """
+
+    route: str
+    server_id: int | None = None
+    data: int | None = None
+    status: str = "done"
+    request: IoReq | None = None
+
+
+@dataclass(slots=True)
+class _Waiting:
+    """A vCPU blocked on a synchronous request."""
+
+    server: IoreqServer
+    last_seen: int
+    is_read: bool
+    size: int
+    route: str
+
+
+Key = tuple[int, int]
+
+
+class VcpuIo:
+    """Routing, delivery and completion of guest accesses, for every domain of a host."""
+
+    def __init__(self, wp: WpDesign) -> None:
+        self.wp = wp
+        self.waiting: dict[Key, _Waiting] = {}
+        #: Completions the guest has not collected yet (finished asynchronously).
+        self.finished: dict[Key, Access] = {}
+        #: Bound event channels: (domid, server id) -> notify(vcpu).
+        self.notifiers: dict[Key, Callable[[int], None]] = {}
+
+    def blocked(self, domid: int, vcpu: int) -> bool:
+        """Whether the vCPU waits on an emulator."""
+        return (domid, vcpu) in self.waiting
+
+    def access(self, d: Domain, vcpu: int, req: IoReq) -> Access:
+        """Route and deliver a validated request from ``vcpu`` of ``d``."""
+        write = req.dir == IoReqDir.WRITE
+        if req.type == IoReqType.PIO and write and req.addr == 0xCF8 and req.size == 4:
+            d.pci_cf8 = req.data & 0xFFFF_FFFF
+        if req.type == IoReqType.COPY and not req.data_is_ptr:
+            gfn = req.addr >> PAGE_SHIFT
+            t = d.p2m.get(gfn)
+            if t == P2mType.IOREQ_SERVER:
+                if not write:
+                    return self._ram(d, req)  # readable: the read half comes from RAM
+                return self._protected_write(d, vcpu, gfn, req)
+            if t in (P2mType.RAM_RW, P2mType.RAM_LOGDIRTY, P2mType.RAM_RO):
+                return self._ram(d, req, discard=t == P2mType.RAM_RO)
+        s, sent = select_server(d, req)
+        if s is None:
+            d.count("null_accesses")
+            ones = (1 << (8 * req.size)) - 1
+            return Access("null", data=None if write else ones, request=sent)
+        return self._deliver(d, vcpu, s, sent)
+
+    def _ram(self, d: Domain, req: IoReq, *, discard: bool = False) -> Access:
+        d.count("ram_accesses")
+        if req.dir == IoReqDir.READ:
+            return Access("ram", data=d.read_ram(req.addr, req.size), request=req)
+        if not discard:
+            d.write_ram(req.addr, req.size, req.data)
+        return Access("ram", request=req)
+
+    def _protected_write(self, d: Domain, vcpu: int, gfn: int, req: IoReq) -> Access:
+        """A write to a write-protected page: the design decides who sees it."""
+        target = self.wp.route_write(d, gfn)
+        d.count("wp_writes")
+        if target == RETRY:
+            d.count("wp_retries")
+            return Access("retry", request=req)
+        if target is None:
+            d.count("null_accesses")
+            return Access("null", request=req)
+        assert isinstance(target, IoreqServer)
+        return self._deliver(d, vcpu, target, req)
+
+    def _deliver(self, d: Domain, vcpu: int, s: IoreqServer, req: IoReq) -> Access:
+        route = "default" if s.is_default else "server"
+        d.count(f"routed_{route}")
+        lo, hi = _VGA_WINDOW
+        if (
+            req.type == IoReqType.COPY
+            and req.dir == IoReqDir.WRITE
+            and lo <= req.addr <= hi
+            and send_buffered(s, req)
+        ):
+            self.notify(d, s, -1)
+            return Access(route, s.id, status="buffered", request=req)
+        if not send_sync(s, vcpu, req):
+            d.count("slot_busy")
+            return Access(route, s.id, status="unhandled", request=req)
+        w = _Waiting(s, 1, req.dir == IoReqDir.READ, req.size, route)
+        self.waiting[(d.domid, vcpu)] = w
+        self.notify(d, s, vcpu)
+        if (d.domid, vcpu) not in self.waiting:  # completed during the notification
+            return self.finished.pop((d.domid, vcpu))
+        return self.complete(d, vcpu, w, keep=False)
+
+    def notify(self, d: Domain, s: IoreqServer, vcpu: int) -> None:
+        """Signal the server's event channel for ``vcpu`` (-1: the buffered ring)."""
+        fn = self.notifiers.get((d.domid, s.id))
+        if fn is not None:
+            fn(vcpu)
+
+    def complete(self, d: Domain, vcpu: int, w: _Waiting, *, keep: bool = True) -> Access:
+        """Read the slot once; on completion, unblock the vCPU.
+
+        With ``keep`` the final Access is also kept for :meth:`resume` (the
+        guest collects it later).
+        """
+        outcome, w.last_seen = check_slot(w.server, vcpu, w.last_seen)
+        if outcome.refused_move:
+            d.count("ioreq_state_refused")
+        if outcome.status == SlotStatus.CRASH:
+            d.count("ioreq_state_invalid")
+            self.crash(d)
+            return Access(w.route, w.server.id, status="crashed")
+        if outcome.status == SlotStatus.PENDING:
+            return Access(w.route, w.server.id, status="pending")
+        del self.waiting[(d.domid, vcpu)]
+        if outcome.status == SlotStatus.EMULATOR_GONE:
+            d.count("emulator_gone")
+        data = outcome.data & ((1 << (8 * w.size)) - 1) if w.is_read else None
+        done = Access(w.route, w.server.id, data=data)
+        if keep:
+            self.finished[(d.domid, vcpu)] = done
+        return done
+
+    def completed(self, d: Domain, s: IoreqServer, vcpu: int) -> Access | None:
+        """The emulator signalled ``vcpu``'s port: wake it if it waits on ``s``."""
+        w = self.waiting.get((d.domid, vcpu))
+        if w is None or w.server is not s:
+            return None
+        return self.complete(d, vcpu, w)
+
+    def resume(self, d: Domain, vcpu: int) -> Access:
+        """The guest side of a pending access: its result once the emulator is done."""
+        done = self.finished.pop((d.domid, vcpu), None)
+        if done is not None:
+            return done
+        w = self.waiting.get((d.domid, vcpu))
+        if w is None:
+            raise XenEINVAL(f"vcpu {vcpu} of domain {d.domid} has no access in flight")
+        return self.complete(d, vcpu, w, keep=False)
+
+    def broadcast_timeoffset(self, d: Domain, offset: int) -> int:
+        """A buffered TIMEOFFSET write to every server; how many did not take it."""
+        req = IoReq(data=offset & UINT64_MAX, size=8, dir=IoReqDir.WRITE, type=IoReqType.TIMEOFFSET)
+        failed = 0
+        for s in d.all_servers():
+            if send_buffered(s, req):
+                self.notify(d, s, -1)
+            else:
+                failed += 1
+        d.count("timeoffset_broadcasts")
+        return failed
+
+    def crash(self, d: Domain) -> None:
+        """``domain_crash``: the domain is dead to every later operation."""
+        d.crashed = True
+        for key in [k for k in self.waiting if k[0] == d.domid]:
+            del self.waiting[key]
+
+    def drop_server(self, s: IoreqServer) -> None:
+        """A server went away: nobody waits on it, nothing is bound to it."""
+        for key, w in list(self.waiting.items()):
+            if w.server is s:
+                del self.waiting[key]
+        self.notifiers.pop((s.domid, s.id), None)
+
+    def forget_domain(self, domid: int) -> None:
+        """A domain went away: drop every table entry about it."""
+        for table in (self.waiting, self.finished, self.notifiers):
+            for key in [k for k in table if k[0] == domid]:
+                del table[key]
