@@ -63,11 +63,7 @@ def test_dm_op_returns_only_zero_or_minus_errno(
         rc = host.dm_op(caller, domid, bufs)
         assert isinstance(rc, int)
         assert rc <= 0
-        for d in host.domains.values():
-            charged = sum(s.heap_bytes() for s in d.all_servers())
-            if d.p2t is not None:
-                charged += d.p2t.bytes_in_use
-            assert host.heap.account(d.domid).in_use == charged
+        host.check_invariants()
 
 
 @given(

@@ -150,3 +150,17 @@ def test_statistics_snapshot_is_frozen_and_complete() -> None:
     assert vm.tracked_pages == 3  # a snapshot does not move
     with pytest.raises(AttributeError):
         vm.tracked_pages = 0  # type: ignore[misc]
+
+
+def test_check_invariants_catches_a_charge_no_structure_holds() -> None:
+    host = Host(design="p2t", xen_heap_bytes=1 << 20)
+    g = host.create_domain(memory_mib=64, vcpus=1)
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g)
+    dm.map_io_range_to_ioreq_server(g, sid, False, 0x3F8, 0x3FF)
+    host.check_invariants()  # consistent after real work
+    assert host.heap.account(g).allocate(48)  # a block nothing in the model owns
+    with pytest.raises(AssertionError, match=f"dom{g}: heap account"):
+        host.check_invariants()
+    host.heap.account(g).free(48)
+    host.check_invariants()

@@ -577,6 +577,26 @@ class Host:
             )
         return HostStats(self.design, self.heap.statistics(), tuple(doms))
 
+    def check_invariants(self) -> None:
+        """Each structure's own invariants, and each domain's heap account
+        equal to what its servers and its p2t table hold.
+
+        Raises ``AssertionError`` on the first violation; tests, fuzzers and
+        the model checker call it after every step.
+        """
+        for domid, d in self.domains.items():
+            d.p2m.check_invariants()
+            held = 0
+            for s in d.all_servers():
+                for r in s.ranges.values():
+                    r.check_invariants()
+                held += s.heap_bytes()
+            if d.p2t is not None:
+                d.p2t.check_invariants()
+                held += d.p2t.bytes_in_use
+            in_use = self.heap.account(domid).in_use
+            assert in_use == held, f"dom{domid}: heap account {in_use} B, structures hold {held} B"
+
     def heap_statistics(self) -> HeapStats:
         """The whole Xen heap."""
         return self.heap.statistics()
