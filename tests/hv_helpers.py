@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ioreqlab import devicemodel
@@ -66,17 +66,6 @@ class EchoEmulator:
         self.seen.append(req)
         self.pages.shared[off + 30] = (self.pages.shared[off + 30] & 0xF0) | IoReqState.INPROCESS
         data = self.reply(req) if req.dir == 1 else req.data
-        done = IoReq(
-            addr=req.addr,
-            data=data,
-            count=req.count,
-            size=req.size,
-            vp_eport=req.vp_eport,
-            state=IoReqState.IORESP_READY,
-            data_is_ptr=req.data_is_ptr,
-            dir=req.dir,
-            df=req.df,
-            type=req.type,
-        )
+        done = replace(req, data=data, state=IoReqState.IORESP_READY)
         self.pages.shared[off : off + IOREQ_SIZE] = done.pack()
         self.dm.notify(self.domid, self.sid, vcpu)
