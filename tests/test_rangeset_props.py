@@ -103,6 +103,16 @@ class RangeSetMachine(RuleBasedStateMachine):
             assert r.contains_range(s, e) == all(x in self.oracle for x in range(s, e + 1))
             assert r.contains_singleton(s) == (s in self.oracle)
 
+    @rule()
+    def point_query_burst(self) -> None:
+        # Enough point queries without a change for RangeSet to build its
+        # point index; later add/remove steps must drop it again.
+        for r in self.sets:
+            for _ in range(r.nr_ranges + 40):
+                r.contains_singleton(7)
+            for x in range(130):
+                assert r.contains_singleton(x) == (x in self.oracle), (type(r).__name__, x)
+
     @invariant()
     def agree_with_oracle(self) -> None:
         first = self.sets[0] if self.sets else None
