@@ -105,9 +105,9 @@ def run(sizes: list[int] = SIZES, seed: int = 2016) -> tuple[str, Results]:
                 "remove": (iter(perm[half:]), n - half),
             }
             for op in ("query", "add", "split", "remove"):
-                # Steady state: every structure first answers n + 64 untimed
+                # Steady state: every structure first answers 2n + 64 untimed
                 # queries, enough for RangeSet to build its point index.
-                warm = n + 64 if op == "query" else 0
+                warm = 2 * n + 64 if op == "query" else 0
                 timing, empty = _measure(ops, op, *pools[op], warm=warm)
                 results[(n, op, adapter.name)] = timing.net_of(empty)
     return _report(sizes, results), results
@@ -173,7 +173,7 @@ def _report(sizes: list[int], results: Results) -> str:
         "Median ns per operation, net of the same loop calling a do-nothing function",
         "(5 timed batches after a warm-up, fresh indices in every batch). Queries are",
         "timed in the steady state of a set that has stopped changing: every structure",
-        "first answers n + 64 untimed queries, after which RangeSet has built its point",
+        "first answers 2n + 64 untimed queries, after which RangeSet has built its point",
         "index (`ioreqlab.rangeset_index`). `RangeSet, changing` never builds one: its",
         "query row is what a point query costs on a set that keeps changing.",
         "`n/a`: the linked list is not run above 65,536 ranges (one point query there",

@@ -108,7 +108,7 @@ class RangeSetMachine(RuleBasedStateMachine):
         # Enough point queries without a change for RangeSet to build its
         # point index; later add/remove steps must drop it again.
         for r in self.sets:
-            for _ in range(r.nr_ranges + 40):
+            for _ in range(2 * r.nr_ranges + 40):
                 r.contains_singleton(7)
             for x in range(130):
                 assert r.contains_singleton(x) == (x in self.oracle), (type(r).__name__, x)
