@@ -7,8 +7,11 @@ set that stops changing (an emulator's port and MMIO ranges, a guest's
 write-protected pages between bursts) it builds this index, a snapshot in
 flat machine-word arrays.
 
-The span from the lowest start to the highest end is cut into n to 2n
-buckets of 2**shift values each.  ``buckets[2k], buckets[2k+1]`` describe
+The span from the lowest start to the highest end is cut into up to 4n
+buckets of 2**shift values each (2n to 4n unless the ranges are packed so
+tightly that one value per bucket is already fewer).  So many buckets keep
+most of them down to one candidate range even when ranges are scattered at
+random.  ``buckets[2k], buckets[2k+1]`` describe
 bucket ``k``:
 
 * the start and end of the one range that can hold a value of the bucket
@@ -33,7 +36,6 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from collections.abc import Sequence
-from itertools import accumulate, chain
 
 #: ``buckets`` entries: no candidate, several candidates.
 EMPTY = (0, 0)
@@ -53,28 +55,33 @@ class PointIndex:
         self.ends = ends = array("Q", [e for _, e in ranges])
         self.base = base = starts[0]
         span = ends[-1] - base + 1
-        # Buckets of 2**shift values, at most span/n wide: n to 2n buckets.
-        self.shift = shift = max(0, (span // n).bit_length() - 1)
+        # Buckets of 2**shift values, at most span/2n wide: up to 4n buckets.
+        self.shift = shift = max(0, (span // n).bit_length() - 2)
         nb = ((span - 1) >> shift) + 1
         self.limit = 2 * nb
-        ending = [0] * nb  # ranges ending in bucket k
-        starting = [0] * nb  # ranges starting in bucket k
-        for e in ends:
-            ending[(e - base) >> shift] += 1
-        for s in starts:
-            starting[(s - base) >> shift] += 1
-        # Bucket k's candidates: from the first range not ending before it
-        # to the last one starting in or before it.
-        first = accumulate(ending[:-1], initial=0)
-        last = (c - 1 for c in accumulate(starting))
-        cands = list(zip(first, last, strict=True))
-        self.crowded = {2 * k: (j, hi) for k, (j, hi) in enumerate(cands) if j < hi}
-        self.buckets = array(
-            "Q",
-            chain.from_iterable(
-                (starts[j], ends[j]) if j == hi else CROWDED if j < hi else EMPTY for j, hi in cands
-            ),
-        )
+        # One pass over the ranges, in order: a range fills the buckets it
+        # touches with its bounds; a bucket that the previous range already
+        # touches becomes crowded, listing its first and last candidate.
+        buckets = array("Q", bytes(16 * nb))  # all EMPTY
+        crowded: dict[int, tuple[int, int]] = {}
+        prev_last = -1
+        for j, (s, e) in enumerate(zip(starts, ends, strict=True)):
+            k = (s - base) >> shift
+            last = (e - base) >> shift
+            if k == prev_last:
+                k2 = k << 1
+                crowded[k2] = (crowded[k2][0] if k2 in crowded else j - 1, j)
+                buckets[k2] = CROWDED[0]
+                buckets[k2 + 1] = CROWDED[1]
+                k += 1
+            if k == last:
+                buckets[2 * k] = s
+                buckets[2 * k + 1] = e
+            elif k < last:
+                buckets[2 * k : 2 * last + 2] = array("Q", (s, e)) * (last - k + 1)
+            prev_last = last
+        self.buckets = buckets
+        self.crowded = crowded
 
     def contains(self, x: int) -> bool:
         """True iff a range of the snapshot holds ``x`` (an int, any value).
