@@ -111,3 +111,12 @@ def test_indexed_queries_still_reject_bad_values(bad: object) -> None:
     with pytest.raises(XenError):
         r.contains_singleton(bad)  # type: ignore[arg-type]
     assert r._index is not None
+
+
+def test_from_columns_matches_the_tuple_form_and_checks_lengths() -> None:
+    ranges = [(0, 2), (8, 10), (1 << 40, (1 << 40) + 5)]
+    a = PointIndex(ranges)
+    b = PointIndex.from_columns([s for s, _ in ranges], [e for _, e in ranges])
+    assert (a.buckets, a.crowded, a.shift) == (b.buckets, b.crowded, b.shift)
+    with pytest.raises(ValueError, match="one end per start"):
+        PointIndex.from_columns([0, 8], [2])

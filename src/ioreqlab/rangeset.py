@@ -43,6 +43,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from enum import Enum
+from itertools import chain
 from typing import Self
 
 from ioreqlab.abi.constants import UINT32_MAX, UINT64_MAX
@@ -612,7 +613,9 @@ class RangeSet(RangeSetBase):
             else:
                 self._quiet += 1
                 if self._quiet > self.INDEX_SLACK + 2 * self._count and self._count:
-                    self._index = PointIndex(list(self))
+                    self._index = PointIndex.from_columns(
+                        chain.from_iterable(self._starts), chain.from_iterable(self._ends)
+                    )
                 b = bisect_right(self._firsts, x) - 1
                 hit = b >= 0 and self._ends[b][bisect_right(self._starts[b], x) - 1] >= x
             if hit and type(x) is int:

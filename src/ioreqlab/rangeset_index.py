@@ -35,7 +35,8 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Self
 
 #: ``buckets`` entries: no candidate, several candidates.
 EMPTY = (0, 0)
@@ -48,11 +49,24 @@ class PointIndex:
     __slots__ = ("base", "buckets", "crowded", "ends", "limit", "shift", "starts")
 
     def __init__(self, ranges: Sequence[tuple[int, int]]) -> None:
-        n = len(ranges)
-        if n == 0:
-            raise ValueError("a point index needs at least one range")
-        self.starts = starts = array("Q", [s for s, _ in ranges])
-        self.ends = ends = array("Q", [e for _, e in ranges])
+        self._build(array("Q", [s for s, _ in ranges]), array("Q", [e for _, e in ranges]))
+
+    @classmethod
+    def from_columns(cls, starts: Iterable[int], ends: Iterable[int]) -> Self:
+        """The index of ranges given as their starts and their ends, both ascending.
+
+        RangeSet builds from its blocks this way: no tuple per range.
+        """
+        idx = cls.__new__(cls)
+        idx._build(array("Q", starts), array("Q", ends))
+        return idx
+
+    def _build(self, starts: array[int], ends: array[int]) -> None:
+        n = len(starts)
+        if n == 0 or len(ends) != n:
+            raise ValueError("a point index needs at least one range, and one end per start")
+        self.starts = starts
+        self.ends = ends
         self.base = base = starts[0]
         span = ends[-1] - base + 1
         # Buckets of 2**shift values, at most span/2n wide: up to 4n buckets.
