@@ -604,12 +604,13 @@ class RangeSet(RangeSetBase):
         idx = self._index
         try:
             if idx is not None:  # PointIndex.contains, inlined
-                k = ((x - idx.base) >> idx.shift) << 1
+                d = x - idx.base
+                k = (d >> idx.shift) << 1
                 hit = False
                 if 0 <= k < idx.limit:
                     lo = idx.buckets[k]
                     hi = idx.buckets[k + 1]
-                    hit = lo <= x <= hi if lo <= hi else idx.contains(x)
+                    hit = lo <= d <= hi if lo <= hi else idx.contains(x)
             else:
                 self._quiet += 1
                 if self._quiet > self.INDEX_SLACK + 2 * self._count and self._count:
