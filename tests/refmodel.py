@@ -72,6 +72,20 @@ class RefModel:
             return -E.EPERM
         return d
 
+    def param_target(self, caller: int, domid: int) -> int | tuple[RDomain, RDomain]:
+        """The HVMOP param checks both ops share: (caller, target) or -errno."""
+        if caller not in self.domains:
+            return -E.ESRCH
+        d = self.domains.get(domid)
+        if d is None:
+            return -E.ESRCH
+        if not d.hvm:
+            return -E.EINVAL
+        c = self.domains[caller]
+        if not (c is d or c.privileged or d.dm == caller):
+            return -E.EPERM
+        return c, d
+
     def server(self, d: RDomain, caller: int, sid: int) -> int | RServer:
         for s in d.servers:
             if s.sid == sid:
@@ -175,16 +189,10 @@ class RefModel:
     # -- params -----------------------------------------------------------------------
 
     def set_wp_param(self, caller: int, domid: int, value: int, cap: int) -> int:
-        if caller not in self.domains:
-            return -E.ESRCH
-        d = self.domains.get(domid)
-        if d is None:
-            return -E.ESRCH
-        if not d.hvm:
-            return -E.EINVAL
-        c = self.domains[caller]
-        if not (c is d or c.privileged or d.dm == caller):
-            return -E.EPERM
+        got = self.param_target(caller, domid)
+        if isinstance(got, int):
+            return got
+        c, d = got
         if c is d or not c.privileged:
             return -E.EPERM
         if value > 2**32 - 1 or value > cap:
@@ -196,16 +204,10 @@ class RefModel:
 
     def get_param(self, caller: int, domid: int, index: int) -> int:
         """HVMOP_get_param of 36 (the seed param), 10 (timer mode) or 0 (callback irq)."""
-        if caller not in self.domains:
-            return -E.ESRCH
-        d = self.domains.get(domid)
-        if d is None:
-            return -E.ESRCH
-        if not d.hvm:
-            return -E.EINVAL
-        c = self.domains[caller]
-        if not (c is d or c.privileged or d.dm == caller):
-            return -E.EPERM
+        got = self.param_target(caller, domid)
+        if isinstance(got, int):
+            return got
+        c, d = got
         if c is d and index != 0:  # a guest may read CALLBACK_IRQ on itself, not these two
             return -E.EPERM
         return d.wp_param if index == 36 else 0
