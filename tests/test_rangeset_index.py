@@ -120,3 +120,10 @@ def test_from_columns_matches_the_tuple_form_and_checks_lengths() -> None:
     assert (a.buckets, a.crowded, a.shift) == (b.buckets, b.crowded, b.shift)
     with pytest.raises(ValueError, match="one end per start"):
         PointIndex.from_columns([0, 8], [2])
+
+
+def test_nbytes_counts_the_arrays() -> None:
+    small = PointIndex([(0, 2), (8, 10)])  # span fits 32 bits: 4-byte bucket words
+    assert small.nbytes() == 2 * 8 * 2 + 4 * small.limit
+    wide = PointIndex([(0, 2), (1 << 40, 1 << 41)])  # 8-byte bucket words
+    assert wide.nbytes() == 2 * 8 * 2 + 8 * wide.limit
