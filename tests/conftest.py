@@ -5,7 +5,10 @@ Run the long profile with ``HYPOTHESIS_PROFILE=long make test``.
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from ioreqlab.profiles import XEN_VERSIONS
 
 settings.register_profile(
     "ci",
@@ -23,3 +26,10 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(params=XEN_VERSIONS)
+def xen(request: pytest.FixtureRequest) -> str:
+    """Each Xen profile in turn, for tests of behaviour both profiles share."""
+    version: str = request.param
+    return version

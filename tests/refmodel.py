@@ -52,9 +52,10 @@ def runs(values: set[int]) -> int:
 class RefModel:
     """The reference: returns 0/-errno (and results) for each call, and updates itself."""
 
-    def __init__(self, design: str, domains: list[RDomain]) -> None:
+    def __init__(self, design: str, domains: list[RDomain], xen: str = "4.7") -> None:
         self.design = design
         self.domains = {d.domid: d for d in domains}
+        self.xen = xen
 
     # -- common checks --------------------------------------------------------
 
@@ -67,7 +68,7 @@ class RefModel:
         if d is None:
             return -E.ESRCH
         if not d.hvm:
-            return -E.EINVAL
+            return 0 if self.xen == "4.7" else -E.EINVAL  # 4.9 dm_op: rc still 0
         if not (self.domains[caller].privileged or d.dm == caller):
             return -E.EPERM
         return d
@@ -101,6 +102,15 @@ class RefModel:
         if buf > 2:
             return -E.EINVAL
         used = {s.sid for s in d.servers}
+        if self.xen == "4.17":
+            # An array of 8, lowest free slot; frames only when asked for later.
+            free = [i for i in range(8) if i not in used]
+            if not free:
+                return -E.ENOSPC
+            s = RServer(free[0], caller, 0)
+            s.limit = {PORT: 256, MEMORY: 256, PCI: 256, WP_MEM: d.wp_param or 256}
+            d.servers.append(s)
+            return s.sid
         sid = d.last_id
         while True:
             sid = (sid + 1) & 0xFFFF
@@ -286,9 +296,15 @@ class RefModel:
 
     # -- routing -----------------------------------------------------------------------------
 
+    def walk_order(self, d: RDomain) -> list[RServer]:
+        """The order servers are tried: 4.7 newest first, 4.17 highest slot first."""
+        if self.xen == "4.17":
+            return sorted(d.servers, key=lambda s: -s.sid)
+        return list(reversed(d.servers))
+
     def route_port(self, domid: int, port: int) -> tuple[str, int | None]:
         d = self.domains[domid]
-        for s in reversed(d.servers):  # newest first
+        for s in self.walk_order(d):
             if s.enabled and port in s.covered[PORT]:
                 return "server", s.sid
         return "null", None

@@ -15,6 +15,8 @@ import pytest
 from ioreqlab import devicemodel
 from ioreqlab.abi import (
     DM_OP_SIZE,
+    CreateIoreqServer,
+    DestroyIoreqServer,
     DmOp,
     HvmParam,
     IoRangeType,
@@ -237,9 +239,21 @@ def test_dmop_on_oneself_is_eperm_and_on_nobody_esrch(host: Host, guest: int) ->
     refused(host, errno.ESRCH, lambda: devicemodel.open(host, 4242).create_ioreq_server(guest))
 
 
-def test_dmop_on_pv_domain_is_einval(host: Host) -> None:
+def test_dmop_on_pv_domain_is_einval_from_415() -> None:
+    # xen/arch/x86/hvm/dm.c:dm_op, 615367b527 (4.15): rc = -EINVAL before the check.
+    host = Host(xen="4.17", xen_heap_bytes=1 << 20)
     pv = host.create_domain(memory_mib=64, hvm=False)
     refused(host, errno.EINVAL, lambda: devicemodel.open(host, 0).create_ioreq_server(pv))
+
+
+def test_dmop_on_pv_domain_succeeds_doing_nothing_in_49(host: Host) -> None:
+    # 4.9 dm.c:dm_op: "if ( !is_hvm_domain(d) ) goto out;" with rc still 0.
+    pv = host.create_domain(memory_mib=64, hvm=False)
+    before = snapshot(host)
+    buf = dm_op_buffer(DmOp.CREATE_IOREQ_SERVER, CreateIoreqServer(0))
+    assert host.dm_op(0, pv, [buf]) == 0
+    assert buf == dm_op_buffer(DmOp.CREATE_IOREQ_SERVER, CreateIoreqServer(0))  # no output
+    assert snapshot(host) == before
 
 
 @pytest.mark.parametrize("index", [37, 38, 1000, 2**32 - 1])
@@ -300,12 +314,27 @@ def test_dmop_with_too_many_buffers_is_e2big(host: Host, guest: int) -> None:
     assert host.dm_op(0, guest, [buf, bytearray(8), bytearray(8)]) == -errno.E2BIG
 
 
-def test_short_dmop_buffer_is_zero_filled(host: Host, guest: int) -> None:
-    # 8 bytes hold only the header: the union reads as zeros (create, OFF, pad 0).
-    buf = bytearray(dm_op_buffer(DmOp.CREATE_IOREQ_SERVER, IoreqServerRange(0, 0, 0, 0, 0))[:8])
-    assert host.dm_op(0, guest, [buf]) == 0
-    assert len(host.domains[guest].servers) == 1
-    assert len(buf) == 8  # outputs are truncated to the buffer, never grown
+def test_short_dmop_buffer_is_efault_in_49(host: Host, guest: int) -> None:
+    # 4.9 dm.c: COPY_FROM_GUEST_BUF(op) needs sizeof(struct xen_dm_op) = 32 bytes.
+    full = dm_op_buffer(DmOp.DESTROY_IOREQ_SERVER, DestroyIoreqServer(1))
+    for n in (0, 8, 12, 31):
+        assert host.dm_op(0, guest, [bytearray(full[:n])]) == -errno.EFAULT
+
+
+def test_short_dmop_buffer_is_efault_below_the_op_size_from_411() -> None:
+    # 4.11+ dm.c: the header, then op_size[op] bytes (85cb15dfe4); an op beyond
+    # the table is -EOPNOTSUPP before its size is checked.
+    host = Host(xen="4.17", xen_heap_bytes=1 << 20)
+    guest = host.create_domain(memory_mib=64)
+    sid = devicemodel.open(host, 0).create_ioreq_server(guest)
+    full = dm_op_buffer(DmOp.DESTROY_IOREQ_SERVER, DestroyIoreqServer(sid))
+    assert host.dm_op(0, guest, [bytearray(full[:7])]) == -errno.EFAULT
+    assert host.dm_op(0, guest, [bytearray(full[:11])]) == -errno.EFAULT
+    beyond = bytearray(8)
+    beyond[0] = 21
+    assert host.dm_op(0, guest, [beyond]) == -errno.EOPNOTSUPP
+    assert host.dm_op(0, guest, [bytearray(full[:12])]) == 0  # exactly 8 + 4: enough
+    assert not host.domains[guest].servers
 
 
 def test_unknown_dmop_is_eopnotsupp(host: Host, guest: int) -> None:

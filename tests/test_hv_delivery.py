@@ -16,16 +16,18 @@ from tests.hv_helpers import EchoEmulator
 MMIO = 0xF000_0000
 
 
-def setup(bufioreq: int = 0) -> tuple[Host, int, int, devicemodel.IoreqPages, list[int]]:
-    host = Host(xen_heap_bytes=1 << 20)
+def setup(
+    xen: str = "4.7", bufioreq: int = 0
+) -> tuple[Host, int, int, devicemodel.IoreqPages, list[int]]:
+    host = Host(xen=xen, xen_heap_bytes=1 << 20)
     g = host.create_domain(memory_mib=64, vcpus=2)
     dm = devicemodel.open(host, 0)
     sid = dm.create_ioreq_server(g, bufioreq)
     dm.map_io_range_to_ioreq_server(g, sid, True, MMIO, MMIO + 0xFFF)
     dm.map_io_range_to_ioreq_server(g, sid, True, 0xA0000, 0xBFFFF)
-    dm.set_ioreq_server_state(g, sid, True)
     notified: list[int] = []
-    pages = dm.map_ioreq_server(g, sid, notified.append)
+    pages = dm.map_ioreq_server(g, sid, notified.append)  # map first, as QEMU does
+    dm.set_ioreq_server_state(g, sid, True)
     return host, g, sid, pages, notified
 
 
@@ -42,8 +44,13 @@ def set_state(
     pages.shared[off + 30] = (pages.shared[off + 30] & 0xF0) | state
 
 
-def test_request_is_written_ready_with_the_vcpu_port() -> None:
-    host, g, _, pages, notified = setup()
+def wake(host: Host, g: int, sid: int, vcpu: int) -> None:
+    """The emulator notifies the vCPU's port (``xenevtchn_notify``)."""
+    devicemodel.open(host, 0).notify(g, sid, vcpu)
+
+
+def test_request_is_written_ready_with_the_vcpu_port(xen: str) -> None:
+    host, g, _, pages, notified = setup(xen)
     got = host.guest_access(g, 1, "mmio", MMIO + 8, 4, write=False)
     assert got.status == "pending"
     assert notified == [1]
@@ -54,42 +61,61 @@ def test_request_is_written_ready_with_the_vcpu_port() -> None:
         host.guest_access(g, 1, "mmio", MMIO, 4, write=False)
 
 
-def test_forward_moves_complete_the_read() -> None:
-    host, g, _, pages, _ = setup()
+def test_vp_eport_is_written_on_enable_not_on_send(xen: str) -> None:
+    # xen/common/ioreq.c:ioreq_server_enable -> ioreq_server_update_evtchn (4.17;
+    # hvm_ioreq_server_enable in 4.7's xen/arch/x86/hvm/ioreq.c).
+    host, g, _, pages, _ = setup(xen)
+    assert [slot(pages, v).vp_eport for v in (0, 1)] == list(pages.vcpu_ports)
+    pages.shared[24:28] = b"\xff\xff\0\0"  # a device model scribbles over vCPU 0's port
+    got = host.guest_access(g, 0, "mmio", MMIO, 4, write=True, data=1)
+    assert (got.status, got.fault) == ("unhandled", 13)  # #GP(0): "bad event channel"
+    assert slot(pages, 0).state == IoReqState.NONE  # nothing was written
+    assert host.domains[g].counters["send_refused_bad_port"] == 1
+
+
+def test_only_a_notification_wakes_the_vcpu(xen: str) -> None:
+    # wait_for_io: the vCPU sleeps on its port; IORESP_READY alone wakes nothing.
+    host, g, sid, pages, _ = setup(xen)
     host.guest_access(g, 0, "mmio", MMIO, 2, write=False)
-    set_state(pages, 0, IoReqState.INPROCESS)
-    assert host.resume_vcpu(g, 0).status == "pending"
     set_state(pages, 0, IoReqState.IORESP_READY, data=0xABCDEF)
+    assert host.resume_vcpu(g, 0).status == "pending"
+    assert slot(pages, 0).state == IoReqState.IORESP_READY  # Xen has not looked
+    wake(host, g, sid, 0)
     done = host.resume_vcpu(g, 0)
     assert (done.status, done.data) == ("done", 0xCDEF)  # masked to the access size
     assert slot(pages, 0).state == IoReqState.NONE
 
 
-@pytest.mark.parametrize(
-    ("first", "then"),
-    [(IoReqState.INPROCESS, IoReqState.READY), (IoReqState.IORESP_READY, IoReqState.INPROCESS)],
-)
-def test_backward_moves_are_refused_and_counted_xsa262(first: int, then: int) -> None:
-    host, g, _, pages, _ = setup()
+def test_forward_moves_complete_the_read(xen: str) -> None:
+    host, g, sid, pages, _ = setup(xen)
+    host.guest_access(g, 0, "mmio", MMIO, 2, write=False)
+    set_state(pages, 0, IoReqState.INPROCESS)
+    wake(host, g, sid, 0)
+    assert host.resume_vcpu(g, 0).status == "pending"
+    set_state(pages, 0, IoReqState.IORESP_READY, data=0xABCDEF)
+    wake(host, g, sid, 0)
+    done = host.resume_vcpu(g, 0)
+    assert (done.status, done.data) == ("done", 0xCDEF)
+
+
+def test_backward_move_crashes_the_domain_xsa262(xen: str) -> None:
+    # xen/common/ioreq.c:wait_for_io (4.17): state < prev_state -> domain_crash.
+    host, g, sid, pages, _ = setup(xen)
     host.guest_access(g, 0, "mmio", MMIO, 4, write=False)
     set_state(pages, 0, IoReqState.INPROCESS)
-    host.resume_vcpu(g, 0)
-    if first == IoReqState.IORESP_READY:
-        # Xen has not looked since INPROCESS; the emulator then flips back.
-        set_state(pages, 0, IoReqState.READY)
-    else:
-        set_state(pages, 0, then)
-    assert host.resume_vcpu(g, 0).status == "pending"
+    wake(host, g, sid, 0)
+    assert not host.domains[g].crashed
+    set_state(pages, 0, IoReqState.READY)  # INPROCESS -> READY goes backwards
+    wake(host, g, sid, 0)
+    assert host.domains[g].crashed
     assert host.domains[g].counters["ioreq_state_refused"] == 1
-    set_state(pages, 0, IoReqState.IORESP_READY, data=7)
-    assert host.resume_vcpu(g, 0).data == 7
 
 
-def test_impossible_state_crashes_the_domain() -> None:
-    host, g, _, pages, _ = setup()
+def test_impossible_state_crashes_the_domain(xen: str) -> None:
+    host, g, sid, pages, _ = setup(xen)
     host.guest_access(g, 0, "mmio", MMIO, 4, write=False)
     set_state(pages, 0, 9)
-    assert host.resume_vcpu(g, 0).status == "crashed"
+    wake(host, g, sid, 0)
     assert host.domains[g].crashed
     # A crashed domain is being torn down: everything else fails cleanly.
     dm = devicemodel.open(host, 0)
@@ -102,22 +128,47 @@ def test_impossible_state_crashes_the_domain() -> None:
     assert host.heap_statistics().in_use == 0
 
 
-def test_emulator_resetting_to_none_completes_with_all_ones() -> None:
-    host, g, _, pages, _ = setup()
+def test_emulator_resetting_to_none_completes_with_all_ones(xen: str) -> None:
+    host, g, sid, pages, _ = setup(xen)
     host.guest_access(g, 0, "mmio", MMIO, 4, write=False)
     set_state(pages, 0, IoReqState.NONE)
+    wake(host, g, sid, 0)
     done = host.resume_vcpu(g, 0)
     assert (done.status, done.data) == ("done", 0xFFFFFFFF)
 
 
-def test_busy_slot_is_unhandled() -> None:
-    host, g, _, pages, _ = setup()
+def test_disable_clears_the_pages_and_the_waiting_read_gets_all_ones() -> None:
+    # 4.7 hvm_ioreq_server_disable -> hvm_add_ioreq_gmfn -> clear_page (gfn-mapped pages).
+    host, g, sid, pages, _ = setup("4.7", bufioreq=1)
+    host.guest_access(g, 1, "mmio", 0xA0000, 1, write=True, data=5)  # queued in the ring
+    host.guest_access(g, 0, "mmio", MMIO, 4, write=False)
+    devicemodel.open(host, 0).set_ioreq_server_state(g, sid, False)
+    assert bytes(pages.shared) == bytes(4096)
+    assert bytes(pages.buffered) == bytes(4096)
+    wake(host, g, sid, 0)
+    assert host.resume_vcpu(g, 0).data == 0xFFFFFFFF
+
+
+def test_destroyed_server_leaves_its_waiting_vcpu_blocked(xen: str) -> None:
+    host, g, sid, _, _ = setup(xen)
+    host.guest_access(g, 0, "mmio", MMIO, 4, write=False)
+    devicemodel.open(host, 0).destroy_ioreq_server(g, sid)
+    assert host.resume_vcpu(g, 0).status == "pending"
+    with pytest.raises(XenEBUSY):
+        host.guest_access(g, 0, "pio", 0x80, 1, write=True)
+    host.destroy_domain(g)
+    assert host.heap_statistics().in_use == 0
+
+
+def test_busy_slot_is_unhandled(xen: str) -> None:
+    host, g, _, pages, _ = setup(xen)
     set_state(pages, 0, IoReqState.INPROCESS)  # a hostile emulator scribbles first
-    assert host.guest_access(g, 0, "mmio", MMIO, 4, write=True, data=1).status == "unhandled"
+    got = host.guest_access(g, 0, "mmio", MMIO, 4, write=True, data=1)
+    assert (got.status, got.fault) == ("unhandled", 13)
 
 
-def test_resume_without_request_is_einval() -> None:
-    host, g, _, _, _ = setup()
+def test_resume_without_request_is_einval(xen: str) -> None:
+    host, g, _, _, _ = setup(xen)
     with pytest.raises(XenEINVAL):
         host.resume_vcpu(g, 0)
 
@@ -139,8 +190,8 @@ def ring(pages: devicemodel.IoreqPages) -> tuple[int, int]:
     return int(rp), int(wp)
 
 
-def test_vga_writes_go_to_the_buffered_ring() -> None:
-    host, g, _, pages, notified = setup(bufioreq=1)
+def test_vga_writes_go_to_the_buffered_ring(xen: str) -> None:
+    host, g, _, pages, notified = setup(xen, bufioreq=1)
     got = host.guest_access(g, 0, "mmio", 0xA0010, 8, write=True, data=0x1122334455667788)
     assert got.status == "buffered"
     assert ring(pages) == (0, 2)  # an 8-byte write takes two slots
@@ -152,8 +203,8 @@ def test_vga_writes_go_to_the_buffered_ring() -> None:
     assert host.guest_access(g, 0, "mmio", 0xA0010, 4, write=False).status == "pending"
 
 
-def test_full_ring_falls_back_to_synchronous() -> None:
-    host, g, _, pages, _ = setup(bufioreq=1)
+def test_full_ring_falls_back_to_synchronous(xen: str) -> None:
+    host, g, sid, pages, _ = setup(xen, bufioreq=1)
     for i in range(511):
         assert (
             host.guest_access(g, 0, "mmio", 0xA0000 + i, 1, write=True, data=i).status == "buffered"
@@ -163,13 +214,13 @@ def test_full_ring_falls_back_to_synchronous() -> None:
     # The emulator drains the ring: room again, and the write pointer wraps its slot index.
     struct.pack_into("<I", pages.buffered, 0, 511)
     set_state(pages, 0, IoReqState.IORESP_READY)
-    host.resume_vcpu(g, 0)
+    wake(host, g, sid, 0)
     assert host.guest_access(g, 0, "mmio", 0xA0001, 1, write=True, data=2).status == "buffered"
     assert BufIoReq.unpack(bytes(pages.buffered[8:16])).addr == 0xA0001
 
 
-def test_server_without_bufioreq_takes_vga_writes_synchronously() -> None:
-    host, g, _, _, _ = setup(bufioreq=0)
+def test_server_without_bufioreq_takes_vga_writes_synchronously(xen: str) -> None:
+    host, g, _, _, _ = setup(xen, bufioreq=0)
     assert host.guest_access(g, 0, "mmio", 0xA0000, 1, write=True, data=1).status == "pending"
 
 

@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "ioreqlab.abi.constants": 0,
     "ioreqlab.abi.ioreq": 0,
     "ioreqlab.abi.structs": 0,
+    "ioreqlab.profiles": 0,
     "ioreqlab.alloc": 1,
     "ioreqlab.rangeset": 1,
     "ioreqlab.rangeset_ref": 1,

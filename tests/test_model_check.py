@@ -70,11 +70,14 @@ def dm(host: Host, caller: int, domid: int, op: DmOp, arg: WireStruct) -> tuple[
 
 class HypercallMachine(RuleBasedStateMachine):
     design = "p2m"
+    xen = "4.7"
     servers = Bundle("servers")
 
     def __init__(self) -> None:
         super().__init__()
-        self.host = Host(design=self.design, xen_heap_bytes=8 << 20, wp_ram_ranges_cap=CAP)
+        self.host = Host(
+            design=self.design, xen=self.xen, xen_heap_bytes=8 << 20, wp_ram_ranges_cap=CAP
+        )
         h = self.host
         assert h.create_domain(memory_mib=16, hvm=False, name="stub") == STUB
         assert h.create_domain(memory_mib=16, dm_domid=STUB, name="g1") == GUEST1
@@ -89,6 +92,7 @@ class HypercallMachine(RuleBasedStateMachine):
                 RDomain(GUEST2, hvm=True, dm=DOM0),
                 RDomain(STUB2, hvm=False, dm=0),
             ],
+            self.xen,
         )
         self.echo: list[EchoEmulator] = []
 
@@ -112,7 +116,7 @@ class HypercallMachine(RuleBasedStateMachine):
         got = CreateIoreqServer.unpack(raw[8:14]).id if rc == 0 else rc
         self.check(domid, got, want, "create")
         assert self.others(domid) == before
-        if rc == 0:
+        if rc == 0 and self.host.domains[domid].hvm:  # 4.9 "succeeds" on a PV target
             self.echo.append(EchoEmulator(self.host, caller, domid, got))
             return (domid, caller, got)
         return (domid, caller, 4242)  # an unknown id for later rules
@@ -233,8 +237,9 @@ class HypercallMachine(RuleBasedStateMachine):
         self.host.check_invariants()
         for domid in (GUEST1, GUEST2):
             d, r = self.host.domains[domid], self.ref.domains[domid]
-            assert [s.id for s in d.servers] == [s.sid for s in reversed(r.servers)]
-            for s, rs in zip(d.servers, reversed(r.servers), strict=True):
+            order = self.ref.walk_order(r)
+            assert [s.id for s in d.servers] == [s.sid for s in order]
+            for s, rs in zip(d.servers, order, strict=True):
                 assert s.enabled == rs.enabled
                 for rtype, ranges in s.ranges.items():
                     covered = {x for lo, hi in ranges for x in range(lo, hi + 1)}
@@ -261,6 +266,23 @@ class P2tMachine(HypercallMachine):
     design = "p2t"
 
 
+class P2mMachine417(HypercallMachine):
+    xen = "4.17"
+
+
+class RangesetMachine417(HypercallMachine):
+    design = "rangeset"
+    xen = "4.17"
+
+
+class P2tMachine417(HypercallMachine):
+    design = "p2t"
+    xen = "4.17"
+
+
 TestP2mDesign = HypercallMachine.TestCase
 TestRangesetDesign = RangesetMachine.TestCase
 TestP2tDesign = P2tMachine.TestCase
+TestP2mDesign417 = P2mMachine417.TestCase
+TestRangesetDesign417 = RangesetMachine417.TestCase
+TestP2tDesign417 = P2tMachine417.TestCase

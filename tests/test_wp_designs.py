@@ -222,10 +222,14 @@ def test_log_dirty_refused_while_entries_remain() -> None:
 @pytest.mark.parametrize("design", ["p2m", "p2t"])
 def test_writes_go_to_the_owner_bypassing_ranges_and_enabled(design: str) -> None:
     host, g, dm, sid = make(design)
-    echo = EchoEmulator(host, 0, g, sid)  # the server stays disabled
+    echo = EchoEmulator(host, 0, g, sid)  # no ranges at all
     dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
     dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x30, 1)
-    host.guest_access(g, 0, "mmio", 0x30000, 8, write=True, data=0x55)  # before: RAM untouched?
+    # Never enabled: Xen never wrote vp_eport into the slot, so ioreq_send
+    # refuses ("bad event channel") and the guest takes #GP(0).
+    never = host.guest_access(g, 0, "mmio", 0x30000, 8, write=True, data=0x55)
+    assert (never.route, never.status, never.fault) == ("server", "unhandled", 13)
+    dm.set_ioreq_server_state(g, sid, True)
     got = host.guest_access(g, 0, "mmio", 0x30008, 8, write=True, data=0xAB)
     assert (got.route, got.server_id, got.status) == ("server", sid, "done")
     assert echo.seen[-1].addr == 0x30008
@@ -233,6 +237,27 @@ def test_writes_go_to_the_owner_bypassing_ranges_and_enabled(design: str) -> Non
     assert host.domains[g].read_ram(0x30008, 8) == 0  # the emulator decides what RAM gets
     read = host.guest_access(g, 0, "mmio", 0x30008, 8, write=False)
     assert read.route == "ram"  # the read half is served from RAM
+
+
+@pytest.mark.parametrize(("xen", "fault"), [("4.7", 13), ("4.17", None)])
+def test_a_disabled_owner_takes_writes_only_if_its_pages_are_frames(
+    xen: str, fault: int | None
+) -> None:
+    # Disabling a gfn-mapped server clears its pages (hvm_add_ioreq_gfn), vp_eport
+    # included, so the owner's next write is refused; acquired frames (4.11+,
+    # ioreq_server_get_frame) are never cleared and the write still goes to it.
+    host = Host(design="p2m", xen=xen, xen_heap_bytes=1 << 20)
+    g = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g)
+    EchoEmulator(host, 0, g, sid)
+    dm.set_ioreq_server_state(g, sid, True)
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
+    dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x30, 1)
+    dm.set_ioreq_server_state(g, sid, False)
+    got = host.guest_access(g, 0, "mmio", 0x30000, 4, write=True, data=1)
+    assert got.fault == fault
+    assert got.status == ("unhandled" if fault else "done")
 
 
 def test_rangeset_design_routes_by_wp_mem_singletons() -> None:
@@ -258,6 +283,8 @@ def test_p2t_two_mediators_each_own_a_type() -> None:
     a = dm.create_ioreq_server(g)
     b = dm.create_ioreq_server(g)
     ea, eb = EchoEmulator(host, 0, g, a), EchoEmulator(host, 0, g, b)
+    dm.set_ioreq_server_state(g, a, True)
+    dm.set_ioreq_server_state(g, b, True)
     dm.map_mem_type_to_ioreq_server(g, a, HvmMem.IOREQ_SERVER, W)
     dm.map_mem_type_to_ioreq_server(g, b, HvmMem.IOREQ_SERVER_1, W)
     dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x100, 4)

@@ -52,7 +52,7 @@ from ioreqlab.abi.structs import (
     WireStruct,
     dm_op_buffer,
 )
-from ioreqlab.errors import ERESTART, XenEINVAL, raise_errno
+from ioreqlab.errors import ERESTART, XenEINVAL, XenENOSYS, raise_errno
 from ioreqlab.host import Host
 
 __all__ = ["DeviceModel", "IoreqPages", "open"]
@@ -202,7 +202,22 @@ class DeviceModel:
 
     def map_ioreq_server(self, domid: int, id: int, notify: Callable[[int], None]) -> IoreqPages:
         """Map the server's pages and bind its ports: ``notify(vcpu)`` on each send
-        (``vcpu`` -1 for the buffered ring)."""
+        (``vcpu`` -1 for the buffered ring).
+
+        As QEMU does: ``xenforeignmemory_map_resource`` of the server's frames
+        where Xen has it (4.11+), else the gfns from ``get_ioreq_server_info``.
+        Map before enabling: Xen writes each vCPU's ``vp_eport`` into the slots
+        when the server is enabled, and only if its pages exist by then.
+        """
+        try:
+            nframes = 2 if self._has_ring(domid, id) else 1
+            frames = self.host.acquire_ioreq_server_frames(
+                self.caller, domid, id, 2 - nframes, nframes
+            )
+        except XenENOSYS:
+            self.get_ioreq_server_info(domid, id)
+        else:
+            del frames  # the same pages the binding below returns
         s = self.host.bind_ioreq_notifier(self.caller, domid, id, notify)
         return IoreqPages(
             memoryview(s.shared_page),
@@ -210,6 +225,17 @@ class DeviceModel:
             tuple(s.vcpu_ports),
             s.bufioreq_port,
         )
+
+    def _has_ring(self, domid: int, id: int) -> bool:
+        buf = self._call(
+            domid,
+            DmOp.GET_IOREQ_SERVER_INFO,
+            GetIoreqServerInfo(id, self._no_gfns()),
+        )
+        return GetIoreqServerInfo.unpack(buf[8:32]).bufioreq_port != 0
+
+    def _no_gfns(self) -> int:
+        return 1 if self.host.xen.get_info_flags else 0
 
     def map_foreign(self, domid: int, gfn: int) -> memoryview:
         """``xenforeignmemory_map``: a writable view of one guest RAM frame."""

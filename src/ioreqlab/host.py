@@ -43,7 +43,15 @@ from ioreqlab.abi.constants import (
     P2mType,
 )
 from ioreqlab.abi.ioreq import IoReq
-from ioreqlab.errors import XenEBUSY, XenEINVAL, XenENOENT, XenENOMEM, XenEPERM, XenESRCH
+from ioreqlab.errors import (
+    XenEBUSY,
+    XenEINVAL,
+    XenENOENT,
+    XenENOMEM,
+    XenENOSYS,
+    XenEPERM,
+    XenESRCH,
+)
 from ioreqlab.hv import ioreq as srv
 from ioreqlab.hv import params as prm
 from ioreqlab.hv.dmop import WP_DM_OPS, Buffer, DmOpHandler, dispatch_dm_op, dispatch_hvm_op
@@ -54,6 +62,7 @@ from ioreqlab.hv.vcpu_io import Access, VcpuIo
 from ioreqlab.hv.wp import DESIGN_NAMES, WpDesign, make_design
 from ioreqlab.p2m import get_mem_type
 from ioreqlab.p2t import P2tTable
+from ioreqlab.profiles import DEFAULT_XEN, XenProfile, profile
 from ioreqlab.rangeset import NodeLayout
 
 __all__ = ["DESIGNS", "Access", "DomainStats", "Host", "HostStats", "IoreqServerInfo"]
@@ -76,7 +85,7 @@ _VGA_WINDOW = (0xA0000, 0xBFFFF)
 class IoreqServerInfo:
     """``get_ioreq_server_info``'s outputs (None where Xen leaves them untouched)."""
 
-    ioreq_pfn: int
+    ioreq_pfn: int | None
     bufioreq_pfn: int | None
     bufioreq_port: int | None
 
@@ -106,6 +115,7 @@ class HostStats:
     design: str
     heap: HeapStats
     domains: tuple[DomainStats, ...]
+    xen: str = DEFAULT_XEN
 
 
 class Host:
@@ -122,6 +132,7 @@ class Host:
     def __init__(
         self,
         design: str = "p2m",
+        xen: str = DEFAULT_XEN,
         xen_heap_bytes: int = 64 << 20,
         wp_ram_ranges_cap: int = 8192,
         *,
@@ -132,6 +143,8 @@ class Host:
     ) -> None:
         if xen_heap_bytes < 0 or wp_ram_ranges_cap < 0:
             raise XenEINVAL("heap size and wp cap must not be negative")
+        #: The Xen release this host behaves as (:mod:`ioreqlab.profiles`).
+        self.xen: XenProfile = profile(xen)
         self.wp: WpDesign = make_design(design, p2t_types)
         self.design = design
         self.p2t_node_bits = p2t_node_bits
@@ -145,7 +158,7 @@ class Host:
         }
         self._rover = 0
         self._ports = itertools.count(1)
-        self.io = VcpuIo(self.wp)
+        self.io = VcpuIo(self.wp, self.xen)
 
     # -- domctl: the toolstack's level ---------------------------------------
 
@@ -200,6 +213,8 @@ class Host:
         if hvm:
             d.params[HvmParam.IOREQ_PFN] = _SPECIAL_PFN_BASE + _SPECIAL_IOREQ
             d.params[HvmParam.BUFIOREQ_PFN] = _SPECIAL_PFN_BASE + _SPECIAL_BUFIOREQ
+            if self.xen.legacy_gfns:  # libxc sets them through hvm_set_param
+                d.gmfn_pool.legacy_mask = (1 << HvmParam.IOREQ_PFN) | (1 << HvmParam.BUFIOREQ_PFN)
             d.params[HvmParam.DM_DOMAIN] = dm_domid
             if ioreq_server_pages:
                 base = _SPECIAL_PFN_BASE - ioreq_server_pages
@@ -285,18 +300,66 @@ class Host:
             bufioreq,
             self.heap.account(domid),
             lambda: next(self._ports),
+            self.xen,
             wp_mem=self.design == "rangeset",
             node_layout=self.node_layout,
         )
         return s.id
 
-    def get_ioreq_server_info(self, caller: int, domid: int, sid: int) -> IoreqServerInfo:
-        """The server's ioreq frame and, with buffering, its ring frame and port."""
+    def get_ioreq_server_info(
+        self, caller: int, domid: int, sid: int, *, gfns: bool = True
+    ) -> IoreqServerInfo:
+        """The server's ioreq frame and, with buffering, its ring frame and port.
+
+        From 4.11 the frames are mapped on this call (``gfns`` false is
+        ``XEN_DMOP_no_gfns``: only the port, nothing mapped); 4.7 mapped them
+        at creation.  The gfns are None when not asked for (or not buffered).
+        """
         c, d = self._dm_target(caller, domid)
         s = srv.lookup_server(d, sid, c.domid)
+        if gfns:
+            srv.map_gfns(d, s)
+        ioreq_pfn = s.ioreq_pfn if gfns else None
         if s.has_bufioreq:
-            return IoreqServerInfo(s.ioreq_pfn, s.bufioreq_pfn, s.bufioreq_port)
-        return IoreqServerInfo(s.ioreq_pfn, None, None)
+            return IoreqServerInfo(ioreq_pfn, s.bufioreq_pfn if gfns else None, s.bufioreq_port)
+        return IoreqServerInfo(ioreq_pfn, None, None)
+
+    def acquire_ioreq_server_frames(
+        self, caller: int, domid: int, sid: int, frame: int, nr_frames: int
+    ) -> list[bytearray]:
+        """``XENMEM_acquire_resource`` of ``XENMEM_resource_ioreq_server`` (4.11+).
+
+        Frame 0 is the buffered ring, frame 1 the ioreq page.  ``nr_frames``
+        0 is the size query (the returned list is empty; see
+        :meth:`ioreq_server_max_frames`).  Checks in ``acquire_resource``'s
+        order: the range fits 32 bits (``-EINVAL``), the target
+        (``-ESRCH``/``-EPERM``), ``XSM_DM_PRIV`` (``-EPERM``), an HVM target
+        (``-EINVAL``), then per frame ``ioreq_server_get_frame``: the server
+        (``-ENOENT``), its emulator (``-EPERM``), pages not gfn-mapped
+        (``-EPERM``), the index (``-ENOENT`` for a missing ring, ``-EINVAL``).
+        Under a profile without the resource, ``-ENOSYS`` (unknown memory op).
+        """
+        if not self.xen.acquire_resource:
+            raise XenENOSYS(f"XENMEM_acquire_resource does not exist in Xen {self.xen.version}")
+        if frame < 0 or nr_frames < 0 or (frame >> 32) or ((frame + nr_frames) >> 32):
+            raise XenEINVAL(f"frames {frame}+{nr_frames} do not fit 32 bits")
+        c, d = self._remote(caller, domid)
+        if not (c.privileged or c.domid == d.dm_domid):
+            raise XenEPERM(f"domain {caller} may not map resources of domain {domid}")
+        if not d.hvm:
+            raise XenEINVAL(f"domain {domid} has no ioreq server frames")
+        if not 0 <= sid <= 0xFFFF:
+            raise XenEINVAL(f"ioreq server id {sid} does not fit ioservid_t")
+        pages = []
+        for idx in range(frame, frame + nr_frames):
+            s = srv.lookup_server(d, sid, c.domid)
+            pages.append(srv.get_frame(d, s, idx))
+        return pages
+
+    def ioreq_server_max_frames(self, domid: int) -> int:
+        """``ioreq_server_max_frames``: the ring plus one page per 128 vCPUs."""
+        d = self._live(domid)
+        return 1 + -(-d.vcpus * 32 // PAGE_SIZE) if d.hvm else 0
 
     def map_io_range(
         self, caller: int, domid: int, sid: int, rtype: int, start: int, end: int
@@ -326,13 +389,14 @@ class Host:
         srv.destroy_server(d, s, self.heap.account(domid))
 
     def _ensure_default(self, d: Domain) -> None:
-        if d.default_server is None:
+        if d.default_server is None and self.xen.default_server:
             srv.create_server(
                 d,
                 d.params[HvmParam.DM_DOMAIN],
                 1,
                 self.heap.account(d.domid),
                 lambda: next(self._ports),
+                self.xen,
                 is_default=True,
             )
 
@@ -419,7 +483,13 @@ class Host:
                 d.default_server.emulator = dm
 
         prm.set_param(
-            c, d, index, value, wp_ranges_cap=self.wp_ram_ranges_cap, rebind_default=rebind
+            c,
+            d,
+            index,
+            value,
+            wp_ranges_cap=self.wp_ram_ranges_cap,
+            rebind_default=rebind,
+            legacy_gfns=self.xen.legacy_gfns,
         )
 
     def get_param(self, caller: int, domid: int, index: int) -> int:
@@ -575,7 +645,7 @@ class Host:
                     counters=tuple(sorted(d.counters.items())),
                 )
             )
-        return HostStats(self.design, self.heap.statistics(), tuple(doms))
+        return HostStats(self.design, self.heap.statistics(), tuple(doms), self.xen.version)
 
     def check_invariants(self) -> None:
         """Each structure's own invariants, and each domain's heap account

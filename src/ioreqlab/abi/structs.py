@@ -25,7 +25,9 @@ from ioreqlab.errors import XenEINVAL
 
 __all__ = [
     "DM_OP_SIZE",
+    "DM_OP_SIZES",
     "DM_OP_UNION_OFFSET",
+    "XEN_DMOP_NO_GFNS",
     "CreateIoreqServer",
     "DestroyIoreqServer",
     "DmOpHeader",
@@ -43,6 +45,35 @@ __all__ = [
 
 DM_OP_SIZE = 32
 DM_OP_UNION_OFFSET = 8
+
+#: ``XEN_DMOP_no_gfns``: get_ioreq_server_info maps nothing, returns no gfns (4.11+).
+XEN_DMOP_NO_GFNS = 1
+
+#: ``op_size[]`` of 4.11+ ``dm_op`` (x86_64): the bytes of each op's struct
+#: that ``buf[0]`` must hold after the header.  0 for ops x86 does not know.
+DM_OP_SIZES: tuple[int, ...] = (
+    0,  # 0: no op
+    6,  # create_ioreq_server
+    24,  # get_ioreq_server_info
+    24,  # map_io_range_to_ioreq_server
+    24,  # unmap_io_range_from_ioreq_server
+    4,  # set_ioreq_server_state
+    4,  # destroy_ioreq_server
+    16,  # track_dirty_vram
+    6,  # set_pci_intx_level
+    2,  # set_isa_irq_level
+    2,  # set_pci_link_route
+    8,  # modified_memory
+    16,  # set_mem_type
+    24,  # inject_event
+    16,  # inject_msi
+    16,  # map_mem_type_to_ioreq_server
+    4,  # remote_shutdown
+    24,  # relocate_memory
+    24,  # pin_memory_cacheattr
+    0,  # set_irq_level: Arm only, not in x86's table
+    4,  # nr_vcpus
+)
 
 
 class WireStruct:
@@ -94,7 +125,8 @@ class GetIoreqServerInfo(WireStruct):
 
     LAYOUT: ClassVar[struct.Struct] = struct.Struct("<HHIQQ")
     id: int
-    pad: int = 0
+    #: A pad in 4.9; ``flags`` from 4.11 (``XEN_DMOP_no_gfns`` = 1).
+    flags: int = 0
     bufioreq_port: int = 0
     ioreq_pfn: int = 0
     bufioreq_pfn: int = 0

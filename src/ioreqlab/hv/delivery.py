@@ -3,19 +3,21 @@
 Synchronous requests (``hvm_send_ioreq``, xen-facts §2.6)
 ---------------------------------------------------------
 Each vCPU owns one 32-byte ``ioreq_t`` slot in the server's shared page.  Xen
-sends only into a slot whose state is NONE (otherwise the access is
-unhandled), writes the request with state READY and notifies the emulator,
-which moves the slot to INPROCESS and then IORESP_READY.  Xen then reads the
-state *once* per wake-up:
+sends only into a slot whose state is NONE and whose ``vp_eport`` is the
+vCPU's port (otherwise the access is unhandleable and the guest takes
+#GP(0)), writes the request with state READY and notifies the emulator, which
+moves the slot to INPROCESS and then IORESP_READY and notifies back.  The vCPU
+is blocked on its port: only that notification wakes it, and on each wake-up
+Xen reads the state *once*:
 
 * IORESP_READY → take ``data`` (for a read) and set NONE: done;
 * READY or INPROCESS → keep waiting (the vCPU stays blocked);
 * NONE → the emulator went away: complete with all-ones data;
 * anything else → the domain is crashed.
 
-XSA-262: the emulator may only move a slot forward.  Xen remembers the last
-state it saw; a state that goes backwards (INPROCESS → READY, IORESP_READY →
-INPROCESS ...) is refused — treated as the last good state — and counted, so
+XSA-262 (``wait_for_io``, applied under both profiles as SPEC.md says): the
+emulator may only move a slot forward.  A state lower than the last one Xen
+saw (INPROCESS → READY, IORESP_READY → INPROCESS ...) crashes the domain, so
 a hostile emulator cannot make Xen loop or act twice.
 
 Buffered requests (``hvm_send_buffered_ioreq``)
@@ -37,7 +39,15 @@ from ioreqlab.abi.constants import IOREQ_BUFFER_SLOT_NUM, IoReqState
 from ioreqlab.abi.ioreq import IOREQ_SIZE, BufIoReq, IoReq
 from ioreqlab.hv.ioreq import IoreqServer
 
-__all__ = ["SlotOutcome", "SlotStatus", "check_slot", "send_buffered", "send_sync", "slot_state"]
+__all__ = [
+    "SendRefused",
+    "SlotOutcome",
+    "SlotStatus",
+    "check_slot",
+    "send_buffered",
+    "send_sync",
+    "slot_state",
+]
 
 _STATE_BYTE = 30
 _STATE_MASK = 0x0F
@@ -72,17 +82,36 @@ def slot_state(s: IoreqServer, vcpu: int) -> int:
     return s.shared_page[vcpu * IOREQ_SIZE + _STATE_BYTE] & _STATE_MASK
 
 
-def send_sync(s: IoreqServer, vcpu: int, req: IoReq) -> bool:
-    """Write ``req`` into the vCPU's slot with state READY; False if the slot is busy."""
+class SendRefused(Enum):
+    """Why ``ioreq_send`` could not use the slot (the access is then unhandleable)."""
+
+    NO_PAGE = "no_page"
+    BUSY = "busy"
+    BAD_PORT = "bad_port"
+
+
+def send_sync(s: IoreqServer, vcpu: int, req: IoReq) -> SendRefused | None:
+    """Write ``req`` into the vCPU's slot with state READY, as ``ioreq_send`` does.
+
+    Refused (and nothing written) when the server has no pages, the slot is
+    not NONE ("device model set bad IO state"), or the slot's ``vp_eport`` is
+    not the vCPU's port ("device model set bad event channel"): Xen writes
+    the port when the server is enabled, never here.
+    """
+    if not s.has_pages:
+        return SendRefused.NO_PAGE
     off = vcpu * IOREQ_SIZE
     page = s.shared_page
     if page[off + _STATE_BYTE] & _STATE_MASK != IoReqState.NONE:
-        return False
+        return SendRefused.BUSY
+    port = s.vcpu_ports[vcpu]
+    if _PORT.unpack_from(page, off + _PORT_OFFSET)[0] != port:
+        return SendRefused.BAD_PORT
     page[off : off + IOREQ_SIZE] = req.pack()
-    _PORT.pack_into(page, off + _PORT_OFFSET, s.vcpu_ports[vcpu])
+    _PORT.pack_into(page, off + _PORT_OFFSET, port)
     page[off + _STATE_BYTE] = (page[off + _STATE_BYTE] & ~_STATE_MASK) | IoReqState.READY
     s.delivered["sync"] = s.delivered.get("sync", 0) + 1
-    return True
+    return None
 
 
 def check_slot(s: IoreqServer, vcpu: int, last_seen: int) -> tuple[SlotOutcome, int]:
@@ -99,7 +128,7 @@ def check_slot(s: IoreqServer, vcpu: int, last_seen: int) -> tuple[SlotOutcome, 
     if state == IoReqState.NONE:
         return SlotOutcome(SlotStatus.EMULATOR_GONE, data=~0 & (2**64 - 1)), IoReqState.NONE
     if state < last_seen:
-        return SlotOutcome(SlotStatus.PENDING, refused_move=True), last_seen
+        return SlotOutcome(SlotStatus.CRASH, refused_move=True), last_seen
     if state == IoReqState.IORESP_READY:
         data = int.from_bytes(raw[_DATA_OFFSET : _DATA_OFFSET + 8], "little")
         s.shared_page[off + _STATE_BYTE] &= ~_STATE_MASK & 0xFF
@@ -109,7 +138,7 @@ def check_slot(s: IoreqServer, vcpu: int, last_seen: int) -> tuple[SlotOutcome, 
 
 def send_buffered(s: IoreqServer, req: IoReq) -> bool:
     """Append a write to the buffered ring; False when it cannot be buffered."""
-    if not s.has_bufioreq:
+    if not s.has_bufioreq or not s.has_pages:
         return False
     if req.addr > 0xFFFFF or req.data_is_ptr or req.count != 1 or req.size not in (1, 2, 4, 8):
         return False

@@ -3,18 +3,23 @@
 This is the one place where :class:`~ioreqlab.errors.XenError` becomes a
 return value, so nothing but an ``int`` ever leaves it — whatever the bytes.
 
-DMOP (``XEN_DMOP_*``, 4.9 ``dm.c`` with later fixes), in order
----------------------------------------------------------------
-1. More than two buffers → ``-E2BIG``.
-2. ``rcu_lock_remote_domain_by_id`` (``-ESRCH``; the caller itself ``-EPERM``),
-   an HVM target (``-EINVAL``, the 4.15 fix), ``XSM_DM_PRIV`` (``-EPERM``).
-3. ``buf[0]`` must exist (``-EFAULT``; XSA-506).  It is copied as Xen's
-   ``copy_buf_from_guest`` does: ``min(32, size)`` bytes, the rest zero.
-4. A non-zero header pad → ``-EINVAL``; an unknown op → ``-EOPNOTSUPP``.
+DMOP (``XEN_DMOP_*``, ``dm.c``), in order
+-----------------------------------------
+1. More than two buffers → ``-E2BIG`` (``do_dm_op``).
+2. ``rcu_lock_remote_domain_by_id`` (``-ESRCH``; the caller itself ``-EPERM``).
+3. A PV target: 4.9 leaves with ``rc`` still 0 — the call "succeeds" and
+   does nothing; 4.15+ ``-EINVAL`` (``dmop_non_hvm_rc``).  Then
+   ``XSM_DM_PRIV`` (``-EPERM``).
+4. ``buf[0]`` (``-EFAULT`` if missing).  4.9 copies the whole 32-byte
+   ``xen_dm_op`` (a shorter buffer is ``-EFAULT``), then checks the header
+   pad (``-EINVAL``) and the op (``-EOPNOTSUPP``).  4.11+ copies the 8-byte
+   header (shorter: ``-EFAULT``), refuses an op beyond its table
+   (``-EOPNOTSUPP``), copies that op's struct (``op_size[op]``, shorter:
+   ``-EFAULT``), then checks the pad (``-EINVAL``).
 5. The op's own pad fields must be zero (``-EINVAL``), then the operation.
-6. Ops with outputs copy the whole ``xen_dm_op`` back into ``buf[0]``
-   (truncated to its size); a read-only buffer there is ``-EFAULT`` — after
-   the operation took effect, as in Xen.
+6. Ops that are not const copy back on success and on ``-ERESTART`` — 4.9 the
+   whole ``xen_dm_op``, 4.11+ only the op's struct; a read-only buffer there
+   is ``-EFAULT`` after the operation took effect, as in Xen.
 
 HVMOP: ``set_param`` (0) and ``get_param`` (1) with ``xen_hvm_param``; a
 buffer shorter than the struct is ``-EFAULT``; other ops ``-ENOSYS``.
@@ -28,7 +33,9 @@ from typing import TYPE_CHECKING
 from ioreqlab.abi.constants import DmOp, HvmOp
 from ioreqlab.abi.structs import (
     DM_OP_SIZE,
+    DM_OP_SIZES,
     DM_OP_UNION_OFFSET,
+    XEN_DMOP_NO_GFNS,
     CreateIoreqServer,
     DestroyIoreqServer,
     DmOpHeader,
@@ -69,16 +76,19 @@ def _union(raw: bytes, cls: type[WireStruct]) -> WireStruct:
     return cls.unpack(raw[DM_OP_UNION_OFFSET : DM_OP_UNION_OFFSET + cls.size()])
 
 
-def _write_back(buf: Buffer, op: int, out: WireStruct) -> None:
-    """``copy_buf_to_guest`` of the whole ``xen_dm_op``, truncated to the buffer."""
+def _write_back(host: Host, buf: Buffer, op: int, out: WireStruct) -> None:
+    """The copy back of a non-const op: 4.9 the whole ``xen_dm_op``, 4.11+ the op's struct."""
     if not isinstance(buf, bytearray):
         raise XenEFAULT("output buffer is not writable")
+    body = out.pack()
+    if host.xen.dmop_per_op_size:
+        end = DM_OP_UNION_OFFSET + DM_OP_SIZES[op]
+        buf[DM_OP_UNION_OFFSET:end] = body[: DM_OP_SIZES[op]].ljust(DM_OP_SIZES[op], b"\0")
+        return
     full = bytearray(DM_OP_SIZE)
     full[:DM_OP_UNION_OFFSET] = DmOpHeader(op, 0).pack()
-    body = out.pack()
     full[DM_OP_UNION_OFFSET : DM_OP_UNION_OFFSET + len(body)] = body
-    n = min(len(buf), DM_OP_SIZE)
-    buf[:n] = full[:n]
+    buf[:DM_OP_SIZE] = full
 
 
 def _op_create(host: Host, caller: int, domid: int, raw: bytes, buf: Buffer) -> None:
@@ -87,24 +97,25 @@ def _op_create(host: Host, caller: int, domid: int, raw: bytes, buf: Buffer) -> 
     if arg.pad != b"\0\0\0":
         raise XenEINVAL("create_ioreq_server: non-zero pad")
     sid = host.create_ioreq_server(caller, domid, arg.handle_bufioreq)
-    _write_back(buf, DmOp.CREATE_IOREQ_SERVER, CreateIoreqServer(arg.handle_bufioreq, id=sid))
+    _write_back(host, buf, DmOp.CREATE_IOREQ_SERVER, CreateIoreqServer(arg.handle_bufioreq, id=sid))
 
 
 def _op_get_info(host: Host, caller: int, domid: int, raw: bytes, buf: Buffer) -> None:
     arg = _union(raw, GetIoreqServerInfo)
     assert isinstance(arg, GetIoreqServerInfo)
-    if arg.pad:
-        raise XenEINVAL("get_ioreq_server_info: non-zero pad")
-    info = host.get_ioreq_server_info(caller, domid, arg.id)
-    # Without buffering Xen leaves those outputs as the caller passed them.
+    valid = XEN_DMOP_NO_GFNS if host.xen.get_info_flags else 0
+    if arg.flags & ~valid:
+        raise XenEINVAL(f"get_ioreq_server_info: flags {arg.flags:#x} (valid {valid:#x})")
+    info = host.get_ioreq_server_info(caller, domid, arg.id, gfns=not arg.flags & XEN_DMOP_NO_GFNS)
+    # What Xen does not write stays as the caller passed it.
     out = GetIoreqServerInfo(
         arg.id,
-        0,
+        arg.flags,
         arg.bufioreq_port if info.bufioreq_port is None else info.bufioreq_port,
-        info.ioreq_pfn,
+        arg.ioreq_pfn if info.ioreq_pfn is None else info.ioreq_pfn,
         arg.bufioreq_pfn if info.bufioreq_pfn is None else info.bufioreq_pfn,
     )
-    _write_back(buf, DmOp.GET_IOREQ_SERVER_INFO, out)
+    _write_back(host, buf, DmOp.GET_IOREQ_SERVER_INFO, out)
 
 
 def _range_op(
@@ -145,7 +156,7 @@ def _op_set_mem_type(host: Host, caller: int, domid: int, raw: bytes, buf: Buffe
     done = host.set_mem_type(caller, domid, arg.mem_type, arg.first_pfn, arg.nr)
     if done < arg.nr:
         rest = SetMemType(arg.nr - done, arg.mem_type, 0, arg.first_pfn + done)
-        _write_back(buf, DmOp.SET_MEM_TYPE, rest)
+        _write_back(host, buf, DmOp.SET_MEM_TYPE, rest)
         raise XenERESTART(f"set_mem_type continues at {rest.first_pfn:#x}")
 
 
@@ -156,7 +167,7 @@ def _op_map_mem_type(host: Host, caller: int, domid: int, raw: bytes, buf: Buffe
     nxt = host.map_mem_type_to_ioreq_server(caller, domid, arg.id, arg.type, arg.flags, arg.opaque)
     if nxt:
         out = MapMemTypeToIoreqServer(arg.id, arg.type, arg.flags, nxt)
-        _write_back(buf, DmOp.MAP_MEM_TYPE_TO_IOREQ_SERVER, out)
+        _write_back(host, buf, DmOp.MAP_MEM_TYPE_TO_IOREQ_SERVER, out)
         raise XenERESTART(f"p2m reset sweep continues at gfn {nxt:#x}")
 
 
@@ -179,13 +190,16 @@ def dispatch_dm_op(host: Host, caller: int, domid: int, bufs: Sequence[Buffer]) 
 def _dm_op(host: Host, caller: int, domid: int, bufs: Sequence[Buffer]) -> None:
     if len(bufs) > _MAX_BUFS:
         raise XenE2BIG(f"{len(bufs)} DMOP buffers, at most {_MAX_BUFS}")
+    _, d = host._remote(caller, domid)
+    if not d.hvm:
+        if host.xen.dmop_non_hvm_rc == 0:
+            return  # 4.9: "goto out" with rc still 0 from the domain lookup
+        raise XenEINVAL(f"domain {domid} is not an HVM guest")
     host._dm_target(caller, domid)
     if not bufs:
-        raise XenEFAULT("DMOP without buf[0] (XSA-506)")
-    raw = read_buffer(bufs[0], DM_OP_SIZE)
+        raise XenEFAULT("DMOP without buf[0]")
+    raw = _copy_in(host, bufs[0])
     head = DmOpHeader.unpack(raw[:DM_OP_UNION_OFFSET])
-    if head.pad:
-        raise XenEINVAL("xen_dm_op: non-zero pad")
     handlers: dict[int, DmOpHandler] = {
         DmOp.CREATE_IOREQ_SERVER: _op_create,
         DmOp.GET_IOREQ_SERVER_INFO: _op_get_info,
@@ -199,6 +213,28 @@ def _dm_op(host: Host, caller: int, domid: int, bufs: Sequence[Buffer]) -> None:
     if handler is None:
         raise XenEOPNOTSUPP(f"DMOP {head.op} is not supported")
     handler(host, caller, domid, raw, bufs[0])
+
+
+def _copy_in(host: Host, buf: Buffer) -> bytes:
+    """``buf[0]`` as Xen copies it in, with the size rule and header checks of the profile."""
+    if not host.xen.dmop_per_op_size:
+        if len(buf) < DM_OP_SIZE:
+            raise XenEFAULT(f"buf[0] holds {len(buf)} bytes, xen_dm_op needs {DM_OP_SIZE}")
+        raw = bytes(buf[:DM_OP_SIZE])
+        if DmOpHeader.unpack(raw[:DM_OP_UNION_OFFSET]).pad:
+            raise XenEINVAL("xen_dm_op: non-zero pad")
+        return raw
+    if len(buf) < DM_OP_UNION_OFFSET:
+        raise XenEFAULT(f"buf[0] holds {len(buf)} bytes, the header needs {DM_OP_UNION_OFFSET}")
+    head = DmOpHeader.unpack(bytes(buf[:DM_OP_UNION_OFFSET]))
+    if head.op >= len(DM_OP_SIZES):
+        raise XenEOPNOTSUPP(f"DMOP {head.op} is beyond Xen's table")
+    need = DM_OP_UNION_OFFSET + DM_OP_SIZES[head.op]
+    if len(buf) < need:
+        raise XenEFAULT(f"buf[0] holds {len(buf)} bytes, DMOP {head.op} needs {need}")
+    if head.pad:
+        raise XenEINVAL("xen_dm_op: non-zero pad")
+    return read_buffer(buf[:need], DM_OP_SIZE)  # what Xen did not copy is never read
 
 
 def _get_mem_type(host: Host, caller: int, buf: Buffer) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ioreqlab.abi.constants import HVM_NR_PARAMS, PAGE_SHIFT, PAGE_SIZE
+from ioreqlab.abi.constants import HVM_NR_PARAMS, PAGE_SHIFT, PAGE_SIZE, HvmParam
 from ioreqlab.p2m import P2mTable
 from ioreqlab.p2t import P2tTable
 
@@ -30,6 +30,7 @@ __all__ = ["LOWMEM_END_PFN", "Domain", "IoreqGmfnPool"]
 LOWMEM_END_PFN = 0xF0000000 >> PAGE_SHIFT
 _FOUR_GIB_PFN = (1 << 32) >> PAGE_SHIFT
 VGA_HOLE_FIRST_PFN, VGA_HOLE_LAST_PFN = 0xA0, 0xBF
+_LEGACY_PARAMS = (HvmParam.IOREQ_PFN, HvmParam.BUFIOREQ_PFN)
 
 
 @dataclass(slots=True)
@@ -43,22 +44,33 @@ class IoreqGmfnPool:
 
     base: int = 0
     mask: int = 0
+    #: 4.12+: the legacy ``IOREQ_PFN``/``BUFIOREQ_PFN`` params, once set, are
+    #: spare frames (bit *i* for param *i*, ``ioreq_gfn.legacy_mask``).
+    legacy_mask: int = 0
 
-    def take(self) -> int | None:
-        """Lowest free frame, or None (``hvm_alloc_ioreq_gmfn``)."""
-        if not self.mask:
-            return None
-        bit = (self.mask & -self.mask).bit_length() - 1
-        self.mask &= ~(1 << bit)
-        return self.base + bit
+    def take(self, params: list[int]) -> int | None:
+        """Lowest free frame, then a legacy one, or None (``hvm_alloc_ioreq_gfn``)."""
+        if self.mask:
+            bit = (self.mask & -self.mask).bit_length() - 1
+            self.mask &= ~(1 << bit)
+            return self.base + bit
+        for index in _LEGACY_PARAMS:
+            if self.legacy_mask & (1 << index):
+                self.legacy_mask &= ~(1 << index)
+                return params[index]
+        return None
 
-    def give_back(self, gmfn: int) -> None:
-        """Return a frame taken earlier."""
+    def give_back(self, gmfn: int, params: list[int]) -> None:
+        """Return a frame taken earlier (``hvm_free_ioreq_gfn``: legacy frames first)."""
+        for index in _LEGACY_PARAMS:
+            if params[index] == gmfn:
+                self.legacy_mask |= 1 << index
+                return
         self.mask |= 1 << (gmfn - self.base)
 
     def free_frames(self) -> int:
         """How many frames are left."""
-        return self.mask.bit_count()
+        return self.mask.bit_count() + self.legacy_mask.bit_count()
 
 
 @dataclass(slots=True, eq=False)

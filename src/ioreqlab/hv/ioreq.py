@@ -2,20 +2,35 @@
 
 Rules
 -----
-1. Check order and errno are Xen's (4.7 ``hvm.c``/``ioreq.c`` with the
-   security fixes SPEC.md applies): a bad ``handle_bufioreq`` is ``-EINVAL``;
-   an unknown id ``-ENOENT`` (the default server is invisible to id-based
-   calls); a caller that did not create the server ``-EPERM`` (4.11); an
-   unknown range type ``-EINVAL``; ``start > end`` ``-EINVAL`` before anything
-   else (XSA-238); an overlap in the same server and type ``-EEXIST``; a range
-   not inside one stored range on unmap ``-ENOENT``; a full rangeset ``-ENOMEM``.
-2. Ids come from a per-domain ``uint16`` counter, pre-incremented and skipping
-   ids in use (``next_ioservid``).  As in 4.7 the counter moves as soon as a
-   creation gets past its first checks, even if the creation then fails.
-3. A server's ioreq frame (and its buffered-ioreq frame) come from the
-   domain's gmfn pool; the default server uses the legacy ``IOREQ_PFN`` /
-   ``BUFIOREQ_PFN`` params instead and has no rangesets.
-4. Everything a server allocates from the Xen heap is charged to the target
+1. Check order and errno are Xen's, for the host's profile
+   (:mod:`ioreqlab.profiles`), with the security fixes SPEC.md applies: a bad
+   ``handle_bufioreq`` is ``-EINVAL``; an unknown id ``-ENOENT`` (the 4.7
+   default server is invisible to id-based calls); a caller that did not
+   create the server ``-EPERM`` (4.11); an unknown range type ``-EINVAL``;
+   ``start > end`` ``-EINVAL`` before anything else (XSA-238); an overlap in
+   the same server and type ``-EEXIST``; a range not inside one stored range
+   on unmap ``-ENOENT``; a full rangeset ``-ENOMEM``.
+2. Ids.  4.7: a per-domain ``uint16`` counter, pre-incremented and skipping
+   ids in use (``next_ioservid``); the counter moves as soon as a creation
+   gets past its first checks, even if the creation then fails.  4.11+: the
+   lowest free slot of an array of ``MAX_NR_IOREQ_SERVERS`` (8), ``-ENOSPC``
+   when all are taken (``ioreq_server_create``).
+3. Pages.  A server's ioreq frame (and its buffered-ioreq frame) are guest
+   frames from the domain's gmfn pool — taken at creation in 4.7
+   (``hvm_ioreq_server_setup_pages``), only when ``get_ioreq_server_info``
+   asks for gfns in 4.11+ (``arch_ioreq_server_map_pages``); or, 4.11+,
+   Xen-owned frames handed out by ``XENMEM_acquire_resource``
+   (``ioreq_server_get_frame``).  The two ways exclude each other
+   (``-EPERM``).  While a gfn-mapped server is enabled its frames are out of
+   the guest's p2m; enabling and disabling both clear the pages
+   (``hvm_remove_ioreq_gfn``/``hvm_add_ioreq_gfn``), so a disable loses what
+   the slots and ring held.  The 4.7 default server uses the legacy
+   ``IOREQ_PFN``/``BUFIOREQ_PFN`` frames and has no rangesets.
+4. ``vp_eport``: each vCPU's event-channel port is written into its slot when
+   the server is enabled (and when a vCPU is added to an enabled server), if
+   the server has pages then (``ioreq_server_update_evtchn``) — never when a
+   request is sent.  A send checks it (:mod:`ioreqlab.hv.delivery`).
+5. Everything a server allocates from the Xen heap is charged to the target
    domain's account: the server struct, one rangeset struct per range type,
    one ``hvm_ioreq_vcpu`` per vCPU, and every rangeset node.  A failed create
    gives all of it back.  Sizes are those of the 4.7 structs on x86_64 as far
@@ -35,10 +50,12 @@ from ioreqlab.abi.constants import (
     HvmParam,
     IoRangeType,
 )
+from ioreqlab.abi.ioreq import IOREQ_SIZE
 from ioreqlab.alloc import tlsf_cost
-from ioreqlab.errors import XenEEXIST, XenEINVAL, XenENOENT, XenENOMEM, XenEPERM
+from ioreqlab.errors import XenEEXIST, XenEINVAL, XenENOENT, XenENOMEM, XenENOSPC, XenEPERM
 from ioreqlab.hv.domain import Domain
 from ioreqlab.hv.heap import HeapAccount
+from ioreqlab.profiles import XenProfile
 from ioreqlab.rangeset import NodeLayout, RangeSet
 
 __all__ = [
@@ -48,7 +65,9 @@ __all__ = [
     "IoreqServer",
     "create_server",
     "destroy_server",
+    "get_frame",
     "lookup_server",
+    "map_gfns",
     "map_range",
     "set_server_state",
     "unmap_range",
@@ -84,10 +103,13 @@ class IoreqServer:
     domid: int
     is_default: bool
     bufioreq: BufIoreqMode
-    ioreq_pfn: int
-    bufioreq_pfn: int
     vcpu_ports: list[int]
     bufioreq_port: int
+    #: The guest frames of the pages (None: not gfn-mapped, Xen's INVALID_GFN).
+    ioreq_pfn: int | None = None
+    bufioreq_pfn: int | None = None
+    #: The pages were handed out by XENMEM_acquire_resource (4.11+).
+    frames: bool = False
     enabled: bool = False
     ranges: dict[IoRangeType, RangeSet] = field(default_factory=dict)
     shared_page: bytearray = field(default_factory=lambda: bytearray(PAGE_SIZE))
@@ -102,9 +124,36 @@ class IoreqServer:
         """Whether the server takes buffered requests."""
         return self.bufioreq != BufIoreqMode.OFF
 
+    @property
+    def has_pages(self) -> bool:
+        """Whether the pages exist in Xen (``s->ioreq.va != NULL``)."""
+        return self.frames or self.ioreq_pfn is not None
+
+    @property
+    def gfn_mapped(self) -> bool:
+        """Whether the pages are guest frames (taken out of the p2m while enabled)."""
+        return self.ioreq_pfn is not None and not self.is_default
+
+    def write_vp_eports(self) -> None:
+        """``ioreq_server_update_evtchn`` for every vCPU: its port into its slot."""
+        if not self.has_pages:
+            return
+        for vcpu, port in enumerate(self.vcpu_ports):
+            off = vcpu * IOREQ_SIZE + _VP_EPORT_OFFSET
+            self.shared_page[off : off + 4] = port.to_bytes(4, "little")
+
+    def clear_pages(self) -> None:
+        """``clear_page`` of both pages."""
+        self.shared_page[:] = bytes(PAGE_SIZE)
+        self.buffered_page[:] = bytes(PAGE_SIZE)
+
     def heap_bytes(self) -> int:
         """Everything this server holds in the Xen heap."""
         return self.struct_bytes + sum(r.bytes_in_use for r in self.ranges.values())
+
+
+#: Offset of ``vp_eport`` in ``ioreq_t`` (``public/hvm/ioreq.h``).
+_VP_EPORT_OFFSET = 24
 
 
 def _next_ioservid(d: Domain) -> int:
@@ -115,6 +164,15 @@ def _next_ioservid(d: Domain) -> int:
         if sid not in used:
             d.last_ioservid = sid
             return sid
+
+
+def _free_slot(d: Domain, slots: int) -> int:
+    """The lowest free slot of the 4.11+ array (``ioreq_server_create``)."""
+    used = {s.id for s in d.servers}
+    for sid in range(slots):
+        if sid not in used:
+            return sid
+    raise XenENOSPC(f"domain {d.domid} has all {slots} ioreq servers already")
 
 
 class _Charges:
@@ -157,14 +215,71 @@ def _make_rangesets(
     return ranges
 
 
-def _take_frames(d: Domain, bufioreq: int, taken: list[int]) -> tuple[int, int]:
+def _take_frames(d: Domain, bufioreq: int, taken: list[int]) -> tuple[int, int | None]:
     """The server's ioreq frame and (with buffering) ring frame, from the pool."""
     for _ in range(2 if bufioreq else 1):
-        frame = d.gmfn_pool.take()
+        frame = d.gmfn_pool.take(d.params)
         if frame is None:
             raise XenENOMEM(f"domain {d.domid}: no ioreq server frame left in the pool")
         taken.append(frame)
-    return taken[0], (taken[1] if bufioreq else 0)
+    return taken[0], (taken[1] if bufioreq else None)
+
+
+def map_gfns(d: Domain, s: IoreqServer) -> None:
+    """``arch_ioreq_server_map_pages`` (4.11+): give the pages guest frames.
+
+    ``-EPERM`` if the pages were acquired as frames; ``-EINVAL`` for a dying
+    domain; ``-ENOMEM`` when the pool (and the legacy frames) are empty.  A
+    failure on the ring frame unmaps the ioreq frame too, as Xen does.
+    """
+    if s.frames:
+        raise XenEPERM(f"ioreq server {s.id}'s pages were acquired as frames")
+    if s.ioreq_pfn is not None and (s.bufioreq_pfn is not None or not s.has_bufioreq):
+        return
+    if not d.alive:
+        raise XenEINVAL(f"domain {d.domid} is dying")
+    if s.ioreq_pfn is None:
+        s.ioreq_pfn = d.gmfn_pool.take(d.params)
+        if s.ioreq_pfn is None:
+            raise XenENOMEM(f"domain {d.domid}: no ioreq server frame left in the pool")
+    if s.has_bufioreq:
+        s.bufioreq_pfn = d.gmfn_pool.take(d.params)
+        if s.bufioreq_pfn is None:
+            _unmap_gfns(d, s)
+            raise XenENOMEM(f"domain {d.domid}: no ioreq server frame left for the ring")
+
+
+def _unmap_gfns(d: Domain, s: IoreqServer) -> None:
+    """``arch_ioreq_server_unmap_pages``: the frames go back to the pool."""
+    for pfn in (s.bufioreq_pfn, s.ioreq_pfn):
+        if pfn is not None:
+            d.gmfn_pool.give_back(pfn, d.params)
+    s.ioreq_pfn = s.bufioreq_pfn = None
+
+
+#: ``XENMEM_resource_ioreq_server_frame_bufioreq`` and ``_ioreq(0)``.
+FRAME_BUFIOREQ, FRAME_IOREQ = 0, 1
+
+
+def get_frame(d: Domain, s: IoreqServer, idx: int) -> bytearray:
+    """``ioreq_server_get_frame`` (4.11+) after the lookup: allocate, then pick ``idx``.
+
+    ``-EPERM`` if the pages are guest frames already; ``-ENOENT`` for the
+    ring of a server without one; ``-EINVAL`` for any other index.  The
+    allocation stays even when the index is refused, as in Xen.
+    """
+    if not s.frames:
+        if s.ioreq_pfn is not None:
+            raise XenEPERM(f"ioreq server {s.id}'s pages are mapped as guest frames")
+        s.frames = True
+        s.clear_pages()
+    if idx == FRAME_BUFIOREQ:
+        if not s.has_bufioreq:
+            raise XenENOENT(f"ioreq server {s.id} has no buffered ring")
+        return s.buffered_page
+    if idx == FRAME_IOREQ:
+        return s.shared_page
+    raise XenEINVAL(f"ioreq server {s.id} has no frame {idx}")
 
 
 def create_server(
@@ -173,12 +288,13 @@ def create_server(
     bufioreq: int,
     account: HeapAccount,
     new_port: Callable[[], int],
+    xen: XenProfile,
     *,
     is_default: bool = False,
     wp_mem: bool = False,
     node_layout: NodeLayout = NodeLayout.LIST,
 ) -> IoreqServer:
-    """``hvm_create_ioreq_server``: allocate, number, and link a new server.
+    """``hvm_create_ioreq_server`` / ``ioreq_server_create``: allocate, number, link.
 
     ``wp_mem`` adds the seed series' fourth rangeset, limited by the domain's
     ``HVM_PARAM_MAX_WP_RAM_RANGES`` (0 means the default 256).  ``new_port``
@@ -189,22 +305,25 @@ def create_server(
     charges = _Charges(account)
     charges.take(SERVER_STRUCT_BYTES, "ioreq_server")
     taken: list[int] = []
+    ioreq_pfn: int | None = None
+    bufioreq_pfn: int | None = None
     try:
         if is_default and d.default_server is not None:
             raise XenEEXIST(f"domain {d.domid} already has a default ioreq server")
-        sid = _next_ioservid(d)
+        sid = _next_ioservid(d) if xen.max_servers is None else _free_slot(d, xen.max_servers)
         if is_default:
             ranges: dict[IoRangeType, RangeSet] = {}
             ioreq_pfn = d.params[HvmParam.IOREQ_PFN]
-            bufioreq_pfn = d.params[HvmParam.BUFIOREQ_PFN] if bufioreq else 0
+            bufioreq_pfn = d.params[HvmParam.BUFIOREQ_PFN] if bufioreq else None
         else:
             ranges = _make_rangesets(d, sid, charges, wp_mem, node_layout)
-            ioreq_pfn, bufioreq_pfn = _take_frames(d, bufioreq, taken)
+            if xen.pages_at_create:
+                ioreq_pfn, bufioreq_pfn = _take_frames(d, bufioreq, taken)
         for _ in range(d.vcpus):
             charges.take(IOREQ_VCPU_BYTES, "ioreq_vcpu")
     except BaseException:
         for frame in taken:
-            d.gmfn_pool.give_back(frame)
+            d.gmfn_pool.give_back(frame, d.params)
         charges.rollback()
         raise
     server = IoreqServer(
@@ -213,18 +332,22 @@ def create_server(
         domid=d.domid,
         is_default=is_default,
         bufioreq=BufIoreqMode(bufioreq),
-        ioreq_pfn=ioreq_pfn,
-        bufioreq_pfn=bufioreq_pfn,
         vcpu_ports=[new_port() for _ in range(d.vcpus)],
         bufioreq_port=new_port() if bufioreq else 0,
-        enabled=is_default,  # the default server starts enabled, others disabled
+        ioreq_pfn=ioreq_pfn,
+        bufioreq_pfn=bufioreq_pfn,
         ranges=ranges,
         struct_bytes=charges.total,
     )
     if is_default:
         d.default_server = server
+        set_state(server, True)  # the default server starts enabled
+    elif xen.max_servers is None:
+        d.servers.insert(0, server)  # 4.7: list_add, newest first
     else:
-        d.servers.insert(0, server)
+        # 4.11+: FOR_EACH_IOREQ_SERVER walks the array from the highest slot down.
+        d.servers.append(server)
+        d.servers.sort(key=lambda x: -x.id)
     return server
 
 
@@ -269,13 +392,23 @@ def unmap_range(d: Domain, caller: int, sid: int, rtype: int, start: int, end: i
 
 def set_server_state(d: Domain, caller: int, sid: int, enabled: bool) -> None:
     """``set_ioreq_server_state``: enable or disable; idempotent."""
-    s = lookup_server(d, sid, caller)
-    s.enabled = bool(enabled)
+    set_state(lookup_server(d, sid, caller), bool(enabled))
+
+
+def set_state(s: IoreqServer, enabled: bool) -> None:
+    """``ioreq_server_enable``/``_disable``: pages cleared, ports written on enable."""
+    if s.enabled == enabled:
+        return
+    if s.gfn_mapped:
+        s.clear_pages()  # out of the p2m on enable, back in on disable: cleared both ways
+    s.enabled = enabled
+    if enabled:
+        s.write_vp_eports()
 
 
 def destroy_server(d: Domain, s: IoreqServer, account: HeapAccount) -> None:
     """Unlink ``s``, free its ranges, structs and frames (no checks: callers did them)."""
-    s.enabled = False
+    set_state(s, False)
     for r in s.ranges.values():
         r.purge()
     account.free(s.struct_bytes)
@@ -283,6 +416,5 @@ def destroy_server(d: Domain, s: IoreqServer, account: HeapAccount) -> None:
         d.default_server = None
     else:
         d.servers.remove(s)
-        d.gmfn_pool.give_back(s.ioreq_pfn)
-        if s.bufioreq_pfn:
-            d.gmfn_pool.give_back(s.bufioreq_pfn)
+        _unmap_gfns(d, s)
+    s.frames = False

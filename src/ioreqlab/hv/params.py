@@ -113,11 +113,13 @@ def set_param(
     *,
     wp_ranges_cap: int,
     rebind_default: Callable[[int], None],
+    legacy_gfns: bool = False,
 ) -> None:
     """Validate and store ``params[index] = value``; raises ``XenError``.
 
     ``rebind_default(domid)`` is called when ``DM_DOMAIN`` changes the
-    default server's emulator.
+    default server's emulator.  ``legacy_gfns`` (4.12+): a non-zero
+    ``IOREQ_PFN``/``BUFIOREQ_PFN`` becomes a spare ioreq-server frame.
     """
     if not d.hvm:
         raise XenEINVAL(f"domain {d.domid} is not an HVM guest")
@@ -134,6 +136,8 @@ def set_param(
         d.gmfn_pool.base = value
     elif param == HvmParam.NR_IOREQ_SERVER_PAGES:
         d.gmfn_pool.mask = (1 << value) - 1
+    elif param in (HvmParam.IOREQ_PFN, HvmParam.BUFIOREQ_PFN) and value and legacy_gfns:
+        d.gmfn_pool.legacy_mask |= 1 << index
     d.params[index] = value
 
 
@@ -189,7 +193,6 @@ def get_param(
         raise XenEPERM(f"a guest may not read param {index} on itself")
     if index in (HvmParam.IOREQ_PFN, HvmParam.BUFIOREQ_PFN, HvmParam.BUFIOREQ_EVTCHN):
         ensure_default()
-        if index == HvmParam.BUFIOREQ_EVTCHN:
-            assert d.default_server is not None
+        if index == HvmParam.BUFIOREQ_EVTCHN and d.default_server is not None:
             return d.default_server.bufioreq_port
     return d.params[index]

@@ -12,8 +12,9 @@ Rules, in order
 4. Otherwise walk the non-default servers newest first, skipping disabled
    ones.  Ports match when ``[addr, addr+size-1]`` sits inside one stored
    range; MMIO when the whole span of a ``rep`` access, ``size × count``
-   bytes, does (honouring the direction flag, the 4.12 fix); PCI when the SBDF
-   is stored.
+   bytes, does — below ``addr`` when the direction flag is set, from 4.12 on
+   (``mmio_df``, 60a56dc006; 4.7 always counts upwards); PCI when the SBDF is
+   stored.
 5. No match → the default server, or nobody.
 
 The CF8 cache itself is updated elsewhere (only by 4-byte writes to 0xcf8).
@@ -45,17 +46,22 @@ def cf8_decode(cf8: int, port: int) -> tuple[int, int]:
     return sbdf, (sbdf << 32) | (cf8 & 0xFC) | (port & 3)
 
 
-def span(req: IoReq) -> tuple[int, int]:
-    """First and last byte a request touches (``rep`` accesses included)."""
+def span(req: IoReq, *, mmio_df: bool = True) -> tuple[int, int]:
+    """First and last byte a request touches (``rep`` accesses included).
+
+    ``mmio_df`` false is 4.7's routing span, which ignores the direction flag.
+    """
     if req.type == IoReqType.PIO:
         return req.addr, req.addr + req.size - 1
     count = max(req.count, 1)
-    if req.df:
+    if req.df and mmio_df:
         return req.addr - (count - 1) * req.size, req.addr + req.size - 1
     return req.addr, req.addr + req.size * count - 1
 
 
-def select_server(d: Domain, req: IoReq) -> tuple[IoreqServer | None, IoReq]:
+def select_server(
+    d: Domain, req: IoReq, *, mmio_df: bool = True
+) -> tuple[IoreqServer | None, IoReq]:
     """The server for ``req`` and the request as it will be sent (maybe rewritten)."""
     if not d.servers and d.default_server is None:
         return None, req
@@ -68,7 +74,7 @@ def select_server(d: Domain, req: IoReq) -> tuple[IoreqServer | None, IoReq]:
                 return s, replace(req, type=IoReqType.PCI_CONFIG, addr=addr)
         return d.default_server, req
     kind = IoRangeType.PORT if req.type == IoReqType.PIO else IoRangeType.MEMORY
-    first, last = span(req)
+    first, last = span(req, mmio_df=mmio_df)
     if first < 0 or last > UINT64_MAX:  # a rep that wraps fits no range
         return d.default_server, req
     for s in d.servers:

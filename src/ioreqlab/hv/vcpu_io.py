@@ -13,8 +13,12 @@ does the rest, in Xen's order:
    picks the server; nobody means reads of all-ones and dropped writes;
 4. delivery: stdvga writes (the VGA window) go to the buffered ring when
    they can; everything else goes into the vCPU's slot, the emulator is
-   notified, and the vCPU blocks until the slot says IORESP_READY (read once
-   per wake-up, forward moves only: :mod:`ioreqlab.hv.delivery`).
+   notified, and the vCPU blocks on its port.  Only the emulator's
+   notification wakes it; then the slot is read once (forward moves only:
+   :mod:`ioreqlab.hv.delivery`).  A send Xen cannot make (no pages, a busy
+   slot, a ``vp_eport`` that is not the vCPU's port) is unhandleable: the
+   guest takes #GP(0) (``handle_mmio``/``handle_pio``).  A vCPU waiting on a
+   server that is destroyed stays blocked.
 """
 
 from __future__ import annotations
@@ -30,11 +34,14 @@ from ioreqlab.hv.domain import Domain
 from ioreqlab.hv.ioreq import IoreqServer
 from ioreqlab.hv.routing import select_server
 from ioreqlab.hv.wp import RETRY, WpDesign
+from ioreqlab.profiles import XenProfile
 
 __all__ = ["Access", "VcpuIo"]
 
 #: The legacy VGA window, whose writes stdvga sends buffered.
 _VGA_WINDOW = (0xA0000, 0xBFFFF)
+#: ``TRAP_gp_fault``: what the guest takes for an access Xen cannot handle.
+GP_FAULT = 13
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +52,9 @@ class Access:
     (the default server), ``"null"`` (nobody: reads all-ones, writes dropped),
     ``"ram"`` (plain guest RAM), ``"retry"`` (the instruction is retried).
     ``status``: ``"done"``, ``"pending"`` (the vCPU waits for the emulator),
-    ``"buffered"`` (queued in the ring, no reply), ``"unhandled"`` (the slot
-    was busy) or ``"crashed"``.  ``data`` is the value a read returns once done.
+    ``"buffered"`` (queued in the ring, no reply), ``"unhandled"`` (Xen could
+    not send: ``fault`` is then the vector the guest takes, 13 = #GP(0)) or
+    ``"crashed"``.  ``data`` is the value a read returns once done.
     """
 
     route: str
@@ -54,6 +62,7 @@ class Access:
     data: int | None = None
     status: str = "done"
     request: IoReq | None = None
+    fault: int | None = None
 
 
 @dataclass(slots=True)
@@ -73,8 +82,9 @@ Key = tuple[int, int]
 class VcpuIo:
     """Routing, delivery and completion of guest accesses, for every domain of a host."""
 
-    def __init__(self, wp: WpDesign) -> None:
+    def __init__(self, wp: WpDesign, xen: XenProfile) -> None:
         self.wp = wp
+        self.xen = xen
         self.waiting: dict[Key, _Waiting] = {}
         #: Completions the guest has not collected yet (finished asynchronously).
         self.finished: dict[Key, Access] = {}
@@ -99,7 +109,7 @@ class VcpuIo:
                 return self._protected_write(d, vcpu, gfn, req)
             if t in (P2mType.RAM_RW, P2mType.RAM_LOGDIRTY, P2mType.RAM_RO):
                 return self._ram(d, req, discard=t == P2mType.RAM_RO)
-        s, sent = select_server(d, req)
+        s, sent = select_server(d, req, mmio_df=self.xen.mmio_df)
         if s is None:
             d.count("null_accesses")
             ones = (1 << (8 * req.size)) - 1
@@ -139,15 +149,19 @@ class VcpuIo:
         ):
             self.notify(d, s, -1)
             return Access(route, s.id, status="buffered", request=req)
-        if not send_sync(s, vcpu, req):
-            d.count("slot_busy")
-            return Access(route, s.id, status="unhandled", request=req)
+        refused = send_sync(s, vcpu, req)
+        if refused is not None:
+            d.count(f"send_refused_{refused.value}")
+            return Access(route, s.id, status="unhandled", request=req, fault=GP_FAULT)
         w = _Waiting(s, 1, req.dir == IoReqDir.READ, req.size, route)
         self.waiting[(d.domid, vcpu)] = w
         self.notify(d, s, vcpu)
-        if (d.domid, vcpu) not in self.waiting:  # completed during the notification
-            return self.finished.pop((d.domid, vcpu))
-        return self.complete(d, vcpu, w, keep=False)
+        done = self.finished.pop((d.domid, vcpu), None)  # woken during the notification
+        if done is not None:
+            return done
+        if d.crashed:
+            return Access(route, s.id, status="crashed", request=req)
+        return Access(route, s.id, status="pending", request=req)
 
     def notify(self, d: Domain, s: IoreqServer, vcpu: int) -> None:
         """Signal the server's event channel for ``vcpu`` (-1: the buffered ring)."""
@@ -187,20 +201,26 @@ class VcpuIo:
         return self.complete(d, vcpu, w)
 
     def resume(self, d: Domain, vcpu: int) -> Access:
-        """The guest side of a pending access: its result once the emulator is done."""
+        """The guest side of a pending access: its result once the emulator woke it.
+
+        A vCPU nobody woke is still blocked (``"pending"``): writing
+        IORESP_READY without notifying the port wakes nothing.
+        """
         done = self.finished.pop((d.domid, vcpu), None)
         if done is not None:
             return done
         w = self.waiting.get((d.domid, vcpu))
         if w is None:
             raise XenEINVAL(f"vcpu {vcpu} of domain {d.domid} has no access in flight")
-        return self.complete(d, vcpu, w, keep=False)
+        return Access(w.route, w.server.id, status="pending")
 
     def broadcast_timeoffset(self, d: Domain, offset: int) -> int:
         """A buffered TIMEOFFSET write to every server; how many did not take it."""
         req = IoReq(data=offset & UINT64_MAX, size=8, dir=IoReqDir.WRITE, type=IoReqType.TIMEOFFSET)
         failed = 0
         for s in d.all_servers():
+            if not (s.enabled or self.xen.broadcast_disabled):
+                continue
             if send_buffered(s, req):
                 self.notify(d, s, -1)
             else:
@@ -215,10 +235,11 @@ class VcpuIo:
             del self.waiting[key]
 
     def drop_server(self, s: IoreqServer) -> None:
-        """A server went away: nobody waits on it, nothing is bound to it."""
-        for key, w in list(self.waiting.items()):
-            if w.server is s:
-                del self.waiting[key]
+        """A server went away: its ports are unbound.
+
+        A vCPU waiting on it stays blocked for good: the port it waits on is
+        freed and nothing will notify it (``ioreq_server_remove_all_vcpus``).
+        """
         self.notifiers.pop((s.domid, s.id), None)
 
     def forget_domain(self, domid: int) -> None:
