@@ -11,12 +11,14 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import ioreqlab
 
 PACKAGE = Path(ioreqlab.__file__).parent
 
 LAYERS: dict[str, int] = {
-    "ioreqlab": 0,
+    "ioreqlab": 2,  # the package root is the facade that also offers ioreqlab.Host
     "ioreqlab.errors": 0,
     "ioreqlab.abi": 0,
     "ioreqlab.abi.constants": 0,
@@ -78,13 +80,21 @@ def imports_of(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
+            if node.module != "ioreqlab":
+                found.add(node.module)
+                continue
+            for alias in node.names:  # from ioreqlab import X: a module, or the facade
+                sub = f"ioreqlab.{alias.name}"
+                is_module = (PACKAGE / alias.name).is_dir() or (
+                    PACKAGE / f"{alias.name}.py"
+                ).exists()
+                found.add(sub if is_module else "ioreqlab")
     return found
 
 
 def layer_of(name: str) -> int:
     probe = name
-    while probe not in LAYERS or (probe == "ioreqlab" and name != "ioreqlab"):
+    while probe not in LAYERS:
         assert "." in probe, f"module {name} has no layer: place it in tests/test_layers.py"
         probe = probe.rsplit(".", 1)[0]
     return LAYERS[probe]
@@ -95,9 +105,27 @@ def test_every_module_is_placed_and_imports_downwards() -> None:
         name = module_name(path)
         mine = layer_of(name)  # a package's layer covers its submodules
         for imported in imports_of(path):
-            if imported.split(".")[0] == "ioreqlab" and imported != "ioreqlab":
+            if imported.split(".")[0] == "ioreqlab":
                 assert layer_of(imported) <= mine, f"{name} (layer {mine}) imports {imported}"
             elif mine <= CORE_MAX_LAYER:
                 root = imported.split(".")[0]
                 assert root not in FORBIDDEN_IN_CORE, f"{name} is core but imports {imported}"
                 assert not imported.startswith("<call"), f"{name} is core but does {imported}"
+
+
+def test_from_ioreqlab_import_is_resolved(tmp_path: Path) -> None:
+    # A name from the facade counts as the facade's layer, a module as its own.
+    scratch = tmp_path / "probe.py"
+    scratch.write_text("from ioreqlab import Host\nfrom ioreqlab import devicemodel\n")
+    assert imports_of(scratch) == {"ioreqlab", "ioreqlab.devicemodel"}
+    assert layer_of("ioreqlab") == 2
+    assert layer_of("ioreqlab.devicemodel") == 3
+
+
+def test_host_is_importable_from_the_package() -> None:
+    from ioreqlab import Host  # noqa: PLC0415  (the import is what is tested)
+    from ioreqlab.host import Host as Direct  # noqa: PLC0415
+
+    assert Host is Direct
+    with pytest.raises(AttributeError):
+        getattr(ioreqlab, "NoSuchThing")  # noqa: B009  (a missing name must stay missing)

@@ -208,8 +208,48 @@ def test_swap_moves_ranges_not_budgets(cls: type[RangeSetBase]) -> None:
     a.check_invariants()
     b.check_invariants()
     c = cls("c", structure="rbtree", allocator=a._alloc)
-    with pytest.raises(XenEINVAL):
-        a.swap(c)
+    in_use = a._alloc.in_use  # type: ignore[attr-defined]
+    a.swap(c)  # rangeset_swap takes any two sets: the node charges move with the nodes
+    assert (a.ranges(), c.ranges()) == ([], [(100, 200)])
+    assert a._alloc.in_use == in_use - 48 + 64  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("cls", IMPLEMENTATIONS, ids=IDS)
+def test_swap_between_two_default_sets(cls: type[RangeSetBase]) -> None:
+    # xen/common/rangeset.c:rangeset_swap (RELEASE-4.17.0) has no failure path.
+    a, b = cls(), cls()
+    a.add_range(1, 2)
+    a.add_range(9, 9)
+    b.add_range(50, 60)
+    a.swap(b)
+    assert (a.ranges(), b.ranges()) == ([(50, 60)], [(1, 2), (9, 9)])
+    assert a._alloc.in_use == 48  # type: ignore[attr-defined]
+    assert b._alloc.in_use == 96  # type: ignore[attr-defined]
+    a.check_invariants()
+    b.check_invariants()
+
+
+class _Refusing:
+    """An allocator that grants nothing (a full account)."""
+
+    def allocate(self, nbytes: int) -> bool:
+        return False
+
+    def free(self, nbytes: int) -> None:
+        raise AssertionError("nothing was granted")
+
+
+@pytest.mark.parametrize("cls", IMPLEMENTATIONS, ids=IDS)
+def test_swap_into_a_full_account_is_enomem_and_changes_nothing(
+    cls: type[RangeSetBase],
+) -> None:
+    a = cls("a", allocator=_Refusing())
+    b = cls("b")
+    b.add_range(3, 4)
+    with pytest.raises(XenENOMEM):
+        a.swap(b)
+    assert (a.ranges(), b.ranges()) == ([], [(3, 4)])
+    assert b._alloc.in_use == 48  # type: ignore[attr-defined]
 
 
 def test_unknown_structure_is_einval() -> None:
@@ -247,3 +287,24 @@ def test_from_ranges_over_limit_is_enomem_and_frees_all(cls: type[RangeSetBase])
     with pytest.raises(XenENOMEM):
         cls.from_ranges([(0, 0), (2, 2), (4, 4)], limit=2, allocator=alloc)
     assert alloc.in_use == 0
+
+
+@pytest.mark.parametrize("cls", IMPLEMENTATIONS, ids=IDS)
+def test_swap_keeps_counters_so_an_emptied_unlimited_set_can_end_limited(
+    cls: type[RangeSetBase],
+) -> None:
+    # rangeset_swap moves the lists, never nr_ranges: b's counter is -3 (-1,
+    # then two nodes taken) while it now holds a's three nodes; once those are
+    # freed the counter reads 0 - a limit of nothing that nobody set.
+    a, b = cls(), cls()
+    for x in (0, 10, 20):
+        a.add_singleton(x)
+    b.add_singleton(100)
+    b.add_singleton(200)
+    a.swap(b)
+    b.remove_range(0, 20)
+    assert b.budget == 0
+    with pytest.raises(XenENOMEM):
+        b.add_singleton(9)
+    a.remove_range(100, 200)
+    assert a.budget is None  # -4 + 2: still counting below zero, unlimited

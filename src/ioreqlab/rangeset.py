@@ -317,10 +317,31 @@ class RangeSetBase:
         return f"{self._name:<10} {{{','.join(parts)} }}"
 
     def _check_swap(self, other: RangeSetBase) -> None:
+        """Before a swap: move the nodes' heap charges with the nodes.
+
+        ``rangeset_swap`` swaps any two rangesets and cannot fail: in Xen all
+        nodes live in one heap.  Here each set charges its own allocator (a
+        domain's account) at its own node cost, so each side is charged for
+        the nodes it receives and refunded for those it gives.  Growth is
+        charged first; if an allocator refuses, ``-ENOMEM`` and nothing has
+        changed (only possible between different accounts or layouts).
+        """
         if type(other) is not type(self):
-            raise XenEINVAL("rangeset swap needs two rangesets of the same kind")
-        if other._layout is not self._layout or other._alloc is not self._alloc:
-            raise XenEINVAL("rangeset swap needs the same node layout and heap")
+            raise XenEINVAL("rangeset swap needs two rangesets of the same implementation")
+        if other._alloc is self._alloc and other._node_cost == self._node_cost:
+            return
+        grow_self = (other.nr_ranges - self.nr_ranges) * self._node_cost
+        grow_other = (self.nr_ranges - other.nr_ranges) * other._node_cost
+        if grow_self > 0 and not self._alloc.allocate(grow_self):
+            raise XenENOMEM(f"{self._name}: cannot take {other.nr_ranges} swapped nodes")
+        if grow_other > 0 and not other._alloc.allocate(grow_other):
+            if grow_self > 0:
+                self._alloc.free(grow_self)
+            raise XenENOMEM(f"{other._name}: cannot take {self.nr_ranges} swapped nodes")
+        if grow_self < 0:
+            self._alloc.free(-grow_self)
+        if grow_other < 0:
+            other._alloc.free(-grow_other)
 
     def _after_swap(self, other: RangeSetBase) -> None:
         # Budgets stay where they were (xen-facts §1.2); the bookkeeping base follows.
@@ -341,8 +362,10 @@ class RangeSetBase:
             count += 1
         assert count == self.nr_ranges, f"nr_ranges {self.nr_ranges} != {count} stored"
         assert self._budget + count == self._base, "node budget out of step with stored nodes"
-        if self._base >= 0:
-            assert self._budget >= 0, "a limited rangeset's budget went negative"
+        # No "a limited set's budget is never negative": rangeset_swap keeps each
+        # set's nr_ranges counter while the nodes move, so after a swap between
+        # sets of different sizes a counter may sit below zero (unlimited) and
+        # reach 0 — a limit of nothing — once its new nodes are freed, as in Xen.
 
 
 class RangeSet(RangeSetBase):
@@ -665,7 +688,14 @@ class RangeSet(RangeSetBase):
             yield from zip(blk_s, blk_e, strict=True)
 
     def swap(self, other: Self) -> None:
-        """Exchange contents with ``other``; budgets stay put (``rangeset_swap``)."""
+        """Exchange contents with ``other``; budgets stay put (``rangeset_swap``).
+
+        Works between any two sets; the nodes' heap charges move with them
+        (``-ENOMEM``, nothing changed, if the receiving allocator refuses).
+        As in Xen the ``nr_ranges`` counters do not move, so an unlimited set
+        that receives fewer nodes than it gave away becomes limited to 0 once
+        it is emptied (xen/common/rangeset.c:rangeset_swap, RELEASE-4.17.0).
+        """
         self._check_swap(other)
         self._starts, other._starts = other._starts, self._starts
         self._ends, other._ends = other._ends, self._ends

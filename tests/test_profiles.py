@@ -1,0 +1,186 @@
+"""The version table, tested as a table: every row observed under every profile.
+
+Each row of :data:`ioreqlab.profiles.BEHAVIOURS` has a check here that builds
+a host of the profile, does what tells the behaviour apart, and returns what
+it saw; the test compares that with the row's value for the profile.  A row
+without a check fails :func:`test_every_row_has_a_check`, so a new row cannot
+go untested, and the parametrisation runs each check under both profiles.
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from ioreqlab import devicemodel
+from ioreqlab.abi import (
+    CreateIoreqServer,
+    DestroyIoreqServer,
+    DmOp,
+    GetIoreqServerInfo,
+    HvmParam,
+    dm_op_buffer,
+)
+from ioreqlab.errors import XenError
+from ioreqlab.host import Host
+from ioreqlab.profiles import BEHAVIOURS, PROFILES, XEN_VERSIONS, profile
+from tests.hv_helpers import EchoEmulator
+
+MMIO = 0xF000_0000
+
+
+def _host(xen: str) -> tuple[Host, int]:
+    host = Host(xen=xen, xen_heap_bytes=4 << 20)
+    return host, host.create_domain(memory_mib=64, ioreq_server_pages=16)
+
+
+def check_max_servers(xen: str) -> Any:
+    host, g = _host(xen)
+    dm = devicemodel.open(host, 0)
+    made = 0
+    while True:
+        try:
+            dm.create_ioreq_server(g)
+        except XenError as err:
+            # ENOSPC: a fixed array is full; ENOMEM: the 16-frame pool ran out.
+            return made if err.errno == errno.ENOSPC else None
+        made += 1
+
+
+def check_first_server_id(xen: str) -> Any:
+    host, g = _host(xen)
+    return devicemodel.open(host, 0).create_ioreq_server(g)
+
+
+def check_default_server(xen: str) -> Any:
+    host, g = _host(xen)
+    devicemodel.open(host, 0).get_param(g, HvmParam.IOREQ_PFN)
+    return host.statistics().domains[1].servers == 1
+
+
+def check_pages_at_create(xen: str) -> Any:
+    host, g = _host(xen)
+    before = host.domains[g].gmfn_pool.free_frames()
+    devicemodel.open(host, 0).create_ioreq_server(g, 1)
+    return host.domains[g].gmfn_pool.free_frames() < before
+
+
+def check_legacy_gfns(xen: str) -> Any:
+    host = Host(xen=xen, xen_heap_bytes=4 << 20)
+    g = host.create_domain(memory_mib=64, ioreq_server_pages=1)
+    dm = devicemodel.open(host, 0)
+    pfns = set()
+    for _ in range(4):
+        try:
+            pfns.add(dm.get_ioreq_server_info(g, dm.create_ioreq_server(g))[0])
+        except XenError:
+            break
+    return host.domains[g].params[HvmParam.IOREQ_PFN] in pfns
+
+
+def check_get_info_flags(xen: str) -> Any:
+    host, g = _host(xen)
+    sid = devicemodel.open(host, 0).create_ioreq_server(g, 1)
+    buf = dm_op_buffer(DmOp.GET_IOREQ_SERVER_INFO, GetIoreqServerInfo(sid, flags=1))
+    rc = host.dm_op(0, g, [buf])
+    assert rc in (0, -errno.EINVAL)
+    return rc == 0
+
+
+def check_acquire_resource(xen: str) -> Any:
+    host, g = _host(xen)
+    sid = devicemodel.open(host, 0).create_ioreq_server(g, 1)
+    try:
+        pages = host.acquire_ioreq_server_frames(0, g, sid, 0, 2)
+    except XenError as err:
+        assert err.errno == errno.ENOSYS
+        return False
+    s = host.domains[g].find_server(sid)
+    assert s is not None
+    assert pages[0] is s.buffered_page  # frame 0 the ring, frame 1 the slots
+    assert pages[1] is s.shared_page
+    return True
+
+
+def check_broadcast_disabled(xen: str) -> Any:
+    host, g = _host(xen)
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g, 1)
+    pages = dm.map_ioreq_server(g, sid, lambda _: None)  # never enabled
+    host.broadcast_timeoffset(g, 5)
+    return struct.unpack_from("<I", pages.buffered, 4)[0] != 0
+
+
+def check_mmio_df(xen: str) -> Any:
+    host, g = _host(xen)
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g)
+    dm.map_io_range_to_ioreq_server(g, sid, True, MMIO, MMIO + 0xFF)
+    EchoEmulator(host, 0, g, sid)
+    dm.set_ioreq_server_state(g, sid, True)
+    got = host.guest_access(g, 0, "mmio", MMIO + 0xFC, 4, write=False, count=64, df=True)
+    return got.route == "server"
+
+
+def check_dmop_non_hvm_rc(xen: str) -> Any:
+    host, _ = _host(xen)
+    pv = host.create_domain(memory_mib=16, hvm=False)
+    return host.dm_op(0, pv, [dm_op_buffer(DmOp.CREATE_IOREQ_SERVER, CreateIoreqServer(0))])
+
+
+def check_dmop_per_op_size(xen: str) -> Any:
+    host, g = _host(xen)
+    buf = bytearray(dm_op_buffer(DmOp.DESTROY_IOREQ_SERVER, DestroyIoreqServer(5))[:12])
+    rc = host.dm_op(0, g, [buf])
+    assert rc in (-errno.EFAULT, -errno.ENOENT)
+    return rc == -errno.ENOENT  # the 12 bytes were enough to reach the lookup
+
+
+CHECKS: dict[str, Callable[[str], Any]] = {
+    "max_servers": check_max_servers,
+    "first_server_id": check_first_server_id,
+    "default_server": check_default_server,
+    "pages_at_create": check_pages_at_create,
+    "legacy_gfns": check_legacy_gfns,
+    "get_info_flags": check_get_info_flags,
+    "acquire_resource": check_acquire_resource,
+    "broadcast_disabled": check_broadcast_disabled,
+    "mmio_df": check_mmio_df,
+    "dmop_non_hvm_rc": check_dmop_non_hvm_rc,
+    "dmop_per_op_size": check_dmop_per_op_size,
+}
+
+
+def test_every_row_has_a_check() -> None:
+    assert set(CHECKS) == {b.name for b in BEHAVIOURS}
+
+
+def test_every_row_cites_a_file_and_a_release() -> None:
+    for b in BEHAVIOURS:
+        assert "xen/" in b.source, b.name
+        assert "(4." in b.source or "RELEASE-4" in b.source, b.name
+        assert set(b.values) == set(XEN_VERSIONS), b.name
+
+
+def test_the_profiles_differ_in_every_row() -> None:
+    for b in BEHAVIOURS:
+        assert b.values["4.7"] != b.values["4.17"], b.name
+
+
+@pytest.mark.parametrize("row", BEHAVIOURS, ids=lambda b: b.name)
+def test_row_holds_under_the_profile(row: Any, xen: str) -> None:
+    assert CHECKS[row.name](xen) == row.values[xen]
+    assert getattr(PROFILES[xen], row.name) == row.values[xen]
+
+
+def test_an_unknown_release_is_refused() -> None:
+    for bad in ("4.9", "", "4.17.0"):
+        with pytest.raises(XenError) as info:
+            profile(bad)
+        assert info.value.errno == errno.EINVAL
+    with pytest.raises(XenError):
+        Host(xen="5.0")
