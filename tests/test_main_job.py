@@ -133,6 +133,7 @@ def test_seed_flag_changes_the_run(scenario_file: Path, tmp_path: Path) -> None:
         ("[[domain]]\nxl_cfg = 'memory = -1'\n", "lexical error"),
         ("[[domain]]\nxl_cfg = 'name = \"a\"'\n[domain.workload]\nkind = 'gpu'\n", "needs vgt = 1"),
         ("rounds = 0\n", "rounds must be 1..100000"),
+        ("[host]\nxen = '4.9'\n[[domain]]\nxl_cfg = 'name=\"a\"'\n", "xen must be one of"),
         ("this is not toml", "not valid TOML"),
     ],
 )
@@ -269,3 +270,24 @@ def test_reliability_doc_is_current() -> None:
     assert DOC.read_text() == render(), (
         "docs/reliability.md is stale: python -m tests.reliability_doc"
     )
+
+
+def test_scenario_host_key_xen_and_the_cli_option(tmp_path: Path) -> None:
+    # [host] xen picks the profile; --xen overrides it; the JSON says which ran.
+    (tmp_path / "plain.cfg").write_text(PLAIN)
+    path = tmp_path / "s.toml"
+    path.write_text(SMALL.replace("[host]\n", '[host]\nxen = "4.17"\n'))
+    assert load_scenario(path.read_text(), "s", read=lambda n: PLAIN).host.xen == "4.17"
+    out = tmp_path / "r.json"
+    assert main(["run", str(path), "--json", str(out)]) == 0
+    on_417 = json.loads(out.read_text())
+    assert on_417["xen"] == "4.17"
+    assert main(["run", str(path), "--xen", "4.7", "--json", str(out)]) == 0
+    on_47 = json.loads(out.read_text())
+    assert on_47["xen"] == "4.7"
+    for design in ("rangeset", "p2m", "p2t"):
+        assert on_417["designs"][design]["shadow_mismatches"] == 0
+        assert on_417["designs"][design]["accesses"] == on_47["designs"][design]["accesses"]
+    proc = cli("run", str(path), "--xen", "4.9")
+    assert proc.returncode == 2
+    assert "invalid choice: '4.9'" in proc.stderr

@@ -22,6 +22,7 @@ from typing import Any
 
 from ioreqlab import __version__
 from ioreqlab.host import DESIGNS, Host
+from ioreqlab.profiles import DEFAULT_XEN, XEN_VERSIONS
 from ioreqlab.scenario import XENGT_BDW, Scenario, ScenarioError, load_scenario
 from ioreqlab.toolstack import (
     LibxlError,
@@ -34,6 +35,12 @@ from ioreqlab.toolstack import (
 __all__ = ["main"]
 
 EXIT_USAGE = 2
+
+#: What --xen means, for every command that builds a host.
+XEN_HELP = (
+    "the Xen release the host behaves as: 4.7, the tree of the 2016 debate (default for "
+    "run, plan and findings unless the scenario says), or 4.17, what Debian 12 ships"
+)
 
 
 class UsageError(Exception):
@@ -48,7 +55,17 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def _load(path: str | None) -> Scenario:
+def _load(path: str | None, xen: str | None = None) -> Scenario:
+    """The scenario file (or the built-in one), its host on Xen ``xen`` if given."""
+    scenario = _read_scenario(path)
+    if xen is None:
+        return scenario
+    from dataclasses import replace
+
+    return replace(scenario, host=replace(scenario.host, xen=xen))
+
+
+def _read_scenario(path: str | None) -> Scenario:
     if path is None:
         return load_scenario(XENGT_BDW, "xengt-bdw (built in)")
     p = Path(path)
@@ -98,7 +115,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from ioreqlab.analysis.compare import comparison_json, comparison_table
     from ioreqlab.scenario import run_scenario
 
-    scenario = _load(args.scenario)
+    scenario = _load(args.scenario, args.xen)
     _check_output(args.json)
     if args.seed is not None:
         scenario = replace(scenario, seed=args.seed)
@@ -147,7 +164,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_plan(args: argparse.Namespace) -> int:
     from ioreqlab.analysis.planner import DEFAULT_LIMITS, plan
 
-    scenario = _load(args.scenario)
+    scenario = _load(args.scenario, args.xen)
     _check_output(args.json)
     limits = tuple(args.limits) if args.limits else DEFAULT_LIMITS
     bar = _bar(len(limits) * args.seeds, "plan")
@@ -206,7 +223,9 @@ def _cmd_findings(args: argparse.Namespace) -> int:
     from ioreqlab.analysis.findings import findings_markdown
 
     try:
-        text = findings_markdown(clock=time.perf_counter_ns, full=not args.quick, only=args.only)
+        text = findings_markdown(
+            clock=time.perf_counter_ns, full=not args.quick, only=args.only, xen=args.xen
+        )
     except ValueError as err:
         raise UsageError(str(err)) from None
     if args.out == "-":
@@ -265,7 +284,7 @@ def _cmd_xl_create(args: argparse.Namespace) -> int:
     if args.dry_run or args.n:
         print(json.dumps(config.to_json(), indent=4, sort_keys=True))
         return 0
-    host = Host(design=args.design)
+    host = Host(design=args.design, xen=args.xen)
     log: list[str] = []
     try:
         domid = domain_create(host, config, log=log)
@@ -289,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     run.add_argument("--plots", metavar="DIR", help="also draw PNG plots into DIR")
+    run.add_argument("--xen", choices=XEN_VERSIONS, help=XEN_HELP)
     run.set_defaults(func=_cmd_run)
 
     pl = sub.add_parser("plan", help="recommend max_wp_ram_ranges for a scenario")
@@ -301,12 +321,14 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--limits", type=int, nargs="+", help="limits to sweep")
     pl.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel runs")
     pl.add_argument("--json", metavar="FILE", help="also write the plan as JSON")
+    pl.add_argument("--xen", choices=XEN_VERSIONS, help=XEN_HELP)
     pl.set_defaults(func=_cmd_plan)
 
     fi = sub.add_parser("findings", help="measure the thread's figures; write docs/findings.md")
     fi.add_argument("--out", default="docs/findings.md", help="file, or - for stdout")
     fi.add_argument("--quick", action="store_true", help="skip the slow scenario and sweep")
     fi.add_argument("--only", metavar="NAME", help="just one figure (e.g. rbtree-8192)")
+    fi.add_argument("--xen", choices=XEN_VERSIONS, default=DEFAULT_XEN, help=XEN_HELP)
     fi.set_defaults(func=_cmd_findings)
 
     be = sub.add_parser("bench", help="run bench/ and rewrite bench/RESULTS.md")
@@ -321,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("-n", action="store_true", help="dry run (deprecated spelling of -N)")
     create.add_argument("--gpu", default="bdw", help="host GPU generation for vgt guests")
     create.add_argument("--design", default="p2m", choices=DESIGNS, help="host design")
+    create.add_argument("--xen", choices=XEN_VERSIONS, default=DEFAULT_XEN, help=XEN_HELP)
     create.add_argument("file", help="xl.cfg file")
     create.add_argument("extra", nargs="*", help="extra key=value settings")
     create.set_defaults(func=_cmd_xl_create)

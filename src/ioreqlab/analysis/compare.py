@@ -48,11 +48,12 @@ def comparison_table(results: Mapping[str, DesignResult]) -> str:
 
 
 def comparison_json(scenario: Scenario, results: Mapping[str, DesignResult]) -> dict[str, object]:
-    """``{"scenario", "seed", "rounds", "designs": {name: {...}}}``."""
+    """``{"scenario", "seed", "rounds", "xen", "designs": {name: {...}}}``."""
     return {
         "scenario": scenario.name,
         "description": scenario.description,
         "seed": scenario.seed,
         "rounds": scenario.rounds,
+        "xen": scenario.host.xen,
         "designs": {name: r.to_json() for name, r in results.items()},
     }

@@ -20,9 +20,10 @@ from ioreqlab.dm.gvtg import GvtgMediator
 from ioreqlab.errors import XenError
 from ioreqlab.host import Host
 from ioreqlab.hv.domain import LOWMEM_END_PFN
+from ioreqlab.profiles import DEFAULT_XEN
 from ioreqlab.rangeset import NodeLayout, RangeSet
 from ioreqlab.rangeset_ref import LinkedListRangeSet
-from ioreqlab.scenario import XENGT_BDW, load_scenario, run_scenario
+from ioreqlab.scenario import XENGT_BDW, Scenario, load_scenario, run_scenario
 from ioreqlab.scenario.runner import Clock
 from ioreqlab.toolstack.libxl import GPU_MAX_VMS, GPU_WP_RANGES
 from ioreqlab.workload.gpu import GpuDriver, HostileGpuDriver
@@ -139,11 +140,11 @@ def node_sizes() -> Figure:
     )
 
 
-def seven_guests() -> Figure:
+def seven_guests(xen: str = DEFAULT_XEN) -> Figure:
     """Up to 7 VMs per Broadwell GPU: the worst-case tracking heap of a full host."""
     vms = GPU_MAX_VMS["bdw"]
     limit = GPU_WP_RANGES["bdw"]
-    host = Host(design="rangeset", xen_heap_bytes=64 << 20, node_layout="rbtree")
+    host = Host(design="rangeset", xen=xen, xen_heap_bytes=64 << 20, node_layout="rbtree")
     for n in range(vms - 1):  # dom0 is the seventh
         g = host.create_domain(memory_mib=4096, name=f"vgpu{n}")
         dm = devicemodel.open(host, 0)
@@ -171,9 +172,9 @@ def seven_guests() -> Figure:
     )
 
 
-def tree_9000() -> Figure:
+def tree_9000(xen: str = DEFAULT_XEN) -> Figure:
     """George Dunlap: an active tree larger than the limit."""
-    host = Host(design="rangeset", xen_heap_bytes=64 << 20)
+    host = Host(design="rangeset", xen=xen, xen_heap_bytes=64 << 20)
     g = host.create_domain(memory_mib=4096)
     dm = devicemodel.open(host, 0)
     dm.set_param(g, 36, 8192)
@@ -239,9 +240,9 @@ def george_walk() -> Figure:
     )
 
 
-def builtin_run(clock: Clock | None) -> Figure:
+def builtin_run(clock: Clock | None, xen: str = DEFAULT_XEN) -> Figure:
     """Jan Beulich's Xen heap question, and the run as a whole, on the built-in scenario."""
-    scenario = load_scenario(XENGT_BDW, "xengt-bdw")
+    scenario = _on(load_scenario(XENGT_BDW, "xengt-bdw"), xen)
     res = run_scenario(scenario, clock=clock)
     values: dict[str, object] = {}
     for name, r in res.items():
@@ -266,9 +267,9 @@ def builtin_run(clock: Clock | None) -> Figure:
     )
 
 
-def ian_limit() -> Figure:
+def ian_limit(xen: str = DEFAULT_XEN) -> Figure:
     """Ian Jackson: which limit, and how to calculate it — the planner's answer."""
-    scenario = load_scenario(XENGT_BDW, "xengt-bdw")
+    scenario = _on(load_scenario(XENGT_BDW, "xengt-bdw"), xen)
     scenario = replace(scenario, rounds=12)
     result = plan(
         scenario, limits=(2048, 4096, 8192, 16384), seeds=(0, 1), pct=99.0, budget=0.0, workers=2
@@ -298,13 +299,15 @@ EXHAUSTION_HEAP = 352 << 10
 EXHAUSTION_RESERVE = 160 << 10
 
 
-def heap_exhaustion_trial(design: str, *, preallocate: bool) -> dict[str, int]:
+def heap_exhaustion_trial(
+    design: str, *, preallocate: bool, xen: str = DEFAULT_XEN
+) -> dict[str, int]:
     """A hostile vGPU guest attacks the heap, then a victim's device model works.
 
     Returns the victim's refusals (-ENOMEM) while creating its server and
     write-protecting 1,000 scattered pages, and the heap the hostile guest held.
     """
-    host = Host(design=design, xen_heap_bytes=EXHAUSTION_HEAP, wp_ram_ranges_cap=8192)
+    host = Host(design=design, xen=xen, xen_heap_bytes=EXHAUSTION_HEAP, wp_ram_ranges_cap=8192)
     victim = host.create_domain(
         memory_mib=2048, name="victim", preallocate_bytes=EXHAUSTION_RESERVE if preallocate else 0
     )
@@ -343,12 +346,12 @@ def heap_exhaustion_trial(design: str, *, preallocate: bool) -> dict[str, int]:
     }
 
 
-def heap_exhaustion() -> Figure:
+def heap_exhaustion(xen: str = DEFAULT_XEN) -> Figure:
     """Jan Beulich's cross-domain concern, measured with and without preallocation."""
     values: dict[str, object] = {}
     for design in ("rangeset", "p2m", "p2t"):
-        off = heap_exhaustion_trial(design, preallocate=False)
-        on = heap_exhaustion_trial(design, preallocate=True)
+        off = heap_exhaustion_trial(design, preallocate=False, xen=xen)
+        on = heap_exhaustion_trial(design, preallocate=True, xen=xen)
         values[f"{design}: victim refusals, no preallocation"] = off["victim refusals"]
         values[f"{design}: victim refusals, preallocated"] = on["victim refusals"]
         values[f"{design}: heap held by the hostile guest"] = off["hostile heap bytes"]
@@ -370,28 +373,42 @@ def heap_exhaustion() -> Figure:
 
 
 #: The quick figures, by name (each a few seconds at most).
-FIGURES: tuple[tuple[str, Callable[[], Figure]], ...] = (
-    ("default-limit", default_limit),
-    ("rbtree-8192", rbtree_8192),
-    ("node-32-vs-40", node_sizes),
+def _on(scenario: Scenario, xen: str) -> Scenario:
+    """The scenario with its host set to Xen profile ``xen``."""
+    return replace(scenario, host=replace(scenario.host, xen=xen))
+
+
+#: The figures, by name; each takes the Xen profile its hosts are built with.
+FIGURES: tuple[tuple[str, Callable[[str], Figure]], ...] = (
+    ("default-limit", lambda _xen: default_limit()),  # rangeset arithmetic: no host
+    ("rbtree-8192", lambda _xen: rbtree_8192()),
+    ("node-32-vs-40", lambda _xen: node_sizes()),
     ("seven-vgpu-guests", seven_guests),
     ("tree-9000", tree_9000),
-    ("george-walk", george_walk),
+    ("george-walk", lambda _xen: george_walk()),
     ("heap-exhaustion", heap_exhaustion),
 )
 
 
 def findings_markdown(
-    *, clock: Clock | None = None, full: bool = True, only: str | None = None
+    *,
+    clock: Clock | None = None,
+    full: bool = True,
+    only: str | None = None,
+    xen: str = DEFAULT_XEN,
 ) -> str:
-    """docs/findings.md, or with ``only`` one figure's section (computing just that one)."""
-    registry: dict[str, Callable[[], Figure]] = dict(FIGURES)
-    registry["xen-heap"] = lambda: builtin_run(clock)
+    """docs/findings.md, or with ``only`` one figure's section (computing just that one).
+
+    ``xen`` is the profile every host is built with; the committed file is the
+    debate's tree (4.7), and says so.
+    """
+    registry: dict[str, Callable[[str], Figure]] = dict(FIGURES)
+    registry["xen-heap"] = lambda x: builtin_run(clock, x)
     registry["ian-limit"] = ian_limit
     if only is not None:
         if only not in registry:
             raise ValueError(f"no figure {only!r}; choose from {', '.join(registry)}")
-        return registry[only]().markdown()
+        return registry[only](xen).markdown()
     names = list(registry) if full else [n for n, _ in FIGURES]
     head = (
         "# Findings\n\nGenerated by `ioreqlab findings` (do not edit by hand): every number "
@@ -399,4 +416,6 @@ def findings_markdown(
         "questions of the 2016 xen-devel thread on `max_wp_ram_ranges`. Counts, not timings: "
         "they are the same on any machine.\n"
     )
-    return head + "\n" + "\n".join(registry[n]().markdown() for n in names)
+    if xen != DEFAULT_XEN:
+        head += f"\nHosts here behave as Xen {xen} (`--xen {xen}`), not the debate's tree.\n"
+    return head + "\n" + "\n".join(registry[n](xen).markdown() for n in names)

@@ -252,6 +252,7 @@ def run_design(
     h = scenario.host
     host = Host(
         design=design,
+        xen=h.xen,
         xen_heap_bytes=h.xen_heap_mib << 20,
         wp_ram_ranges_cap=max(h.wp_ram_ranges_cap, wp_limit or 0),
         node_layout=h.node_layout,

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ioreqlab.hv.wp import DESIGN_NAMES
+from ioreqlab.profiles import DEFAULT_XEN, XEN_VERSIONS
 from ioreqlab.toolstack import XlCfgError, XlConfig, parse_xl_cfg
 
 __all__ = ["DomainSpec", "HostSpec", "Scenario", "ScenarioError", "WorkloadSpec", "load_scenario"]
@@ -54,6 +55,8 @@ class HostSpec:
     """The physical host."""
 
     designs: tuple[str, ...] = DESIGN_NAMES
+    #: The Xen release the host behaves as (:mod:`ioreqlab.profiles`).
+    xen: str = DEFAULT_XEN
     xen_heap_mib: int = 64
     wp_ram_ranges_cap: int = 8192
     gpu: str = "bdw"
@@ -153,6 +156,7 @@ _TOP = {
 }
 _HOST = {
     "designs": (tuple, _designs),
+    "xen": (str, _one_of(XEN_VERSIONS)),
     "xen_heap_mib": (int, _range(1, 1 << 20)),
     "wp_ram_ranges_cap": (int, _range(0, 2**32 - 1)),
     "gpu": (str, _one_of(("hsw", "bdw", "skl"))),
