@@ -99,6 +99,64 @@ def test_nestedhvm_and_altp2m_exclude_each_other(host: Host) -> None:
     assert errno_of(lambda: dm.set_param(g, HvmParam.NESTEDHVM, 1)) == errno.EINVAL
 
 
+def test_nestedhvm_zero_is_fine_beside_altp2m(host: Host) -> None:
+    # 4.7 hvm.c: "if ( a.value && d->...params[HVM_PARAM_ALTP2M] )": only enabling conflicts.
+    g = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    dm.set_param(g, HvmParam.ALTP2M, 1)
+    dm.set_param(g, HvmParam.NESTEDHVM, 0)
+
+
+@pytest.mark.parametrize("param", [HvmParam.NESTEDHVM, HvmParam.ALTP2M])
+def test_nestedhvm_and_altp2m_need_a_privileged_caller_47(host: Host, param: int) -> None:
+    # 4.7 hvm.c: xsm_hvm_param_nested / xsm_hvm_param_altp2mhvm (XSM_PRIV), after
+    # the XSM_TARGET check a device-model domain passes.
+    stub = host.create_domain(memory_mib=32, hvm=False)
+    g = host.create_domain(memory_mib=64, dm_domid=stub)
+    before = snapshot(host)
+    assert errno_of(lambda: devicemodel.open(host, stub).set_param(g, param, 0)) == errno.EPERM
+    assert snapshot(host) == before
+    devicemodel.open(host, stub).set_param(g, HvmParam.TIMER_MODE, 1)  # XSM_TARGET is enough
+
+
+def test_417_deprecated_params_are_einval_for_everyone() -> None:
+    # 4.17 hvm_allow_set_param / hvm_allow_get_param: "The following parameters are
+    # deprecated" -> -EINVAL, dom0 included.
+    host = Host(xen="4.17", xen_heap_bytes=1 << 20)
+    g = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    for param in (4, 13, 20, 24, 26, 30):
+        assert errno_of(lambda p=param: dm.set_param(g, p, 0)) == errno.EINVAL
+        assert errno_of(lambda p=param: dm.get_param(g, p)) == errno.EINVAL
+    assert errno_of(lambda: devicemodel.open(host, g).get_param(g, 13)) == errno.EINVAL
+
+
+def test_417_params_past_35() -> None:
+    # 4.17 hvm_set_param: X87_FIP_WIDTH in {0, 4, 8}; VM86_TSS stored through
+    # VM86_TSS_SIZED with 128 bytes; ALTP2M up to XEN_ALTP2M_limited (3).
+    host = Host(xen="4.17", xen_heap_bytes=1 << 20)
+    g = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    assert errno_of(lambda: dm.set_param(g, 36, 2)) == errno.EINVAL
+    devicemodel.open(host, g).set_param(g, 36, 8)  # the guest may set it on itself
+    assert dm.get_param(g, 36) == 8
+    dm.set_param(g, HvmParam.VM86_TSS, 0x2000)
+    assert dm.get_param(g, 37) == (128 << 32) | 0x2000
+    assert dm.get_param(g, HvmParam.VM86_TSS) == 0x2000
+    assert errno_of(lambda: dm.set_param(g, HvmParam.VM86_TSS, 1 << 32)) == errno.EINVAL
+    assert errno_of(lambda: dm.set_param(g, 37, (103 << 32) | 0x1000)) == errno.EINVAL
+    dm.set_param(g, HvmParam.ALTP2M, 2)
+    assert errno_of(lambda: dm.set_param(g, 39, 2**32)) == errno.EINVAL  # the seed's, at 39
+    assert errno_of(lambda: dm.set_param(g, 40, 0)) == errno.EINVAL  # HVM_NR_PARAMS 40
+
+
+def test_47_altp2m_is_0_or_1(host: Host) -> None:
+    g = host.create_domain(memory_mib=64)
+    assert (
+        errno_of(lambda: devicemodel.open(host, 0).set_param(g, HvmParam.ALTP2M, 2)) == errno.EINVAL
+    )
+
+
 def test_set_once_params(host: Host) -> None:
     g = host.create_domain(memory_mib=64)
     dm = devicemodel.open(host, 0)

@@ -177,7 +177,8 @@ class HypercallMachine(RuleBasedStateMachine):
         value=st.sampled_from([0, 2, 3, 64, CAP, CAP + 1, 2**32 - 1, 2**32, 2**64 - 1]),
     )
     def set_wp_param(self, caller: int, domid: int, value: int) -> None:
-        rc = self.host.hvm_op(caller, HvmOp.SET_PARAM, HvmParamArg(domid, 36, value).pack())
+        wp = self.host.xen.params.max_wp_ram_ranges  # 36 in 4.7, 39 in 4.17
+        rc = self.host.hvm_op(caller, HvmOp.SET_PARAM, HvmParamArg(domid, wp, value).pack())
         self.check(domid, rc, self.ref.set_wp_param(caller, domid, value, CAP), "set_param 36")
 
     @rule(

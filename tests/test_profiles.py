@@ -22,12 +22,15 @@ from ioreqlab.abi import (
     DestroyIoreqServer,
     DmOp,
     GetIoreqServerInfo,
+    HvmOp,
     HvmParam,
+    HvmParamArg,
     dm_op_buffer,
 )
 from ioreqlab.errors import XenError
 from ioreqlab.host import Host
-from ioreqlab.profiles import BEHAVIOURS, PROFILES, XEN_VERSIONS, profile
+from ioreqlab.profiles import BEHAVIOURS, PROFILES, XEN_VERSIONS, ParamTable, profile
+from ioreqlab.toolstack import build_config, domain_create, parse_xl_cfg
 from tests.hv_helpers import EchoEmulator
 
 MMIO = 0xF000_0000
@@ -140,6 +143,85 @@ def check_dmop_per_op_size(xen: str) -> Any:
     return rc == -errno.ENOENT  # the 12 bytes were enough to reach the lookup
 
 
+def _set_rc(xen: str, caller: str, index: int, *values: int) -> int:
+    """Set ``index`` to each value in turn on a fresh guest; the last errno (0: all set)."""
+    host = Host(xen=xen, xen_heap_bytes=4 << 20)
+    stub = host.create_domain(memory_mib=16, hvm=False)
+    g = host.create_domain(memory_mib=64, dm_domid=stub)
+    who = {"dom0": 0, "guest": g, "stub": stub}[caller]
+    rc = 0
+    for v in values:
+        rc = -host.hvm_op(who, HvmOp.SET_PARAM, HvmParamArg(g, index, v).pack())
+    return rc
+
+
+def _get_rc(xen: str, caller: str, index: int) -> int:
+    host = Host(xen=xen, xen_heap_bytes=4 << 20)
+    g = host.create_domain(memory_mib=64)
+    buf = bytearray(HvmParamArg(g, index).pack())
+    return -host.hvm_op(0 if caller == "dom0" else g, HvmOp.GET_PARAM, buf)
+
+
+def check_params(xen: str) -> Any:
+    """Rebuild the param table from behaviour alone, index by index."""
+    probe = range(48)
+    readable = [i for i in probe if _get_rc(xen, "dom0", i) == 0]
+    nr_params = max(readable) + 1
+    assert _get_rc(xen, "dom0", nr_params) == errno.EINVAL
+    cap = 8192
+    wp = [
+        i for i in probe if _set_rc(xen, "dom0", i, cap) == 0 and _set_rc(xen, "dom0", i, cap + 1)
+    ]
+    tss = Host(xen=xen)
+    g = tss.create_domain(memory_mib=16)
+    tss.set_param(0, g, HvmParam.VM86_TSS, 0x1000)
+    sized = tss.get_param(0, g, 37) == 128 << 32 | 0x1000 if nr_params > 37 else False
+    deprecated = frozenset(i for i in range(nr_params) if _get_rc(xen, "dom0", i) == errno.EINVAL)
+    return ParamTable(
+        nr_params=nr_params,
+        max_wp_ram_ranges=wp[0],
+        guest_settable=frozenset(
+            i
+            for i in range(nr_params)
+            if i not in deprecated and _set_rc(xen, "guest", i, 0) != errno.EPERM
+        ),
+        guest_gettable=frozenset(i for i in readable if _get_rc(xen, "guest", i) == 0),
+        deprecated=deprecated,
+        set_once=frozenset(
+            i for i in range(nr_params) if _set_rc(xen, "dom0", i, 1, 3) == errno.EEXIST
+        ),
+        memory_event=frozenset(
+            i for i in range(nr_params) if _set_rc(xen, "dom0", i, 0) == errno.EOPNOTSUPP
+        ),
+        altp2m_max=max(v for v in range(6) if _set_rc(xen, "dom0", HvmParam.ALTP2M, v) == 0),
+        tss_sized=sized,
+    )
+
+
+def check_nested_altp2m_privileged(xen: str) -> Any:
+    # The stub is the guest's device-model domain: XSM_TARGET lets it set
+    # params; XSM_PRIV does not.
+    return frozenset(
+        i
+        for i in (HvmParam.NESTEDHVM, HvmParam.ALTP2M, HvmParam.TIMER_MODE)
+        if _set_rc(xen, "stub", i, 0) == errno.EPERM and _set_rc(xen, "dom0", i, 0) == 0
+    )
+
+
+def check_libxl_hvm_params(xen: str) -> Any:
+    host = Host(xen=xen, xen_heap_bytes=4 << 20)
+    seen: list[int] = []
+    real = host.set_param
+
+    def record(caller: int, domid: int, index: int, value: int) -> None:
+        seen.append(index)
+        real(caller, domid, index, value)
+
+    host.set_param = record  # type: ignore[method-assign]  # a recording shim
+    domain_create(host, build_config(parse_xl_cfg("name='g'\ntype='hvm'\nmemory=256\n")))
+    return tuple(seen)
+
+
 CHECKS: dict[str, Callable[[str], Any]] = {
     "max_servers": check_max_servers,
     "first_server_id": check_first_server_id,
@@ -152,6 +234,9 @@ CHECKS: dict[str, Callable[[str], Any]] = {
     "mmio_df": check_mmio_df,
     "dmop_non_hvm_rc": check_dmop_non_hvm_rc,
     "dmop_per_op_size": check_dmop_per_op_size,
+    "params": check_params,
+    "nested_altp2m_privileged": check_nested_altp2m_privileged,
+    "libxl_hvm_params": check_libxl_hvm_params,
 }
 
 
@@ -161,7 +246,7 @@ def test_every_row_has_a_check() -> None:
 
 def test_every_row_cites_a_file_and_a_release() -> None:
     for b in BEHAVIOURS:
-        assert "xen/" in b.source, b.name
+        assert "xen/" in b.source or "tools/" in b.source, b.name
         assert "(4." in b.source or "RELEASE-4" in b.source, b.name
         assert set(b.values) == set(XEN_VERSIONS), b.name
 

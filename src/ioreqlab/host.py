@@ -30,7 +30,6 @@ from dataclasses import dataclass
 
 from ioreqlab.abi.constants import (
     DOMID_SELF,
-    HVM_NR_PARAMS,
     NR_IOREQ_SERVER_PAGES,
     PAGE_SHIFT,
     PAGE_SIZE,
@@ -474,8 +473,7 @@ class Host:
 
     def set_param(self, caller: int, domid: int, index: int, value: int) -> None:
         """``HVMOP_set_param``."""
-        if not 0 <= index < HVM_NR_PARAMS:
-            raise XenEINVAL(f"param index {index} >= HVM_NR_PARAMS ({HVM_NR_PARAMS})")
+        self._check_param_index(index)
         c, d = self._any(caller, domid)
 
         def rebind(dm: int) -> None:
@@ -487,17 +485,21 @@ class Host:
             d,
             index,
             value,
+            self.xen,
             wp_ranges_cap=self.wp_ram_ranges_cap,
             rebind_default=rebind,
-            legacy_gfns=self.xen.legacy_gfns,
         )
 
     def get_param(self, caller: int, domid: int, index: int) -> int:
         """``HVMOP_get_param``; reading the legacy ioreq params creates the default server."""
-        if not 0 <= index < HVM_NR_PARAMS:
-            raise XenEINVAL(f"param index {index} >= HVM_NR_PARAMS ({HVM_NR_PARAMS})")
+        self._check_param_index(index)
         c, d = self._any(caller, domid)
-        return prm.get_param(c, d, index, ensure_default=lambda: self._ensure_default(d))
+        return prm.get_param(c, d, index, self.xen, ensure_default=lambda: self._ensure_default(d))
+
+    def _check_param_index(self, index: int) -> None:
+        nr = self.xen.params.nr_params
+        if not 0 <= index < nr:
+            raise XenEINVAL(f"param index {index} >= HVM_NR_PARAMS ({nr}, Xen {self.xen.version})")
 
     # -- the emulator side: event channels ----------------------------------
 

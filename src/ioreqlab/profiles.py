@@ -31,9 +31,12 @@ from ioreqlab.errors import XenEINVAL
 __all__ = [
     "BEHAVIOURS",
     "DEFAULT_XEN",
+    "PARAMS_47",
+    "PARAMS_417",
     "PROFILES",
     "XEN_VERSIONS",
     "Behaviour",
+    "ParamTable",
     "XenProfile",
     "profile",
 ]
@@ -54,6 +57,69 @@ class Behaviour:
 
 def _row(name: str, meaning: str, v47: Any, v417: Any, source: str) -> Behaviour:
     return Behaviour(name, meaning, {"4.7": v47, "4.17": v417}, source)
+
+
+@dataclass(frozen=True, slots=True)
+class ParamTable:
+    """One release's HVM param rules (``public/hvm/params.h``, ``hvm.c``).
+
+    Numbers are ``HVM_PARAM_*`` indices.  ``max_wp_ram_ranges`` is where the
+    seed patch's param sits: 36 in the 4.7 tree it was written for; after
+    4.17's last param (39) in the 4.17 profile, as a forward port would have
+    to put it (36 is ``X87_FIP_WIDTH`` there).  ``nr_params`` counts it.
+    """
+
+    nr_params: int
+    max_wp_ram_ranges: int
+    #: ``hvm_allow_set_param``: what a guest may set on itself.
+    guest_settable: frozenset[int]
+    #: ``hvm_allow_get_param``: what a guest may read on itself.
+    guest_gettable: frozenset[int]
+    #: Params every caller gets ``-EINVAL`` for, set and get (4.11+'s list).
+    deprecated: frozenset[int]
+    #: Params that may be set once: a different non-zero value later is ``-EEXIST``.
+    set_once: frozenset[int]
+    #: ``MEMORY_EVENT_*``: refused with ``-EOPNOTSUPP`` by the value checks (4.7).
+    memory_event: frozenset[int]
+    #: Highest ``HVM_PARAM_ALTP2M`` value (1 in 4.7; ``XEN_ALTP2M_limited`` 3 in 4.17).
+    altp2m_max: int
+    #: X87_FIP_WIDTH (36), VM86_TSS_SIZED (37) and MCA_CAP (38) exist, and
+    #: VM86_TSS is stored through VM86_TSS_SIZED (4.8+).
+    tss_sized: bool
+
+
+_MEMORY_EVENT = frozenset({20, 21, 22, 23, 25, 30})
+
+#: 4.7: xen/arch/x86/hvm/hvm.c (RELEASE-4.7.0) hvm_allow_set_param,
+#: hvm_allow_get_param, do_hvm_op's set_param switch; params.h (36 = the seed's).
+PARAMS_47 = ParamTable(
+    nr_params=37,
+    max_wp_ram_ranges=36,
+    guest_settable=frozenset({0, 15, 19, 34, 2, 18}),
+    guest_gettable=frozenset({0, 15, 19, 34, 1, 2, 17, 18, 35}),
+    deprecated=frozenset(),
+    set_once=frozenset({9, 32, 33, 35}),
+    memory_event=_MEMORY_EVENT,
+    altp2m_max=1,
+    tss_sized=False,
+)
+
+#: 4.17: xen/arch/x86/hvm/hvm.c (RELEASE-4.17.0) hvm_allow_set_param (with
+#: X87_FIP_WIDTH 36, VM86_TSS_SIZED 37), the deprecated list (PAE_ENABLED,
+#: DM_DOMAIN, MEMORY_EVENT_*, NESTEDHVM, BUFIOREQ_EVTCHN), the set-once list
+#: (VIRIDIAN, IOREQ_PFN, BUFIOREQ_PFN, IOREQ_SERVER_PFN, NR_IOREQ_SERVER_PAGES,
+#: ALTP2M, MCA_CAP); HVM_NR_PARAMS 39 in params.h.
+PARAMS_417 = ParamTable(
+    nr_params=40,
+    max_wp_ram_ranges=39,
+    guest_settable=frozenset({0, 15, 37, 19, 34, 2, 18, 36}),
+    guest_gettable=frozenset({0, 15, 37, 19, 34, 1, 2, 17, 18, 35, 36}),
+    deprecated=frozenset({4, 13, 20, 21, 22, 23, 24, 25, 26, 30}),
+    set_once=frozenset({9, 5, 6, 32, 33, 35, 38}),
+    memory_event=frozenset(),
+    altp2m_max=3,
+    tss_sized=True,
+)
 
 
 #: Every behaviour that differs between the profiles, with its source.
@@ -153,6 +219,33 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         "xen/arch/x86/hvm/dm.c:dm_op (op_size[]); 85cb15dfe4 "
         "'x86/hvm/dmop: only copy what is needed to/from the guest' (4.11)",
     ),
+    _row(
+        "params",
+        "the HVM param table: numbering, the guest's own set/get lists, the deprecated "
+        "and set-once lists, where the seed's max_wp_ram_ranges sits (ParamTable)",
+        PARAMS_47,
+        PARAMS_417,
+        "xen/include/public/hvm/params.h, xen/arch/x86/hvm/hvm.c:hvm_allow_set_param, "
+        "hvm_set_param, hvm_allow_get_param (RELEASE-4.7.0, RELEASE-4.17.0)",
+    ),
+    _row(
+        "nested_altp2m_privileged",
+        "setting NESTEDHVM or ALTP2M needs a privileged caller (XSM_PRIV) on top of the "
+        "usual XSM_TARGET rule; 4.17 only has ALTP2M (NESTEDHVM is deprecated)",
+        frozenset({24, 35}),
+        frozenset({35}),
+        "xen/arch/x86/hvm/hvm.c: xsm_hvm_param_nested, xsm_hvm_param_altp2mhvm "
+        "(RELEASE-4.7.0, RELEASE-4.17.0)",
+    ),
+    _row(
+        "libxl_hvm_params",
+        "the HVM params libxl sets at domain creation, in order (4.17 sets nested "
+        "virtualisation through a domctl flag and no longer sets PAE_ENABLED)",
+        (4, 11, 10, 16, 24, 35),
+        (11, 16, 10, 35),
+        "tools/libxl/libxl_dom.c:hvm_set_conf_params (RELEASE-4.7.0); "
+        "tools/libs/light/libxl_x86.c:hvm_set_conf_params (RELEASE-4.17.0)",
+    ),
 )
 
 
@@ -172,6 +265,9 @@ class XenProfile:
     mmio_df: bool
     dmop_non_hvm_rc: int
     dmop_per_op_size: bool
+    params: ParamTable
+    nested_altp2m_privileged: frozenset[int]
+    libxl_hvm_params: tuple[int, ...]
 
 
 def _build(version: str) -> XenProfile:

@@ -148,7 +148,7 @@ def seven_guests(xen: str = DEFAULT_XEN) -> Figure:
     for n in range(vms - 1):  # dom0 is the seventh
         g = host.create_domain(memory_mib=4096, name=f"vgpu{n}")
         dm = devicemodel.open(host, 0)
-        dm.set_param(g, 36, limit)
+        dm.set_param(g, host.xen.params.max_wp_ram_ranges, limit)
         sid = dm.create_ioreq_server(g)
         for gfn in range(0x1000, 0x1000 + 2 * limit, 2):
             dm.map_wp_mem_range_to_ioreq_server(g, sid, gfn, gfn)
@@ -177,7 +177,7 @@ def tree_9000(xen: str = DEFAULT_XEN) -> Figure:
     host = Host(design="rangeset", xen=xen, xen_heap_bytes=64 << 20)
     g = host.create_domain(memory_mib=4096)
     dm = devicemodel.open(host, 0)
-    dm.set_param(g, 36, 8192)
+    dm.set_param(g, host.xen.params.max_wp_ram_ranges, 8192)
     med = GvtgMediator(dm, g)
     med.start()
     rng = random.Random(9000)
@@ -314,8 +314,8 @@ def heap_exhaustion_trial(
     dm = devicemodel.open(host, 0)
     hostile = host.create_domain(memory_mib=2048, name="hostile")
     if design == "rangeset":
-        dm.set_param(victim, 36, 2048)
-        dm.set_param(hostile, 36, 8192)
+        dm.set_param(victim, host.xen.params.max_wp_ram_ranges, 2048)
+        dm.set_param(hostile, host.xen.params.max_wp_ram_ranges, 8192)
     med = GvtgMediator(dm, hostile)
     med.start()
     rng = random.Random(6)

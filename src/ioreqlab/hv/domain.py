@@ -16,9 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ioreqlab.abi.constants import HVM_NR_PARAMS, PAGE_SHIFT, PAGE_SIZE, HvmParam
+from ioreqlab.abi.constants import PAGE_SHIFT, PAGE_SIZE, HvmParam
 from ioreqlab.p2m import P2mTable
 from ioreqlab.p2t import P2tTable
+from ioreqlab.profiles import PROFILES
 
 if TYPE_CHECKING:
     from ioreqlab.hv.ioreq import IoreqServer
@@ -31,6 +32,8 @@ LOWMEM_END_PFN = 0xF0000000 >> PAGE_SHIFT
 _FOUR_GIB_PFN = (1 << 32) >> PAGE_SHIFT
 VGA_HOLE_FIRST_PFN, VGA_HOLE_LAST_PFN = 0xA0, 0xBF
 _LEGACY_PARAMS = (HvmParam.IOREQ_PFN, HvmParam.BUFIOREQ_PFN)
+#: Room for every profile's params (each host checks its own HVM_NR_PARAMS).
+_PARAM_SLOTS = max(p.params.nr_params for p in PROFILES.values())
 
 
 @dataclass(slots=True)
@@ -87,7 +90,7 @@ class Domain:
     dm_domid: int = 0
     alive: bool = True
     crashed: bool = False
-    params: list[int] = field(default_factory=lambda: [0] * HVM_NR_PARAMS)
+    params: list[int] = field(default_factory=lambda: [0] * _PARAM_SLOTS)
     #: Non-default servers, newest first (4.7 ``list_add`` at the head).
     servers: list[IoreqServer] = field(default_factory=list)
     default_server: IoreqServer | None = None

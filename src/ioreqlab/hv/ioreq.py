@@ -194,7 +194,7 @@ class _Charges:
 
 
 def _make_rangesets(
-    d: Domain, sid: int, charges: _Charges, wp_mem: bool, layout: NodeLayout
+    d: Domain, sid: int, charges: _Charges, wp_mem: bool, layout: NodeLayout, wp_param: int
 ) -> dict[IoRangeType, RangeSet]:
     kinds = [IoRangeType.PORT, IoRangeType.MEMORY, IoRangeType.PCI]
     if wp_mem:
@@ -204,7 +204,7 @@ def _make_rangesets(
         charges.take(RANGESET_STRUCT_BYTES, "rangeset")
         limit = MAX_NR_IO_RANGES
         if kind == IoRangeType.WP_MEM:
-            limit = d.params[HvmParam.MAX_WP_RAM_RANGES] or MAX_NR_IO_RANGES
+            limit = d.params[wp_param] or MAX_NR_IO_RANGES
         ranges[kind] = RangeSet(
             f"ioreq_server {sid} {_RANGE_NAMES[kind]}",
             limit=limit,
@@ -316,7 +316,8 @@ def create_server(
             ioreq_pfn = d.params[HvmParam.IOREQ_PFN]
             bufioreq_pfn = d.params[HvmParam.BUFIOREQ_PFN] if bufioreq else None
         else:
-            ranges = _make_rangesets(d, sid, charges, wp_mem, node_layout)
+            wp_param = xen.params.max_wp_ram_ranges
+            ranges = _make_rangesets(d, sid, charges, wp_mem, node_layout, wp_param)
             if xen.pages_at_create:
                 ioreq_pfn, bufioreq_pfn = _take_frames(d, bufioreq, taken)
         for _ in range(d.vcpus):

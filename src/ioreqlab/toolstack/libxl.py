@@ -275,14 +275,16 @@ def build_config(cfg: XlConfig, *, gpu: str = "bdw") -> DomainConfig:
     return config
 
 
-_HVM_PARAMS: tuple[tuple[HvmParam, Callable[[DomainConfig], int]], ...] = (
-    (HvmParam.PAE_ENABLED, lambda c: 1),
-    (HvmParam.HPET_ENABLED, lambda c: int(c["hpet"])),
-    (HvmParam.TIMER_MODE, lambda c: int(c["timer_mode"])),
-    (HvmParam.VPT_ALIGN, lambda c: int(c["vpt_align"])),
-    (HvmParam.NESTEDHVM, lambda c: int(c["nested_hvm"])),
-    (HvmParam.ALTP2M, lambda c: int(c["altp2m"])),
-)
+#: What libxl sets each HVM param to; which it sets, in which order, is the
+#: host's profile's (``libxl_hvm_params``).
+_HVM_PARAMS: dict[int, Callable[[DomainConfig], int]] = {
+    HvmParam.PAE_ENABLED: lambda c: 1,
+    HvmParam.HPET_ENABLED: lambda c: int(c["hpet"]),
+    HvmParam.TIMER_MODE: lambda c: int(c["timer_mode"]),
+    HvmParam.VPT_ALIGN: lambda c: int(c["vpt_align"]),
+    HvmParam.NESTEDHVM: lambda c: int(c["nested_hvm"]),
+    HvmParam.ALTP2M: lambda c: int(c["altp2m"]),
+}
 
 
 def domain_create(
@@ -317,24 +319,25 @@ def domain_create(
     if not config.hvm:
         return domid
     dm = DeviceModel(host, 0)
-    params = list(_HVM_PARAMS)
+    params = [(HvmParam(i).name, i, _HVM_PARAMS[i]) for i in host.xen.libxl_hvm_params]
     if v["viridian"]:
-        params.append((HvmParam.VIRIDIAN, lambda c: 1))
+        params.append(("VIRIDIAN", HvmParam.VIRIDIAN, lambda c: 1))
     if v["max_wp_ram_ranges"]:
-        params.append((HvmParam.MAX_WP_RAM_RANGES, lambda c: int(c["max_wp_ram_ranges"])))
-    for param, value_of in params:
+        wp = host.xen.params.max_wp_ram_ranges  # where the seed's param sits in this Xen
+        params.append(("MAX_WP_RAM_RANGES", wp, lambda c: int(c["max_wp_ram_ranges"])))
+    for name, param, value_of in params:
         value = value_of(config)
         try:
             dm.set_param(domid, param, value)
         except XenError as err:
             lines.append(
                 f"libxl: error: libxl_dom.c:hvm_set_conf_params: setting "
-                f"HVM_PARAM_{param.name}={value} failed: {os.strerror(err.errno or 0)}"
+                f"HVM_PARAM_{name}={value} failed: {os.strerror(err.errno or 0)}"
             )
             host.destroy_domain(domid)
             raise LibxlError(
                 ERROR_FAIL,
-                f"setting HVM_PARAM_{param.name}={value} failed: {err}",
-                option=param.name.lower(),
+                f"setting HVM_PARAM_{name}={value} failed: {err}",
+                option=name.lower(),
             ) from err
     return domid
