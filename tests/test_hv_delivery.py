@@ -117,14 +117,19 @@ def test_impossible_state_crashes_the_domain(xen: str) -> None:
     set_state(pages, 0, 9)
     wake(host, g, sid, 0)
     assert host.domains[g].crashed
-    # A crashed domain is being torn down: everything else fails cleanly.
+    # domain_crash is a shutdown, not domain_kill: the device model still reaches
+    # the domain (rcu_lock_remote_domain_by_id finds it) until it is destroyed,
+    # but its vCPUs make no more accesses.
     dm = devicemodel.open(host, 0)
+    dm.destroy_ioreq_server(g, sid)
+    dm.set_isa_irq_level(g, 4, 1)
+    with pytest.raises(XenError) as info:
+        host.guest_access(g, 0, "pio", 0x80, 1, write=True)
+    assert info.value.errno == errno.ESRCH
+    host.destroy_domain(g)  # the toolstack destroys it
     with pytest.raises(XenError) as info:
         dm.create_ioreq_server(g)
     assert info.value.errno == errno.ESRCH
-    with pytest.raises(XenError):
-        host.guest_access(g, 0, "pio", 0x80, 1, write=True)
-    host.destroy_domain(g)  # the toolstack can still destroy it
     assert host.heap_statistics().in_use == 0
 
 
@@ -238,3 +243,31 @@ def test_timeoffset_is_broadcast_buffered_to_every_server() -> None:
     hi = BufIoReq.unpack(bytes(pages.buffered[16:24]))
     assert (lo.type, lo.size, lo.data, hi.data) == (7, 8, 2, 1)
     assert notified == [-1]
+
+
+def test_a_zero_timeoffset_is_not_sent(xen: str) -> None:
+    # xen/arch/x86/hvm/io.c:send_timeoffset_req: "if ( timeoff == 0 ) return;"
+    host, g, _, pages, notified = setup(xen, bufioreq=1)
+    assert host.broadcast_timeoffset(g, 0) == 0
+    assert ring(pages) == (0, 0)
+    assert notified == []
+
+
+def test_timeoffset_reaches_a_disabled_server_only_in_47(xen: str) -> None:
+    # 4.7 hvm_broadcast_ioreq walks every server; 4.17 ioreq_broadcast skips disabled ones.
+    host, g, sid, pages, _ = setup(xen, bufioreq=1)
+    devicemodel.open(host, 0).set_ioreq_server_state(g, sid, False)
+    host.broadcast_timeoffset(g, 9)
+    assert ring(pages) == ((0, 2) if xen == "4.7" else (0, 0))
+
+
+@pytest.mark.parametrize(("mode", "after"), [(1, (1022, 1023)), (2, (0, 1))])
+def test_atomic_mode_canonicalises_the_ring_pointers(
+    xen: str, mode: int, after: tuple[int, int]
+) -> None:
+    # ioreq_send_buffered: with BUFIOREQ_ATOMIC, once the emulator's read pointer is
+    # past a whole ring both pointers lose n * 511; LEGACY leaves them growing.
+    host, g, _, pages, _ = setup(xen, bufioreq=mode)
+    struct.pack_into("<II", pages.buffered, 0, 1022, 1022)  # two rings consumed
+    assert host.guest_access(g, 0, "mmio", 0xA0000, 1, write=True, data=1).status == "buffered"
+    assert ring(pages) == after

@@ -222,6 +222,18 @@ def check_libxl_hvm_params(xen: str) -> Any:
     return tuple(seen)
 
 
+def check_dmop_max(xen: str) -> Any:
+    host, g = _host(xen)
+    served = [op for op in range(1, 21) if host.dm_op(0, g, [_op(op)]) != -errno.EOPNOTSUPP]
+    return max(served)
+
+
+def _op(op: int) -> bytearray:
+    buf = bytearray(32)
+    buf[0] = op
+    return buf
+
+
 CHECKS: dict[str, Callable[[str], Any]] = {
     "max_servers": check_max_servers,
     "first_server_id": check_first_server_id,
@@ -234,6 +246,7 @@ CHECKS: dict[str, Callable[[str], Any]] = {
     "mmio_df": check_mmio_df,
     "dmop_non_hvm_rc": check_dmop_non_hvm_rc,
     "dmop_per_op_size": check_dmop_per_op_size,
+    "dmop_max": check_dmop_max,
     "params": check_params,
     "nested_altp2m_privileged": check_nested_altp2m_privileged,
     "libxl_hvm_params": check_libxl_hvm_params,

@@ -45,14 +45,26 @@ from ioreqlab.abi.structs import (
     GetIoreqServerInfo,
     HvmGetMemType,
     HvmParamArg,
+    InjectEvent,
+    InjectMsi,
     IoreqServerRange,
     MapMemTypeToIoreqServer,
+    ModifiedMemory,
+    ModifiedMemoryExtent,
+    NrVcpus,
+    PinMemoryCacheattr,
+    RelocateMemory,
+    RemoteShutdown,
     SetIoreqServerState,
+    SetIsaIrqLevel,
     SetMemType,
+    SetPciIntxLevel,
+    SetPciLinkRoute,
+    TrackDirtyVram,
     WireStruct,
     dm_op_buffer,
 )
-from ioreqlab.errors import ERESTART, XenEINVAL, XenENOSYS, raise_errno
+from ioreqlab.errors import XenEINVAL, XenENOSYS, raise_errno
 from ioreqlab.host import Host
 
 __all__ = ["DeviceModel", "IoreqPages", "open"]
@@ -75,13 +87,12 @@ class DeviceModel:
         self.host = host
         self.caller = caller
 
-    def _call(self, domid: int, op: DmOp, arg: WireStruct) -> bytearray:
-        """One DMOP; a continuation (``-ERESTART``) is re-issued with the
-        arguments Xen wrote back, as the kernel does for a preempted hypercall."""
+    def _call(
+        self, domid: int, op: DmOp, arg: WireStruct, extra: bytearray | None = None
+    ) -> bytearray:
+        """One DMOP (``extra`` is ``buf[1]``); continuations happen below, as in Xen."""
         buf = dm_op_buffer(op, arg)
-        rc = self.host.dm_op(self.caller, domid, [buf])
-        while rc == -ERESTART:
-            rc = self.host.dm_op(self.caller, domid, [buf])
+        rc = self.host.dm_op(self.caller, domid, [buf] if extra is None else [buf, extra])
         if rc < 0:
             raise_errno(rc, f"{op.name.lower()} on domain {domid}")
         return buf
@@ -177,6 +188,73 @@ class DeviceModel:
     def set_mem_type(self, domid: int, mem_type: int, first_pfn: int, nr: int) -> None:
         """Set ``nr`` pages from ``first_pfn`` to ``mem_type`` (continuations followed)."""
         self._call(domid, DmOp.SET_MEM_TYPE, SetMemType(nr, mem_type, 0, first_pfn))
+
+    # -- the platform ------------------------------------------------------------
+
+    def track_dirty_vram(self, domid: int, first_pfn: int, nr: int) -> bytes:
+        """The dirty bitmap of ``nr`` VRAM frames from ``first_pfn`` (``nr`` 0 stops)."""
+        bitmap = bytearray(-(-nr // 8) or 1)
+        self._call(domid, DmOp.TRACK_DIRTY_VRAM, TrackDirtyVram(nr, 0, first_pfn), bitmap)
+        return bytes(bitmap[: -(-nr // 8)])
+
+    def set_pci_intx_level(
+        self, domid: int, segment: int, bus: int, device: int, intx: int, level: int
+    ) -> None:
+        """Assert (1) or deassert (0) a PCI INTx line."""
+        arg = SetPciIntxLevel(segment, bus, device, intx, level)
+        self._call(domid, DmOp.SET_PCI_INTX_LEVEL, arg)
+
+    def set_isa_irq_level(self, domid: int, irq: int, level: int) -> None:
+        """Raise (1) or lower (0) an ISA IRQ line."""
+        self._call(domid, DmOp.SET_ISA_IRQ_LEVEL, SetIsaIrqLevel(irq, level))
+
+    def set_pci_link_route(self, domid: int, link: int, irq: int) -> None:
+        """Route PCI link ``link`` to ISA IRQ ``irq`` (0 disables)."""
+        self._call(domid, DmOp.SET_PCI_LINK_ROUTE, SetPciLinkRoute(link, irq))
+
+    def inject_msi(self, domid: int, msi_addr: int, msi_data: int) -> None:
+        """Deliver an MSI."""
+        self._call(domid, DmOp.INJECT_MSI, InjectMsi(msi_data, 0, msi_addr))
+
+    def modified_memory_bulk(self, domid: int, extents: list[tuple[int, int]]) -> None:
+        """Mark ``(first_pfn, nr)`` extents dirty for log-dirty (migration)."""
+        raw = bytearray(b"".join(ModifiedMemoryExtent(nr, 0, pfn).pack() for pfn, nr in extents))
+        self._call(domid, DmOp.MODIFIED_MEMORY, ModifiedMemory(len(extents)), raw)
+
+    def modified_memory(self, domid: int, first_pfn: int, nr: int) -> None:
+        """Mark ``nr`` frames from ``first_pfn`` dirty."""
+        self.modified_memory_bulk(domid, [(first_pfn, nr)])
+
+    def inject_event(
+        self,
+        domid: int,
+        vcpu: int,
+        vector: int,
+        type: int,
+        error_code: int,
+        insn_len: int,
+        extra: int,
+    ) -> None:
+        """Inject an exception or interrupt into ``vcpu`` (``extra``: %cr2 for #PF)."""
+        arg = InjectEvent(vcpu, vector, type, insn_len, 0, error_code, 0, extra)
+        self._call(domid, DmOp.INJECT_EVENT, arg)
+
+    def shutdown(self, domid: int, reason: int) -> None:
+        """``xendevicemodel_shutdown``: shut the domain down with a ``SHUTDOWN_*`` reason."""
+        self._call(domid, DmOp.REMOTE_SHUTDOWN, RemoteShutdown(reason))
+
+    def relocate_memory(self, domid: int, size: int, src_gfn: int, dst_gfn: int) -> None:
+        """Move ``size`` frames from ``src_gfn`` to ``dst_gfn``."""
+        self._call(domid, DmOp.RELOCATE_MEMORY, RelocateMemory(size, 0, src_gfn, dst_gfn))
+
+    def pin_memory_cacheattr(self, domid: int, start: int, end: int, type: int) -> None:
+        """Pin gfns ``[start, end]`` to a cache attribute (``0xffffffff`` deletes)."""
+        self._call(domid, DmOp.PIN_MEMORY_CACHEATTR, PinMemoryCacheattr(start, end, type))
+
+    def nr_vcpus(self, domid: int) -> int:
+        """The guest's vCPU count (4.15+)."""
+        buf = self._call(domid, DmOp.NR_VCPUS, NrVcpus())
+        return NrVcpus.unpack(buf[8:12]).vcpus
 
     def get_mem_type(self, domid: int, pfn: int) -> int:
         """``xc_hvm_get_mem_type``: the ``HVMMEM_*`` type of one frame."""

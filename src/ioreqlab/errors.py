@@ -34,6 +34,7 @@ __all__ = [
     "XenEBUSY",
     "XenEEXIST",
     "XenEFAULT",
+    "XenEILSEQ",
     "XenEINVAL",
     "XenENODEV",
     "XenENOENT",
@@ -41,6 +42,7 @@ __all__ = [
     "XenENOSPC",
     "XenENOSYS",
     "XenEOPNOTSUPP",
+    "XenEOVERFLOW",
     "XenEPERM",
     "XenERANGE",
     "XenERESTART",
@@ -173,6 +175,18 @@ class XenEOPNOTSUPP(XenError):
     ERRNO = _errno.EOPNOTSUPP
 
 
+class XenEOVERFLOW(XenError):
+    """Value too large (``EOVERFLOW`` 75): a gfn range that wraps."""
+
+    ERRNO = _errno.EOVERFLOW
+
+
+class XenEILSEQ(XenError):
+    """Illegal byte sequence (``EILSEQ`` 84): a continuation that went backwards."""
+
+    ERRNO = _errno.EILSEQ
+
+
 class XenERESTART(XenError):
     """Hypercall continuation (Xen-internal ``ERESTART`` 85)."""
 
@@ -197,6 +211,8 @@ _BY_ERRNO: dict[int, type[XenError]] = {
         XenENOSYS,
         XenE2BIG,
         XenEOPNOTSUPP,
+        XenEOVERFLOW,
+        XenEILSEQ,
         XenERESTART,
     )
 }

@@ -53,7 +53,7 @@ from ioreqlab.errors import (
 )
 from ioreqlab.hv import ioreq as srv
 from ioreqlab.hv import params as prm
-from ioreqlab.hv.dmop import WP_DM_OPS, Buffer, DmOpHandler, dispatch_dm_op, dispatch_hvm_op
+from ioreqlab.hv.dmop import Buffer, dispatch_dm_op, dispatch_hvm_op
 from ioreqlab.hv.domain import Domain
 from ioreqlab.hv.heap import FaultHook, HeapStats, XenHeap
 from ioreqlab.hv.ioreq import IoreqServer
@@ -201,10 +201,13 @@ class Host:
             vcpus=vcpus,
             dm_domid=dm_domid,
         )
+        if hvm:  # libxc populates the special pages and the ioreq-server pool as RAM
+            d.special = range(_SPECIAL_PFN_BASE - ioreq_server_pages, _SPECIAL_PFN_BASE + 8)
+            d.max_mapped_pfn = max(d.max_gpfn, d.special.stop - 1)
         acct = self.heap.account(domid)  # every domain has its share of the heap from birth
         if self.design == "p2t" and hvm:
             d.p2t = P2tTable(
-                max_gfn=d.max_gpfn, bits=self.p2t_node_bits, allocator=acct.site("p2t_node")
+                max_gfn=d.max_mapped_pfn, bits=self.p2t_node_bits, allocator=acct.site("p2t_node")
             )
         if preallocate_bytes and not self.heap.reserve(domid, preallocate_bytes):
             self.heap.drop_account(domid)
@@ -251,23 +254,31 @@ class Host:
     # -- lookups and privilege (rcu_lock_*_domain_by_id, XSM) ---------------
 
     def _live(self, domid: int) -> Domain:
+        """A domain whose vCPUs run: not destroyed, not shut down (crashed included)."""
         d = self.domains.get(domid)
-        if d is None or not d.alive or d.crashed:
-            raise XenESRCH(f"no domain {domid}")
+        if d is None or not d.alive or d.shut_down:
+            raise XenESRCH(f"no running domain {domid}")
         return d
 
     def _caller(self, caller: int) -> Domain:
+        """The domain making a hypercall: its vCPUs must run."""
         c = self.domains.get(caller)
-        if c is None or not c.alive or c.crashed:
-            raise XenESRCH(f"calling domain {caller} does not exist")
+        if c is None or not c.alive or c.shut_down:
+            raise XenESRCH(f"calling domain {caller} does not exist or does not run")
         return c
 
     def _remote(self, caller: int, domid: int) -> tuple[Domain, Domain]:
+        """``rcu_lock_remote_domain_by_id``: the caller itself is ``-EPERM``.
+
+        ``DOMID_SELF`` is not resolved here (``-ESRCH``), and a domain that is
+        shut down — crashed included — is still found: only destruction
+        (``domain_kill``) makes it go away.
+        """
         c = self._caller(caller)
-        if domid in (caller, DOMID_SELF):
+        if domid == caller:
             raise XenEPERM(f"domain {caller} may not target itself")
         d = self.domains.get(domid)
-        if d is None or not d.alive or d.crashed:
+        if d is None or not d.alive:
             raise XenESRCH(f"no domain {domid}")
         return c, d
 
@@ -284,7 +295,7 @@ class Host:
         """``rcu_lock_domain_by_any_id``: DOMID_SELF and oneself are allowed."""
         c = self._caller(caller)
         d = c if domid in (caller, DOMID_SELF) else self.domains.get(domid)
-        if d is None or not d.alive or d.crashed:
+        if d is None or not d.alive:
             raise XenESRCH(f"no domain {domid}")
         return c, d
 
@@ -409,7 +420,9 @@ class Host:
         """
         _, d = self._dm_target(caller, domid)
         last = first_pfn + nr - 1
-        if nr <= 0 or first_pfn < 0 or last > UINT64_MAX or last > d.max_gpfn:
+        # set_mem_type: first_pfn > last_pfn (nr 0 wraps) or past domain_get_maximum_gpfn,
+        # the highest gfn ever mapped, special pages included.
+        if nr <= 0 or first_pfn < 0 or last > UINT64_MAX or last > d.max_mapped_pfn:
             raise XenEINVAL(f"pages [{first_pfn:#x}, +{nr}) are not within the guest")
         self.wp.check_type(mem)
         self.wp.precheck(d, mem)
@@ -428,9 +441,9 @@ class Host:
     def get_mem_type(self, caller: int, domid: int, pfn: int) -> HvmMem:
         """``HVMOP_get_mem_type`` (§3.4): the guest itself, its DM or dom0 may ask."""
         c, d = self._any(caller, domid)
+        prm.allow_target(c, d)  # hvmop_get_mem_type: XSM_TARGET, then the HVM check
         if not d.hvm:
             raise XenEINVAL(f"domain {domid} is not an HVM guest")
-        prm.allow_target(c, d)
         t = d.p2m.get(pfn)
         if t == P2mType.IOREQ_SERVER:
             return self.wp.mem_type_of(d, pfn)
@@ -442,11 +455,15 @@ class Host:
         """Claim (``flags`` = WRITE) or disclaim (0) ioreq memory type ``mem``.
 
         Returns 0 when done, or the gfn a disclaim's reset sweep continues at
-        (pass it back as ``opaque``; a fresh call passes 0).
+        (pass it back as ``opaque``; a fresh call passes 0).  As in Xen's
+        ``dm_op``, a non-zero ``opaque`` skips every check but HAP's: with
+        ``flags`` non-zero nothing happens, with 0 the sweep runs from
+        ``opaque`` whoever asks.
         """
         c, d = self._dm_target(caller, domid)
-        self.wp.check_claim_args(d, mem, flags)
+        self.wp.check_claim_hap(d)
         if opaque == 0:
+            self.wp.check_claim_args(d, mem, flags)
             s = srv.lookup_server(d, sid, c.domid)
             self.wp.claim(d, s, mem, flags)
         if flags:
@@ -463,7 +480,7 @@ class Host:
         (``hap_enable_log_dirty``).
         """
         d = self.domains.get(domid)
-        if d is None or not d.alive or d.crashed:
+        if d is None or not d.alive:
             raise XenESRCH(f"no domain {domid}")
         if enable and d.p2m.entry_count:
             raise XenEBUSY(f"{d.p2m.entry_count} p2m_ioreq_server entries remain")
@@ -548,7 +565,7 @@ class Host:
         RAM (``-EINVAL`` otherwise).  Untouched frames are created as zeros.
         """
         _, d = self._dm_target(caller, domid)
-        if not d.is_ram(gfn):
+        if d.p2m.get(gfn) in (P2mType.INVALID, P2mType.MMIO_DM, P2mType.MMIO_DIRECT):
             raise XenEINVAL(f"gfn {gfn:#x} of domain {domid} is not RAM")
         page = d.ram.get(gfn)
         if page is None:
@@ -625,9 +642,11 @@ class Host:
         """``HYPERVISOR_hvm_op`` for ``set_param``/``get_param`` (``xen_hvm_param``)."""
         return dispatch_hvm_op(self, caller, op, buf)
 
-    def _extra_dm_ops(self) -> dict[int, DmOpHandler]:
-        """DMOPs beyond the ioreq-server six: memory types and claims."""
-        return WP_DM_OPS
+    def count_continuation(self, domid: int) -> None:
+        """One ``-ERESTART`` chunk of a DMOP on ``domid``, continued below its caller."""
+        d = self.domains.get(domid)
+        if d is not None:
+            d.count("dmop_continuations")
 
     # -- statistics ---------------------------------------------------------
 

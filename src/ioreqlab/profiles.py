@@ -220,6 +220,15 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         "'x86/hvm/dmop: only copy what is needed to/from the guest' (4.11)",
     ),
     _row(
+        "dmop_max",
+        "the highest DMOP number Xen serves (16 remote_shutdown, 17 relocate_memory, "
+        "18 pin_memory_cacheattr, 20 nr_vcpus came later; 19 is Arm's)",
+        15,
+        20,
+        "xen/include/public/hvm/dm_op.h; 9c23ed56d7 remote_shutdown (4.10), 6606cf3e2a "
+        "relocate_memory and 642123c512 pin_memory_cacheattr (4.11), c4441ab1f1 nr_vcpus (4.15)",
+    ),
+    _row(
         "params",
         "the HVM param table: numbering, the guest's own set/get lists, the deprecated "
         "and set-once lists, where the seed's max_wp_ram_ranges sits (ParamTable)",
@@ -265,6 +274,7 @@ class XenProfile:
     mmio_df: bool
     dmop_non_hvm_rc: int
     dmop_per_op_size: bool
+    dmop_max: int
     params: ParamTable
     nested_altp2m_privileged: frozenset[int]
     libxl_hvm_params: tuple[int, ...]

@@ -34,10 +34,22 @@ __all__ = [
     "GetIoreqServerInfo",
     "HvmGetMemType",
     "HvmParamArg",
+    "InjectEvent",
+    "InjectMsi",
     "IoreqServerRange",
     "MapMemTypeToIoreqServer",
+    "ModifiedMemory",
+    "ModifiedMemoryExtent",
+    "NrVcpus",
+    "PinMemoryCacheattr",
+    "RelocateMemory",
+    "RemoteShutdown",
     "SetIoreqServerState",
+    "SetIsaIrqLevel",
     "SetMemType",
+    "SetPciIntxLevel",
+    "SetPciLinkRoute",
+    "TrackDirtyVram",
     "WireStruct",
     "dm_op_buffer",
     "read_buffer",
@@ -186,6 +198,131 @@ class MapMemTypeToIoreqServer(WireStruct):
     type: int
     flags: int
     opaque: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TrackDirtyVram(WireStruct):
+    """``xen_dm_op_track_dirty_vram``: ``nr`` frames from ``first_pfn``; bitmap in buf[1]."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<IIQ")
+    nr: int
+    pad: int = 0
+    first_pfn: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SetPciIntxLevel(WireStruct):
+    """``xen_dm_op_set_pci_intx_level``: ``domain:bus:device`` INTx line to ``level``."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<HBBBB")
+    domain: int
+    bus: int
+    device: int
+    intx: int
+    level: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetIsaIrqLevel(WireStruct):
+    """``xen_dm_op_set_isa_irq_level``."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<BB")
+    isa_irq: int
+    level: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetPciLinkRoute(WireStruct):
+    """``xen_dm_op_set_pci_link_route``: PCI link 0-3 to an ISA IRQ (0 disables)."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<BB")
+    link: int
+    isa_irq: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModifiedMemory(WireStruct):
+    """``xen_dm_op_modified_memory``: ``nr_extents`` extents in buf[1]; ``opaque`` 0."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<II")
+    nr_extents: int
+    opaque: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ModifiedMemoryExtent(WireStruct):
+    """``xen_dm_op_modified_memory_extent`` (16 bytes each, in buf[1])."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<IIQ")
+    nr: int
+    pad: int = 0
+    first_pfn: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class InjectEvent(WireStruct):
+    """``xen_dm_op_inject_event``: an exception or interrupt for one vCPU."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<IBBBBIIQ")
+    vcpuid: int
+    vector: int
+    type: int
+    insn_len: int
+    pad0: int = 0
+    error_code: int = 0xFFFF_FFFF
+    pad1: int = 0
+    cr2: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class InjectMsi(WireStruct):
+    """``xen_dm_op_inject_msi``: MSI ``data`` to ``addr``."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<IIQ")
+    data: int
+    pad: int = 0
+    addr: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteShutdown(WireStruct):
+    """``xen_dm_op_remote_shutdown``: a ``SHUTDOWN_*`` reason (others are not blocked)."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<I")
+    reason: int
+
+
+@dataclass(frozen=True, slots=True)
+class RelocateMemory(WireStruct):
+    """``xen_dm_op_relocate_memory``: move frames from ``src_gfn`` to ``dst_gfn``.
+
+    ``nr_frames`` is Xen's ``size`` (renamed: ``size()`` is the struct's size here).
+    """
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<IIQQ")
+    nr_frames: int
+    pad: int = 0
+    src_gfn: int = 0
+    dst_gfn: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PinMemoryCacheattr(WireStruct):
+    """``xen_dm_op_pin_memory_cacheattr``: gfns ``[start, end]`` to a PAT type."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<QQII")
+    start: int
+    end: int
+    type: int
+    pad: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NrVcpus(WireStruct):
+    """``xen_dm_op_nr_vcpus``: OUT ``vcpus`` (4.15+)."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<I")
+    vcpus: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,9 @@ Writes with ``addr <= 0xfffff``, no data pointer and ``count == 1`` may go to
 the server's 511-slot ring instead: 8-byte writes take two slots, the second
 carrying the high half.  The ring is full when ``write − read >= 511 − qw``;
 then (or for a server without buffering) the request is not buffered and the
-caller sends it synchronously.  There is no reply.
+caller sends it synchronously.  There is no reply.  For a server in
+``BUFIOREQ_ATOMIC`` mode both pointers are then brought back below one ring
+(``n = read / 511`` rings taken off each), as Xen does after every write.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import struct
 from dataclasses import dataclass
 from enum import Enum
 
-from ioreqlab.abi.constants import IOREQ_BUFFER_SLOT_NUM, IoReqState
+from ioreqlab.abi.constants import IOREQ_BUFFER_SLOT_NUM, BufIoreqMode, IoReqState
 from ioreqlab.abi.ioreq import IOREQ_SIZE, BufIoReq, IoReq
 from ioreqlab.hv.ioreq import IoreqServer
 
@@ -160,6 +162,19 @@ def send_buffered(s: IoreqServer, req: IoReq) -> bool:
     for i, raw in enumerate(slots):
         idx = (wp + i) % IOREQ_BUFFER_SLOT_NUM
         page[_RING_BASE + idx * _SLOT : _RING_BASE + (idx + 1) * _SLOT] = raw
-    _RING.pack_into(page, 0, rp, (wp + len(slots)) & 0xFFFFFFFF)
+    wp = (wp + len(slots)) & 0xFFFFFFFF
+    _RING.pack_into(page, 0, rp, wp)
+    if s.bufioreq == BufIoreqMode.ATOMIC:
+        # Canonicalise the pointers so they never overflow (ioreq_send_buffered):
+        # the emulator's read pointer may have moved past a whole ring.
+        rp = _RING.unpack_from(page, 0)[0]
+        if rp >= IOREQ_BUFFER_SLOT_NUM:
+            n = rp // IOREQ_BUFFER_SLOT_NUM
+            _RING.pack_into(
+                page,
+                0,
+                rp - n * IOREQ_BUFFER_SLOT_NUM,
+                (wp - n * IOREQ_BUFFER_SLOT_NUM) & 0xFFFFFFFF,
+            )
     s.delivered["buffered"] = s.delivered.get("buffered", 0) + 1
     return True

@@ -16,10 +16,13 @@ DMOP (``XEN_DMOP_*``, ``dm.c``), in order
    header (shorter: ``-EFAULT``), refuses an op beyond its table
    (``-EOPNOTSUPP``), copies that op's struct (``op_size[op]``, shorter:
    ``-EFAULT``), then checks the pad (``-EINVAL``).
-5. The op's own pad fields must be zero (``-EINVAL``), then the operation.
+5. The op's own checks and effect (:mod:`ioreqlab.hv.dmop_ops`, one table).
 6. Ops that are not const copy back on success and on ``-ERESTART`` — 4.9 the
    whole ``xen_dm_op``, 4.11+ only the op's struct; a read-only buffer there
    is ``-EFAULT`` after the operation took effect, as in Xen.
+7. ``-ERESTART`` is a hypercall continuation: Xen re-issues the call with
+   what it copied back, below the caller, who never sees it.  So does
+   :func:`dispatch_dm_op`, one bounded chunk at a time.
 
 HVMOP: ``set_param`` (0) and ``get_param`` (1) with ``xen_hvm_param``; a
 buffer shorter than the struct is ``-EFAULT``; other ops ``-ENOSYS``.
@@ -27,25 +30,17 @@ buffer shorter than the struct is ``-EFAULT``; other ops ``-ENOSYS``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ioreqlab.abi.constants import DmOp, HvmOp
+from ioreqlab.abi.constants import HvmOp
 from ioreqlab.abi.structs import (
     DM_OP_SIZE,
     DM_OP_SIZES,
     DM_OP_UNION_OFFSET,
-    XEN_DMOP_NO_GFNS,
-    CreateIoreqServer,
-    DestroyIoreqServer,
     DmOpHeader,
-    GetIoreqServerInfo,
     HvmGetMemType,
     HvmParamArg,
-    IoreqServerRange,
-    MapMemTypeToIoreqServer,
-    SetIoreqServerState,
-    SetMemType,
     WireStruct,
     read_buffer,
 )
@@ -55,25 +50,19 @@ from ioreqlab.errors import (
     XenEINVAL,
     XenENOSYS,
     XenEOPNOTSUPP,
-    XenERESTART,
     XenError,
 )
+from ioreqlab.hv.dmop_ops import DM_OPS, Continue, OpCall
 
 if TYPE_CHECKING:
     from ioreqlab.host import Host
 
-__all__ = ["WP_DM_OPS", "Buffer", "DmOpHandler", "dispatch_dm_op", "dispatch_hvm_op"]
+__all__ = ["Buffer", "dispatch_dm_op", "dispatch_hvm_op"]
 
 #: A guest buffer: ``bytearray`` is writable guest memory, ``bytes`` read-only.
 Buffer = bytes | bytearray
-#: ``handler(host, caller, domid, xen_dm_op bytes, buf[0])``; raises XenError.
-DmOpHandler = Callable[["Host", int, int, bytes, Buffer], None]
 
-_MAX_BUFS = 2  # ARRAY_SIZE(args.buf) in 4.9 do_dm_op
-
-
-def _union(raw: bytes, cls: type[WireStruct]) -> WireStruct:
-    return cls.unpack(raw[DM_OP_UNION_OFFSET : DM_OP_UNION_OFFSET + cls.size()])
+_MAX_BUFS = 2  # ARRAY_SIZE(args.buf) in do_dm_op
 
 
 def _write_back(host: Host, buf: Buffer, op: int, out: WireStruct) -> None:
@@ -91,100 +80,21 @@ def _write_back(host: Host, buf: Buffer, op: int, out: WireStruct) -> None:
     buf[:DM_OP_SIZE] = full
 
 
-def _op_create(host: Host, caller: int, domid: int, raw: bytes, buf: Buffer) -> None:
-    arg = _union(raw, CreateIoreqServer)
-    assert isinstance(arg, CreateIoreqServer)
-    if arg.pad != b"\0\0\0":
-        raise XenEINVAL("create_ioreq_server: non-zero pad")
-    sid = host.create_ioreq_server(caller, domid, arg.handle_bufioreq)
-    _write_back(host, buf, DmOp.CREATE_IOREQ_SERVER, CreateIoreqServer(arg.handle_bufioreq, id=sid))
-
-
-def _op_get_info(host: Host, caller: int, domid: int, raw: bytes, buf: Buffer) -> None:
-    arg = _union(raw, GetIoreqServerInfo)
-    assert isinstance(arg, GetIoreqServerInfo)
-    valid = XEN_DMOP_NO_GFNS if host.xen.get_info_flags else 0
-    if arg.flags & ~valid:
-        raise XenEINVAL(f"get_ioreq_server_info: flags {arg.flags:#x} (valid {valid:#x})")
-    info = host.get_ioreq_server_info(caller, domid, arg.id, gfns=not arg.flags & XEN_DMOP_NO_GFNS)
-    # What Xen does not write stays as the caller passed it.
-    out = GetIoreqServerInfo(
-        arg.id,
-        arg.flags,
-        arg.bufioreq_port if info.bufioreq_port is None else info.bufioreq_port,
-        arg.ioreq_pfn if info.ioreq_pfn is None else info.ioreq_pfn,
-        arg.bufioreq_pfn if info.bufioreq_pfn is None else info.bufioreq_pfn,
-    )
-    _write_back(host, buf, DmOp.GET_IOREQ_SERVER_INFO, out)
-
-
-def _range_op(
-    method: Callable[[int, int, int, int, int, int], None],
-) -> DmOpHandler:
-    def run(host: Host, caller: int, domid: int, raw: bytes, buf: Buffer) -> None:
-        arg = _union(raw, IoreqServerRange)
-        assert isinstance(arg, IoreqServerRange)
-        if arg.pad:
-            raise XenEINVAL("ioreq_server_range: non-zero pad")
-        method(caller, domid, arg.id, arg.type, arg.start, arg.end)
-
-    return run
-
-
-def _op_set_state(host: Host, caller: int, domid: int, raw: bytes, buf: Buffer) -> None:
-    arg = _union(raw, SetIoreqServerState)
-    assert isinstance(arg, SetIoreqServerState)
-    if arg.pad:
-        raise XenEINVAL("set_ioreq_server_state: non-zero pad")
-    host.set_ioreq_server_state(caller, domid, arg.id, bool(arg.enabled))
-
-
-def _op_destroy(host: Host, caller: int, domid: int, raw: bytes, buf: Buffer) -> None:
-    arg = _union(raw, DestroyIoreqServer)
-    assert isinstance(arg, DestroyIoreqServer)
-    if arg.pad:
-        raise XenEINVAL("destroy_ioreq_server: non-zero pad")
-    host.destroy_ioreq_server(caller, domid, arg.id)
-
-
-def _op_set_mem_type(host: Host, caller: int, domid: int, raw: bytes, buf: Buffer) -> None:
-    """Up to 256 pages per call; the rest is a continuation (``first_pfn``/``nr`` advanced)."""
-    arg = _union(raw, SetMemType)
-    assert isinstance(arg, SetMemType)
-    if arg.pad:
-        raise XenEINVAL("set_mem_type: non-zero pad")
-    done = host.set_mem_type(caller, domid, arg.mem_type, arg.first_pfn, arg.nr)
-    if done < arg.nr:
-        rest = SetMemType(arg.nr - done, arg.mem_type, 0, arg.first_pfn + done)
-        _write_back(host, buf, DmOp.SET_MEM_TYPE, rest)
-        raise XenERESTART(f"set_mem_type continues at {rest.first_pfn:#x}")
-
-
-def _op_map_mem_type(host: Host, caller: int, domid: int, raw: bytes, buf: Buffer) -> None:
-    """Claim or disclaim; a disclaim's reset sweep continues through ``opaque``."""
-    arg = _union(raw, MapMemTypeToIoreqServer)
-    assert isinstance(arg, MapMemTypeToIoreqServer)
-    nxt = host.map_mem_type_to_ioreq_server(caller, domid, arg.id, arg.type, arg.flags, arg.opaque)
-    if nxt:
-        out = MapMemTypeToIoreqServer(arg.id, arg.type, arg.flags, nxt)
-        _write_back(host, buf, DmOp.MAP_MEM_TYPE_TO_IOREQ_SERVER, out)
-        raise XenERESTART(f"p2m reset sweep continues at gfn {nxt:#x}")
-
-
-#: The write-protect DMOPs, added to the ioreq-server six by the host.
-WP_DM_OPS: dict[int, DmOpHandler] = {
-    DmOp.SET_MEM_TYPE: _op_set_mem_type,
-    DmOp.MAP_MEM_TYPE_TO_IOREQ_SERVER: _op_map_mem_type,
-}
-
-
 def dispatch_dm_op(host: Host, caller: int, domid: int, bufs: Sequence[Buffer]) -> int:
-    """Run one DMOP; return 0 or ``-errno``.  Never raises for any input."""
+    """Run one DMOP to its end (continuations included); return 0 or ``-errno``.
+
+    Never raises for any input.
+    """
     try:
-        _dm_op(host, caller, domid, bufs)
+        while True:
+            try:
+                _dm_op(host, caller, domid, bufs)
+            except Continue:
+                host.count_continuation(domid)
+                continue  # re-issued with what was copied back, as Xen does
+            return 0
     except XenError as err:
         return -(err.errno or 0)
-    return 0
 
 
 def _dm_op(host: Host, caller: int, domid: int, bufs: Sequence[Buffer]) -> None:
@@ -199,20 +109,19 @@ def _dm_op(host: Host, caller: int, domid: int, bufs: Sequence[Buffer]) -> None:
     if not bufs:
         raise XenEFAULT("DMOP without buf[0]")
     raw = _copy_in(host, bufs[0])
-    head = DmOpHeader.unpack(raw[:DM_OP_UNION_OFFSET])
-    handlers: dict[int, DmOpHandler] = {
-        DmOp.CREATE_IOREQ_SERVER: _op_create,
-        DmOp.GET_IOREQ_SERVER_INFO: _op_get_info,
-        DmOp.MAP_IO_RANGE_TO_IOREQ_SERVER: _range_op(host.map_io_range),
-        DmOp.UNMAP_IO_RANGE_FROM_IOREQ_SERVER: _range_op(host.unmap_io_range),
-        DmOp.SET_IOREQ_SERVER_STATE: _op_set_state,
-        DmOp.DESTROY_IOREQ_SERVER: _op_destroy,
-        **host._extra_dm_ops(),
-    }
-    handler = handlers.get(head.op)
-    if handler is None:
-        raise XenEOPNOTSUPP(f"DMOP {head.op} is not supported")
-    handler(host, caller, domid, raw, bufs[0])
+    op = DmOpHeader.unpack(raw[:DM_OP_UNION_OFFSET]).op
+    spec = DM_OPS.get(op) if op <= host.xen.dmop_max else None
+    if spec is None:
+        raise XenEOPNOTSUPP(f"DMOP {op} is not served by Xen {host.xen.version}")
+    arg = spec.struct.unpack(raw[DM_OP_UNION_OFFSET : DM_OP_UNION_OFFSET + spec.struct.size()])
+    call = OpCall(host, caller, domid, d, bufs[1:])
+    try:
+        out = spec.run(call, arg)
+    except Continue as more:
+        _write_back(host, bufs[0], op, more.out)
+        raise
+    if out is not None:
+        _write_back(host, bufs[0], op, out)
 
 
 def _copy_in(host: Host, buf: Buffer) -> bytes:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ioreqlab.abi.constants import PAGE_SHIFT, PAGE_SIZE, HvmParam
+from ioreqlab.hv.platform import Platform
 from ioreqlab.p2m import P2mTable
 from ioreqlab.p2t import P2tTable
 from ioreqlab.profiles import PROFILES
@@ -113,9 +114,22 @@ class Domain:
     ioreq_owners: dict[int, IoreqServer] = field(default_factory=dict)
     #: Global log-dirty mode (live migration) is on.
     log_dirty: bool = False
+    #: Frames libxc populates outside the RAM map: the special pages and the
+    #: ioreq-server pool (``xc_dom_x86.c``: RAM in the p2m, like the rest).
+    special: range = range(0)
+    #: The platform DMOPs' state: interrupt lines, MSIs, dirty pages, shutdown.
+    platform: Platform = field(default_factory=Platform)
+    #: ``p2m->max_mapped_pfn``: the highest gfn ever mapped (set by the host).
+    max_mapped_pfn: int = 0
 
     def __post_init__(self) -> None:
         self.p2m = P2mTable(self.is_ram)
+        self.max_mapped_pfn = self.max_gpfn
+
+    @property
+    def shut_down(self) -> bool:
+        """Shut down (crashed, or a remote shutdown): vCPUs paused, DMOPs still served."""
+        return self.crashed or self.platform.shutdown_reason is not None
 
     @property
     def max_gpfn(self) -> int:
@@ -130,6 +144,8 @@ class Domain:
         The legacy VGA window 0xA0000–0xBFFFF is never populated (libxc's
         ``setup_guest`` skips it), so accesses there are emulated.
         """
+        if gfn in self.special:
+            return True
         if gfn < LOWMEM_END_PFN:
             return gfn < self.nr_pages and not VGA_HOLE_FIRST_PFN <= gfn <= VGA_HOLE_LAST_PFN
         return _FOUR_GIB_PFN <= gfn <= self.max_gpfn

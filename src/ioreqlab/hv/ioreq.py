@@ -49,6 +49,7 @@ from ioreqlab.abi.constants import (
     BufIoreqMode,
     HvmParam,
     IoRangeType,
+    P2mType,
 )
 from ioreqlab.abi.ioreq import IOREQ_SIZE
 from ioreqlab.alloc import tlsf_cost
@@ -247,6 +248,7 @@ def map_gfns(d: Domain, s: IoreqServer) -> None:
         if s.bufioreq_pfn is None:
             _unmap_gfns(d, s)
             raise XenENOMEM(f"domain {d.domid}: no ioreq server frame left for the ring")
+    _bind_gfn_pages(d, s)
 
 
 def _unmap_gfns(d: Domain, s: IoreqServer) -> None:
@@ -342,8 +344,10 @@ def create_server(
     )
     if is_default:
         d.default_server = server
-        set_state(server, True)  # the default server starts enabled
+        _bind_gfn_pages(d, server)
+        set_state(d, server, True)  # the default server starts enabled
     elif xen.max_servers is None:
+        _bind_gfn_pages(d, server)
         d.servers.insert(0, server)  # 4.7: list_add, newest first
     else:
         # 4.11+: FOR_EACH_IOREQ_SERVER walks the array from the highest slot down.
@@ -393,23 +397,48 @@ def unmap_range(d: Domain, caller: int, sid: int, rtype: int, start: int, end: i
 
 def set_server_state(d: Domain, caller: int, sid: int, enabled: bool) -> None:
     """``set_ioreq_server_state``: enable or disable; idempotent."""
-    set_state(lookup_server(d, sid, caller), bool(enabled))
+    set_state(d, lookup_server(d, sid, caller), bool(enabled))
 
 
-def set_state(s: IoreqServer, enabled: bool) -> None:
-    """``ioreq_server_enable``/``_disable``: pages cleared, ports written on enable."""
+def set_state(d: Domain, s: IoreqServer, enabled: bool) -> None:
+    """``ioreq_server_enable``/``_disable``: pages cleared, ports written on enable.
+
+    A gfn-mapped server's frames leave the guest's p2m while it is enabled
+    (``hvm_remove_ioreq_gfn``) and come back, as RAM holding the cleared
+    pages, when it is disabled (``hvm_add_ioreq_gfn``).
+    """
     if s.enabled == enabled:
         return
     if s.gfn_mapped:
-        s.clear_pages()  # out of the p2m on enable, back in on disable: cleared both ways
+        s.clear_pages()
+        for pfn, page in _gfn_pages(s):
+            if enabled:
+                d.p2m.set(pfn, P2mType.INVALID)
+                d.ram.pop(pfn, None)
+            else:
+                d.p2m.set(pfn, P2mType.RAM_RW)
+                d.ram[pfn] = page
     s.enabled = enabled
     if enabled:
         s.write_vp_eports()
 
 
+def _gfn_pages(s: IoreqServer) -> list[tuple[int, bytearray]]:
+    pages = [(s.ioreq_pfn, s.shared_page), (s.bufioreq_pfn, s.buffered_page)]
+    return [(pfn, page) for pfn, page in pages if pfn is not None]
+
+
+def _bind_gfn_pages(d: Domain, s: IoreqServer) -> None:
+    """In gfn mode the pages *are* the guest's frames (``prepare_ring_for_helper``)."""
+    if s.ioreq_pfn is not None:
+        s.shared_page = d.ram.setdefault(s.ioreq_pfn, s.shared_page)
+    if s.bufioreq_pfn is not None:
+        s.buffered_page = d.ram.setdefault(s.bufioreq_pfn, s.buffered_page)
+
+
 def destroy_server(d: Domain, s: IoreqServer, account: HeapAccount) -> None:
     """Unlink ``s``, free its ranges, structs and frames (no checks: callers did them)."""
-    set_state(s, False)
+    set_state(d, s, False)
     for r in s.ranges.values():
         r.purge()
     account.free(s.struct_bytes)

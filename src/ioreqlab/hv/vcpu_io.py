@@ -215,7 +215,12 @@ class VcpuIo:
         return Access(w.route, w.server.id, status="pending")
 
     def broadcast_timeoffset(self, d: Domain, offset: int) -> int:
-        """A buffered TIMEOFFSET write to every server; how many did not take it."""
+        """A buffered TIMEOFFSET write to every server; how many did not take it.
+
+        A zero offset is not sent at all (``send_timeoffset_req``).
+        """
+        if offset == 0:
+            return 0
         req = IoReq(data=offset & UINT64_MAX, size=8, dir=IoReqDir.WRITE, type=IoReqType.TIMEOFFSET)
         failed = 0
         for s in d.all_servers():
@@ -229,7 +234,11 @@ class VcpuIo:
         return failed
 
     def crash(self, d: Domain) -> None:
-        """``domain_crash``: the domain is dead to every later operation."""
+        """``domain_crash``: the domain is shut down (reason crash), its vCPUs stop.
+
+        It is not dying: the toolstack and its device model still reach it
+        (DMOPs work) until it is destroyed.
+        """
         d.crashed = True
         for key in [k for k in self.waiting if k[0] == d.domid]:
             del self.waiting[key]

@@ -134,10 +134,13 @@ class WpDesign:
         d.ioreq_owners[mem] = s
         d.count("claims")
 
-    def check_claim_args(self, d: Domain, mem: int, flags: int) -> None:
-        """The checks of ``map_mem_type_to_ioreq_server`` before the server lookup."""
+    def check_claim_hap(self, d: Domain) -> None:
+        """``dm_op``'s first check of the claim DMOP, before ``opaque`` is looked at."""
         if not d.hap:
             raise XenEOPNOTSUPP("p2m_ioreq_server needs HAP")
+
+    def check_claim_args(self, d: Domain, mem: int, flags: int) -> None:
+        """``ioreq_server_map_mem_type``'s checks before the server lookup (opaque 0 only)."""
         if not self.is_ioreq_type(mem):
             raise XenEINVAL(f"memory type {mem} cannot be claimed")
         if flags & ~int(MemAccessFlag.WRITE):  # int: ~IntFlag keeps only known bits
@@ -167,7 +170,7 @@ class WpDesign:
             self._reset(d, gfn, reset)
             d.count("sweep_resets")
         d.count("sweep_chunks")
-        if not self.entries(d, mem) or hi >= d.max_gpfn:
+        if not self.entries(d, mem) or hi >= d.max_mapped_pfn:
             return 0
         return hi + 1
 
@@ -284,7 +287,7 @@ class RangesetDesign(WpDesign):
         t = P2mType.MMIO_WRITE_DM if mem == HvmMem.MMIO_WRITE_DM else _PLAIN[HvmMem(mem)]
         d.p2m.set(gfn, t)
 
-    def check_claim_args(self, d: Domain, mem: int, flags: int) -> None:
+    def check_claim_hap(self, d: Domain) -> None:
         raise XenEOPNOTSUPP("map_mem_type_to_ioreq_server does not exist in the seed series")
 
     def route_write(self, d: Domain, gfn: int) -> WriteTarget:
