@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ioreqlab.abi.constants import (
     DOMID_SELF,
@@ -57,6 +57,7 @@ from ioreqlab.hv.dmop import Buffer, dispatch_dm_op, dispatch_hvm_op
 from ioreqlab.hv.domain import Domain
 from ioreqlab.hv.heap import FaultHook, HeapStats, XenHeap
 from ioreqlab.hv.ioreq import IoreqServer
+from ioreqlab.hv.platform import Platform, PlatformStats
 from ioreqlab.hv.vcpu_io import Access, VcpuIo
 from ioreqlab.hv.wp import DESIGN_NAMES, WpDesign, make_design
 from ioreqlab.p2m import get_mem_type
@@ -101,6 +102,7 @@ class DomainStats:
     tracking_entries: int
     tracking_bytes: int
     counters: tuple[tuple[str, int], ...]
+    platform: PlatformStats = field(default_factory=Platform().statistics)
 
     def counter(self, name: str) -> int:
         """A named counter (0 if it never moved)."""
@@ -246,6 +248,8 @@ class Host:
             srv.destroy_server(d, s, acct)
         if d.p2t is not None:
             d.p2t.purge()
+        acct.free(d.platform.pinned_bytes)  # hvm_destroy_cacheattr_region_list
+        d.platform.pinned_bytes = 0
         d.alive = False
         self.io.forget_domain(domid)
         self.heap.drop_account(domid)
@@ -664,6 +668,7 @@ class Host:
                     tracking_entries=self.wp.tracking_entries(d) if d.hvm else 0,
                     tracking_bytes=self.wp.tracking_bytes(d) if d.hvm else 0,
                     counters=tuple(sorted(d.counters.items())),
+                    platform=d.platform.statistics(),
                 )
             )
         return HostStats(self.design, self.heap.statistics(), tuple(doms), self.xen.version)
@@ -685,6 +690,7 @@ class Host:
             if d.p2t is not None:
                 d.p2t.check_invariants()
                 held += d.p2t.bytes_in_use
+            held += d.platform.pinned_bytes
             in_use = self.heap.account(domid).in_use
             assert in_use == held, f"dom{domid}: heap account {in_use} B, structures hold {held} B"
 

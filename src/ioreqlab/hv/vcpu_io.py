@@ -122,6 +122,10 @@ class VcpuIo:
             return Access("ram", data=d.read_ram(req.addr, req.size), request=req)
         if not discard:
             d.write_ram(req.addr, req.size, req.data)
+            gfn = req.addr >> PAGE_SHIFT
+            d.platform.note_write(gfn)
+            if d.log_dirty:
+                d.platform.dirty.add(gfn)  # paging_mark_pfn_dirty on the write fault
         return Access("ram", request=req)
 
     def _protected_write(self, d: Domain, vcpu: int, gfn: int, req: IoReq) -> Access:
