@@ -303,6 +303,9 @@ class RefModel:
         return list(reversed(d.servers))
 
     def route_port(self, domid: int, port: int) -> tuple[str, int | None]:
+        """A 1-byte port read: Xen's own PIC (0x20-0x21) and PIT (0x40-0x43) first."""
+        if port in (0x20, 0x21, 0x40, 0x41, 0x42, 0x43):
+            return "xen", None
         d = self.domains[domid]
         for s in self.walk_order(d):
             if s.enabled and port in s.covered[PORT]:

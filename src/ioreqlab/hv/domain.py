@@ -121,6 +121,11 @@ class Domain:
     platform: Platform = field(default_factory=Platform)
     #: ``p2m->max_mapped_pfn``: the highest gfn ever mapped (set by the host).
     max_mapped_pfn: int = 0
+    #: The virtual RTC's CMOS index (port 0x70), which decides who serves 0x71.
+    rtc_index: int = 0
+    #: Lines the guest printed on Xen's debug console (port 0xe9), and the partial one.
+    console: list[str] = field(default_factory=list)
+    console_buffer: str = ""
 
     def __post_init__(self) -> None:
         self.p2m = P2mTable(self.is_ram)

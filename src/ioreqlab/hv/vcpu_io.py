@@ -4,7 +4,9 @@ The host validates an access and builds its ``ioreq_t``; :class:`VcpuIo`
 does the rest, in Xen's order:
 
 1. a 4-byte write to port 0xcf8 updates the domain's CF8 cache (the intercept
-   then says "unhandled", so the access is still routed normally);
+   then says "unhandled", so the access is still routed normally); Xen's own
+   port handlers (PIT, PIC, ELCR, RTC, PM blocks, debug console:
+   :mod:`ioreqlab.hv.intercept`) take their ports before any server;
 2. an MMIO access looks at the p2m type of its frame: plain RAM is read or
    written directly (``ram_ro`` drops writes); a write to a protected frame
    (type 15) goes where the write-protect design says — a server, nobody, or
@@ -31,6 +33,7 @@ from ioreqlab.abi.ioreq import IoReq
 from ioreqlab.errors import XenEINVAL
 from ioreqlab.hv.delivery import SlotStatus, check_slot, send_buffered, send_sync
 from ioreqlab.hv.domain import Domain
+from ioreqlab.hv.intercept import intercept_port
 from ioreqlab.hv.ioreq import IoreqServer
 from ioreqlab.hv.routing import select_server
 from ioreqlab.hv.wp import RETRY, WpDesign
@@ -50,7 +53,8 @@ class Access:
 
     ``route``: ``"server"`` (an ioreq server's slot or ring), ``"default"``
     (the default server), ``"null"`` (nobody: reads all-ones, writes dropped),
-    ``"ram"`` (plain guest RAM), ``"retry"`` (the instruction is retried).
+    ``"ram"`` (plain guest RAM), ``"retry"`` (the instruction is retried),
+    ``"xen"`` (one of Xen's own devices, named by ``device``, took it).
     ``status``: ``"done"``, ``"pending"`` (the vCPU waits for the emulator),
     ``"buffered"`` (queued in the ring, no reply), ``"unhandled"`` (Xen could
     not send: ``fault`` is then the vector the guest takes, 13 = #GP(0)) or
@@ -63,6 +67,7 @@ class Access:
     status: str = "done"
     request: IoReq | None = None
     fault: int | None = None
+    device: str | None = None
 
 
 @dataclass(slots=True)
@@ -98,8 +103,13 @@ class VcpuIo:
     def access(self, d: Domain, vcpu: int, req: IoReq) -> Access:
         """Route and deliver a validated request from ``vcpu`` of ``d``."""
         write = req.dir == IoReqDir.WRITE
-        if req.type == IoReqType.PIO and write and req.addr == 0xCF8 and req.size == 4:
-            d.pci_cf8 = req.data & 0xFFFF_FFFF
+        if req.type == IoReqType.PIO:
+            if write and req.addr == 0xCF8 and req.size == 4:
+                d.pci_cf8 = req.data & 0xFFFF_FFFF
+            hit = intercept_port(d, req)
+            if hit is not None:
+                d.count("xen_emulated")
+                return Access("xen", data=hit.data, request=req, device=hit.device)
         if req.type == IoReqType.COPY and not req.data_is_ptr:
             gfn = req.addr >> PAGE_SHIFT
             t = d.p2m.get(gfn)
