@@ -328,3 +328,45 @@ def test_p2t_nodes_are_charged_and_heap_exhaustion_is_atomic() -> None:
     assert d.p2m.entry_count == d.p2t.count
     host.destroy_domain(g)
     assert host.heap_statistics().in_use == 0
+
+
+# -- global log-dirty (live migration) --------------------------------------------
+
+
+@pytest.mark.parametrize("xen", ["4.7", "4.17"])
+def test_log_dirty_pages_cannot_become_ioreq_and_read_as_ram_ro(xen: str) -> None:
+    # hap_enable_log_dirty: ram_rw -> ram_logdirty globally; allow_p2m_type_change
+    # wants ram_rw for p2m_ioreq_server; get_mem_type reports ram_logdirty as ram_ro.
+    host, g, dm, sid = make("p2m", xen=xen)
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
+    host.set_log_dirty(g, True)
+    assert dm.get_mem_type(g, 0x30) == HvmMem.RAM_RO
+    fails(errno.EINVAL, lambda: dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x30, 1))
+    host.guest_access(g, 0, "mmio", 0x31 << 12, 4, write=True, data=5)  # faults, ram_rw
+    assert dm.get_mem_type(g, 0x31) == HvmMem.RAM_RW
+    assert 0x31 in host.domains[g].platform.dirty
+    dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x31, 1)  # written since: allowed
+    host.set_log_dirty(g, False)
+    assert dm.get_mem_type(g, 0x30) == HvmMem.RAM_RW
+    host.check_invariants()
+
+
+@pytest.mark.parametrize("xen", ["4.7", "4.17"])
+def test_a_disclaim_with_leftovers_turns_global_log_dirty_off(xen: str) -> None:
+    # p2m.c:change_entry_type_global: "p2m->global_logdirty = (nt == p2m_ram_logdirty)"
+    # runs for the disclaim's ioreq_server -> ram_rw change too, so every log-dirty
+    # frame recalculates to ram_rw and the sweep resets leftovers to ram_rw.
+    host, g, dm, sid = make("p2m", xen=xen)
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
+    host.set_log_dirty(g, True)
+    host.guest_access(g, 0, "mmio", 0x40 << 12, 4, write=True, data=1)
+    dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x40, 1)
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, 0)
+    d = host.domains[g]
+    assert not d.global_logdirty
+    assert d.log_dirty  # the paging mode stays on: modified_memory still works
+    assert d.p2m.get(0x40) == P2mType.RAM_RW
+    assert dm.get_mem_type(g, 0x41) == HvmMem.RAM_RW  # no longer log-dirty
+    assert d.counters["global_logdirty_lost"] == 1
+    host.guest_access(g, 0, "mmio", 0x42 << 12, 4, write=True, data=1)
+    assert 0x42 not in d.platform.dirty  # the write a migration needed is not logged

@@ -49,7 +49,12 @@ def test_get_mem_type_mapping_order() -> None:
     assert get_mem_type(P2mType.IOREQ_SERVER, tracked_as=as_p2m) == HvmMem.IOREQ_SERVER
     assert get_mem_type(P2mType.IOREQ_SERVER, tracked_as=HvmMem.MMIO_WRITE_DM) == 3
     assert get_mem_type(P2mType.RAM_RO, tracked_as=as_p2m) == HvmMem.RAM_RO
-    assert get_mem_type(P2mType.RAM_LOGDIRTY, tracked_as=as_p2m) == HvmMem.RAM_RW
+    # hvm.c:hvmop_get_mem_type tests p2m_is_readonly before p2m_is_ram, and
+    # P2M_RO_TYPES holds ram_logdirty and ram_shared (RELEASE-4.9.0 p2m.h on).
+    assert get_mem_type(P2mType.RAM_LOGDIRTY, tracked_as=as_p2m) == HvmMem.RAM_RO
+    assert get_mem_type(P2mType.RAM_SHARED, tracked_as=as_p2m) == HvmMem.RAM_RO
+    assert get_mem_type(P2mType.GRANT_MAP_RO, tracked_as=as_p2m) == HvmMem.RAM_RO
+    assert get_mem_type(P2mType.GRANT_MAP_RW, tracked_as=as_p2m) == HvmMem.RAM_RW
     assert get_mem_type(P2mType.POPULATE_ON_DEMAND, tracked_as=as_p2m) == HvmMem.RAM_RW
     assert get_mem_type(P2mType.INVALID, tracked_as=as_p2m) == HvmMem.MMIO_DM
 

@@ -481,14 +481,20 @@ class Host:
         """The toolstack turns global log-dirty (live migration) on or off.
 
         Refused with ``-EBUSY`` while ioreq-typed pages remain
-        (``hap_enable_log_dirty``).
+        (``hap_enable_log_dirty``).  On: every ``ram_rw`` frame becomes
+        ``ram_logdirty`` until the guest writes it; off: back to ``ram_rw``
+        (``hap_disable_log_dirty``).
         """
         d = self.domains.get(domid)
         if d is None or not d.alive:
             raise XenESRCH(f"no domain {domid}")
         if enable and d.p2m.entry_count:
             raise XenEBUSY(f"{d.p2m.entry_count} p2m_ioreq_server entries remain")
-        d.log_dirty = enable
+        if enable:
+            d.p2m.change_type_global(P2mType.RAM_RW, P2mType.RAM_LOGDIRTY)
+        else:
+            d.p2m.change_type_global(P2mType.RAM_LOGDIRTY, P2mType.RAM_RW)
+        d.log_dirty = d.global_logdirty = enable
 
     # -- HVM params ---------------------------------------------------------
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from ioreqlab.abi.constants import HvmMem, P2mType
 from ioreqlab.rangeset import RangeSet
 
-__all__ = ["RAM_TYPES", "P2mTable", "get_mem_type", "is_hole", "is_ram"]
+__all__ = ["RAM_TYPES", "READONLY_TYPES", "P2mTable", "get_mem_type", "is_hole", "is_ram"]
 
 #: ``P2M_RAM_TYPES`` of 4.9+ (``p2m_ioreq_server`` is RAM there).
 RAM_TYPES = frozenset(
@@ -40,6 +40,10 @@ RAM_TYPES = frozenset(
     }
 )
 _TRACKED = P2mType.IOREQ_SERVER
+#: ``P2M_RO_TYPES`` (4.9+): what ``get_mem_type`` reports as ``ram_ro``.
+READONLY_TYPES = frozenset(
+    {P2mType.RAM_LOGDIRTY, P2mType.RAM_RO, P2mType.GRANT_MAP_RO, P2mType.RAM_SHARED}
+)
 
 
 def is_ram(t: P2mType, *, mmio_write_dm_is_ram: bool) -> bool:
@@ -64,7 +68,7 @@ def get_mem_type(t: P2mType, *, tracked_as: HvmMem) -> HvmMem:
         return HvmMem.MMIO_DM
     if t == _TRACKED:
         return tracked_as
-    if t in (P2mType.RAM_RO, P2mType.GRANT_MAP_RO):
+    if t in READONLY_TYPES:  # p2m_is_readonly: log-dirty pages read back as ram_ro
         return HvmMem.RAM_RO
     if t in RAM_TYPES or t in (P2mType.POPULATE_ON_DEMAND, P2mType.GRANT_MAP_RW):
         return HvmMem.RAM_RW
@@ -83,17 +87,36 @@ class P2mTable:
     (0, 0)
     """
 
-    __slots__ = ("_entries", "_index", "_is_ram", "_overrides")
+    __slots__ = ("_entries", "_index", "_is_ram", "_overrides", "_ram")
 
     def __init__(self, is_ram_gfn: Callable[[int], bool]) -> None:
         self._is_ram = is_ram_gfn
         self._overrides: dict[int, P2mType] = {}
         self._index = RangeSet("p2m type 15 index")
         self._entries = 0
+        #: The type of every RAM frame nobody changed (``ram_logdirty`` under
+        #: global log-dirty).
+        self._ram = P2mType.RAM_RW
 
     def default(self, gfn: int) -> P2mType:
-        """The type ``gfn`` has at domain creation."""
-        return P2mType.RAM_RW if self._is_ram(gfn) else P2mType.INVALID
+        """The type ``gfn`` has unless it was changed on its own."""
+        return self._ram if self._is_ram(gfn) else P2mType.INVALID
+
+    def change_type_global(self, old: P2mType, new: P2mType) -> None:
+        """``p2m_change_entry_type_global``: every frame of type ``old`` becomes ``new``.
+
+        O(changed frames): untouched RAM follows through the default type.
+        Type 15 is never changed this way (it goes by the reset sweep).
+        """
+        if _TRACKED in (old, new):
+            raise ValueError("p2m_ioreq_server frames change by the reset sweep")
+        if self._ram == old:
+            self._ram = new
+        for gfn, t in list(self._overrides.items()):
+            if t == old:
+                self._overrides[gfn] = new
+            if self._overrides[gfn] == self.default(gfn):
+                del self._overrides[gfn]
 
     def get(self, gfn: int) -> P2mType:
         """The type of ``gfn``: O(1)."""

@@ -112,8 +112,12 @@ class Domain:
     p2t_counts: dict[int, int] = field(default_factory=dict)
     #: Owner of each claimed ioreq memory type (``p2m->ioreq.server``).
     ioreq_owners: dict[int, IoreqServer] = field(default_factory=dict)
-    #: Global log-dirty mode (live migration) is on.
+    #: Log-dirty paging mode is on (``PG_log_dirty``: live migration).
     log_dirty: bool = False
+    #: ``p2m->global_logdirty``: every RAM frame starts log-dirty.  Cleared by
+    #: any ``p2m_change_entry_type_global`` to another type — a disclaim with
+    #: leftover p2m_ioreq_server pages included.
+    global_logdirty: bool = False
     #: Frames libxc populates outside the RAM map: the special pages and the
     #: ioreq-server pool (``xc_dom_x86.c``: RAM in the p2m, like the rest).
     special: range = range(0)

@@ -134,8 +134,10 @@ class VcpuIo:
             d.write_ram(req.addr, req.size, req.data)
             gfn = req.addr >> PAGE_SHIFT
             d.platform.note_write(gfn)
-            if d.log_dirty:
-                d.platform.dirty.add(gfn)  # paging_mark_pfn_dirty on the write fault
+            if d.p2m.get(gfn) == P2mType.RAM_LOGDIRTY:
+                # The write faults: paging_mark_pfn_dirty, then the frame is ram_rw.
+                d.platform.dirty.add(gfn)
+                d.p2m.set(gfn, P2mType.RAM_RW)
         return Access("ram", request=req)
 
     def _protected_write(self, d: Domain, vcpu: int, gfn: int, req: IoReq) -> Access:

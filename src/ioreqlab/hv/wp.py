@@ -126,6 +126,15 @@ class WpDesign:
                 raise XenEINVAL(f"ioreq server {s.id} does not own memory type {mem}")
             del d.ioreq_owners[mem]
             d.count("disclaims")
+            if self.entries(d, mem):
+                # arch_ioreq_server_map_mem_type_completed ->
+                # p2m_change_entry_type_global(ioreq_server, ram_rw), whose
+                # "global_logdirty = (nt == p2m_ram_logdirty)" turns global
+                # log-dirty off: every log-dirty frame recalculates to ram_rw.
+                if d.global_logdirty:
+                    d.count("global_logdirty_lost")
+                d.global_logdirty = False
+                d.p2m.change_type_global(P2mType.RAM_LOGDIRTY, P2mType.RAM_RW)
             return
         if owner is not None:
             raise XenEBUSY(f"memory type {mem} is already claimed by server {owner.id}")
@@ -165,7 +174,9 @@ class WpDesign:
             return 0
         lo = nxt - nxt % PREEMPT_PAGES
         hi = lo + PREEMPT_PAGES - 1
-        reset = P2mType.RAM_LOGDIRTY if d.log_dirty else P2mType.RAM_RW
+        # p2m_recalc_type: log-dirty only while p2m->global_logdirty still holds,
+        # which the disclaim that started this sweep has cleared.
+        reset = P2mType.RAM_LOGDIRTY if d.global_logdirty else P2mType.RAM_RW
         for gfn in list(self._leftovers(d, mem, lo, hi)):
             self._reset(d, gfn, reset)
             d.count("sweep_resets")
