@@ -22,6 +22,7 @@ from ioreqlab.abi import (
     DestroyIoreqServer,
     DmOp,
     GetIoreqServerInfo,
+    HvmMem,
     HvmOp,
     HvmParam,
     HvmParamArg,
@@ -234,6 +235,29 @@ def _op(op: int) -> bytearray:
     return buf
 
 
+def check_rep_movs_to_ioreq(xen: str) -> Any:
+    host, g = _host(xen)
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g)
+    echo = EchoEmulator(host, 0, g, sid)
+    dm.set_ioreq_server_state(g, sid, True)
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, 2)
+    dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x30, 1)
+    host.domains[g].write_ram(0x1000, 8, 0x0807060504030201)
+    got = host.guest_access(
+        g, 0, "mmio", 0x30000, 2, write=True, data=0x1000, count=4, data_is_ptr=True
+    )
+    assert got.status == "done"
+    if not echo.seen:
+        assert host.domains[g].read_ram(0x30000, 8) == 0x0807060504030201  # bypassed
+        return "copy"
+    assert [(r.addr, r.data, r.count, r.data_is_ptr) for r in echo.seen] == [
+        (0x30000 + 2 * i, 0x0201 + 0x0202 * i, 1, 0) for i in range(4)
+    ]
+    assert host.domains[g].read_ram(0x30000, 8) == 0  # the owner decides what RAM gets
+    return "elements"
+
+
 CHECKS: dict[str, Callable[[str], Any]] = {
     "max_servers": check_max_servers,
     "first_server_id": check_first_server_id,
@@ -247,6 +271,7 @@ CHECKS: dict[str, Callable[[str], Any]] = {
     "dmop_non_hvm_rc": check_dmop_non_hvm_rc,
     "dmop_per_op_size": check_dmop_per_op_size,
     "dmop_max": check_dmop_max,
+    "rep_movs_to_ioreq": check_rep_movs_to_ioreq,
     "params": check_params,
     "nested_altp2m_privileged": check_nested_altp2m_privileged,
     "libxl_hvm_params": check_libxl_hvm_params,

@@ -229,6 +229,17 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         "relocate_memory and 642123c512 pin_memory_cacheattr (4.11), c4441ab1f1 nr_vcpus (4.15)",
     ),
     _row(
+        "rep_movs_to_ioreq",
+        "REP MOVS from RAM onto a p2m_ioreq_server page: 'copy' is 4.9's RAM-to-RAM "
+        "memmove straight into the page, past its owner; 'elements' fails the copy "
+        "(__hvm_copy refuses such pages) and emulates one element at a time, each "
+        "element a write the owner sees",
+        "copy",
+        "elements",
+        "xen/arch/x86/hvm/hvm.c:__hvm_copy, emulate.c:hvmemul_rep_movs; d7bff2bc00 "
+        "'x86/HVM: __hvm_copy() should not write to p2m_ioreq_server pages' (4.12)",
+    ),
+    _row(
         "params",
         "the HVM param table: numbering, the guest's own set/get lists, the deprecated "
         "and set-once lists, where the seed's max_wp_ram_ranges sits (ParamTable)",
@@ -275,6 +286,7 @@ class XenProfile:
     dmop_non_hvm_rc: int
     dmop_per_op_size: bool
     dmop_max: int
+    rep_movs_to_ioreq: str
     params: ParamTable
     nested_altp2m_privileged: frozenset[int]
     libxl_hvm_params: tuple[int, ...]

@@ -79,6 +79,8 @@ class _Waiting:
     is_read: bool
     size: int
     route: str
+    #: Elements of an element-by-element REP MOVS still to send after this one.
+    rest: tuple[IoReq, ...] = ()
 
 
 Key = tuple[int, int]
@@ -110,7 +112,11 @@ class VcpuIo:
             if hit is not None:
                 d.count("xen_emulated")
                 return Access("xen", data=hit.data, request=req, device=hit.device)
-        if req.type == IoReqType.COPY and not req.data_is_ptr:
+        if req.type == IoReqType.COPY and req.data_is_ptr:
+            moved = self._rep_movs(d, vcpu, req)
+            if moved is not None:
+                return moved
+        elif req.type == IoReqType.COPY:
             gfn = req.addr >> PAGE_SHIFT
             t = d.p2m.get(gfn)
             if t == P2mType.IOREQ_SERVER:
@@ -127,18 +133,83 @@ class VcpuIo:
         return self._deliver(d, vcpu, s, sent)
 
     def _ram(self, d: Domain, req: IoReq, *, discard: bool = False) -> Access:
+        """Plain RAM: a read of one element, or a write of ``count`` (``rep stos``)."""
         d.count("ram_accesses")
         if req.dir == IoReqDir.READ:
             return Access("ram", data=d.read_ram(req.addr, req.size), request=req)
         if not discard:
-            d.write_ram(req.addr, req.size, req.data)
-            gfn = req.addr >> PAGE_SHIFT
-            d.platform.note_write(gfn)
-            if d.p2m.get(gfn) == P2mType.RAM_LOGDIRTY:
-                # The write faults: paging_mark_pfn_dirty, then the frame is ram_rw.
-                d.platform.dirty.add(gfn)
-                d.p2m.set(gfn, P2mType.RAM_RW)
+            step = -req.size if req.df else req.size
+            for i in range(max(req.count, 1)):
+                self._write_ram(d, req.addr + i * step, req.size, req.data)
         return Access("ram", request=req)
+
+    @staticmethod
+    def _write_ram(d: Domain, gpa: int, size: int, value: int) -> None:
+        d.write_ram(gpa, size, value)
+        gfn = gpa >> PAGE_SHIFT
+        d.platform.note_write(gfn)
+        if d.p2m.get(gfn) == P2mType.RAM_LOGDIRTY:
+            # The write faults: paging_mark_pfn_dirty, then the frame is ram_rw.
+            d.platform.dirty.add(gfn)
+            d.p2m.set(gfn, P2mType.RAM_RW)
+
+    def _rep_movs(self, d: Domain, vcpu: int, req: IoReq) -> Access | None:
+        """``hvmemul_rep_movs``: ``addr`` is the emulated side, ``data`` the RAM buffer.
+
+        Returns None when ``addr`` is not RAM (the request goes to a server
+        with ``data_is_ptr``, the emulator copying to or from the buffer).
+        RAM-to-RAM is a memmove (an overlap the first element would corrupt
+        is unhandleable: #GP(0)); onto a ``p2m_ioreq_server`` page it is the
+        profile's ``rep_movs_to_ioreq``.
+        """
+        gfn = req.addr >> PAGE_SHIFT
+        t = d.p2m.get(gfn)
+        write = req.dir == IoReqDir.WRITE
+        if t not in (P2mType.RAM_RW, P2mType.RAM_LOGDIRTY, P2mType.RAM_RO, P2mType.IOREQ_SERVER):
+            return None
+        src, dst = (req.data, req.addr) if write else (req.addr, req.data)
+        count, size = max(req.count, 1), req.size
+        step = -size if req.df else size
+        if t == P2mType.IOREQ_SERVER and write and self.xen.rep_movs_to_ioreq == "elements":
+            elems = tuple(
+                IoReq(
+                    addr=dst + i * step,
+                    data=d.read_ram(src + i * step, size),
+                    size=size,
+                    dir=IoReqDir.WRITE,
+                    type=IoReqType.COPY,
+                )
+                for i in range(count)
+            )
+            d.count("rep_movs_elements", count)
+            return self._send_elements(d, vcpu, elems)
+        lo_s = src - (count - 1) * size if req.df else src
+        lo_d = dst - (count - 1) * size if req.df else dst
+        nbytes = count * size
+        if lo_d + size > lo_s and lo_d < lo_s + nbytes and src != dst:
+            d.count("rep_movs_overlap")
+            return Access("ram", status="unhandled", request=req, fault=GP_FAULT)
+        values = [d.read_ram(lo_s + i * size, size) for i in range(count)]
+        if t == P2mType.IOREQ_SERVER and write:
+            d.count("rep_movs_wp_bypass")  # 4.9: memcpy into the page, its owner never sees it
+        d.count("ram_accesses")
+        for i, v in enumerate(values):
+            dgfn = (lo_d + i * size) >> PAGE_SHIFT
+            if d.p2m.get(dgfn) != P2mType.RAM_RO:
+                self._write_ram(d, lo_d + i * size, size, v)
+        return Access("ram", request=req)
+
+    def _send_elements(self, d: Domain, vcpu: int, elems: tuple[IoReq, ...]) -> Access:
+        """One element after another to the page's owner, as the instruction restarts."""
+        got = Access("server")
+        for i, el in enumerate(elems):
+            got = self._protected_write(d, vcpu, el.addr >> PAGE_SHIFT, el)
+            if got.status != "done":
+                w = self.waiting.get((d.domid, vcpu))
+                if got.status == "pending" and w is not None:
+                    w.rest = elems[i + 1 :]
+                return got
+        return got
 
     def _protected_write(self, d: Domain, vcpu: int, gfn: int, req: IoReq) -> Access:
         """A write to a write-protected page: the design decides who sees it."""
@@ -214,7 +285,13 @@ class VcpuIo:
         w = self.waiting.get((d.domid, vcpu))
         if w is None or w.server is not s:
             return None
-        return self.complete(d, vcpu, w)
+        done = self.complete(d, vcpu, w)
+        if w.rest and done.status == "done":  # the REP MOVS goes on with its next element
+            self.finished.pop((d.domid, vcpu), None)
+            done = self._send_elements(d, vcpu, w.rest)
+            if done.status != "pending":
+                self.finished[(d.domid, vcpu)] = done
+        return done
 
     def resume(self, d: Domain, vcpu: int) -> Access:
         """The guest side of a pending access: its result once the emulator woke it.
