@@ -198,3 +198,47 @@ def test_set_mem_type_reaches_the_special_pages(xen: str) -> None:
     assert d.p2m.get(0xFEFFF) == P2mType.RAM_RO
     dm.set_mem_type(g, 2, 0x8000, 1)  # a hole may become mmio_dm
     fails(errno.EINVAL, lambda: dm.set_mem_type(g, 1, 0xFF000, 1))
+
+
+def test_populate_physmap_for_video_ram_and_roms(xen: str) -> None:
+    # common/memory.c:populate_physmap: extents counted, never an errno; max_pages
+    # bounds it; XSM_TARGET decides who may; the frames become ram_rw.
+    host = Host(xen=xen, xen_heap_bytes=1 << 20)
+    stub = host.create_domain(memory_mib=16, hvm=False)
+    g = host.create_domain(memory_mib=64, dm_domid=stub)
+    other = host.create_domain(memory_mib=16, hvm=False)
+    d = host.domains[g]
+    vram = 0xF0000  # a gfn in the MMIO hole, as QEMU's VRAM is
+    assert d.p2m.get(vram) == P2mType.INVALID
+    assert host.populate_physmap(stub, g, [vram, vram + 1]) == 2
+    assert d.p2m.get(vram) == P2mType.RAM_RW
+    assert devicemodel.open(host, stub).map_foreign(g, vram)[0] == 0  # mappable now
+    assert host.populate_physmap(other, g, [vram + 2]) == 0  # not its device model
+    assert host.populate_physmap(stub, g, [vram + 512], order=10) == 0  # > DOMU max_order
+    assert host.populate_physmap(0, g, [0x100000], order=12) == 1  # dom0 may: order 12
+    room = d.max_pages - d.tot_pages
+    assert host.populate_physmap(stub, g, list(range(0x200000, 0x200000 + room + 5))) == room
+    assert d.max_mapped_pfn == 0x200000 + room - 1
+
+
+def test_ioreq_gfns_are_guest_frames_mappable_while_the_server_is_disabled() -> None:
+    # The legacy path (QEMU without map_resource, varstored): get_ioreq_server_info
+    # gives gfns whose pages *are* the server's pages (prepare_ring_for_helper); an
+    # enabled server's frames are out of the p2m (hvm_remove_ioreq_gfn).
+    host = Host(xen="4.17", xen_heap_bytes=1 << 20)
+    g = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g, 1)
+    ioreq_pfn, buf_pfn, _ = dm.get_ioreq_server_info(g, sid)
+    page = dm.map_foreign(g, ioreq_pfn)
+    s = host.domains[g].find_server(sid)
+    assert s is not None
+    page[0] = 0x5A
+    assert s.shared_page[0] == 0x5A
+    dm.set_ioreq_server_state(g, sid, True)
+    assert host.domains[g].p2m.get(ioreq_pfn) == P2mType.INVALID
+    fails(errno.EINVAL, lambda: dm.map_foreign(g, buf_pfn))
+    assert s.shared_page[0] == 0  # cleared on enable
+    dm.set_ioreq_server_state(g, sid, False)
+    assert dm.map_foreign(g, ioreq_pfn).obj is s.shared_page
+    fails(errno.EPERM, lambda: host.acquire_ioreq_server_frames(0, g, sid, 0, 1))  # gfn mode

@@ -49,6 +49,7 @@ from ioreqlab.errors import (
     XenENOMEM,
     XenENOSYS,
     XenEPERM,
+    XenError,
     XenESRCH,
 )
 from ioreqlab.hv import ioreq as srv
@@ -73,6 +74,12 @@ DESIGNS = DESIGN_NAMES
 #: frames below 0xff000, and the ioreq-server pool just below them.
 _SPECIAL_PFN_BASE = 0xFF000 - 8
 _SPECIAL_IOREQ, _SPECIAL_BUFIOREQ = 5, 3
+#: Room above the guest's RAM for what its device model populates: xl's
+#: default 16 MiB of stdvga video RAM plus ``LIBXL_MAXMEM_CONSTANT`` (1 MiB).
+_DM_EXTRA_PAGES = (17 << 20) >> PAGE_SHIFT
+#: ``max_order``: a control domain may populate order-12 extents, others 9
+#: (``CONFIG_CTLDOM_MAX_ORDER``, ``CONFIG_DOMU_MAX_ORDER``).
+_CTLDOM_MAX_ORDER, _DOMU_MAX_ORDER = 12, 9
 #: The first domid Xen reserves (``DOMID_FIRST_RESERVED``).
 _DOMID_FIRST_RESERVED = 0x7FF0
 #: The shared page holds one 32-byte slot per vCPU.
@@ -206,6 +213,8 @@ class Host:
         if hvm:  # libxc populates the special pages and the ioreq-server pool as RAM
             d.special = range(_SPECIAL_PFN_BASE - ioreq_server_pages, _SPECIAL_PFN_BASE + 8)
             d.max_mapped_pfn = max(d.max_gpfn, d.special.stop - 1)
+        d.tot_pages = d.nr_pages + len(d.special)
+        d.max_pages = d.tot_pages + _DM_EXTRA_PAGES
         acct = self.heap.account(domid)  # every domain has its share of the heap from birth
         if self.design == "p2t" and hvm:
             d.p2t = P2tTable(
@@ -581,6 +590,44 @@ class Host:
         if page is None:
             page = d.ram[gfn] = bytearray(PAGE_SIZE)
         return page
+
+    def populate_physmap(self, caller: int, domid: int, gfns: Sequence[int], order: int = 0) -> int:
+        """``XENMEM_populate_physmap``: back each ``2**order``-frame extent with RAM.
+
+        What QEMU does for video RAM and option ROMs.  Like the memory op it
+        returns how many extents were done, never an errno: an unknown
+        domain, a caller ``XSM_TARGET`` refuses (the domain itself, its device
+        model or a privileged domain may), an order above the caller's
+        ``max_order``, or an extent that would take the domain past its
+        ``max_pages`` stops it (earlier extents stay).  A populated frame is
+        fresh zeroed ``ram_rw``, whatever it held before.
+        """
+        try:
+            c, d = self._any(caller, domid)
+            prm.allow_target(c, d)
+        except XenError:
+            return 0
+        if order > (_CTLDOM_MAX_ORDER if c.privileged else _DOMU_MAX_ORDER) or order < 0:
+            return 0
+        done = 0
+        for first in gfns:
+            n = 1 << order
+            if first < 0 or first + n - 1 > UINT64_MAX >> PAGE_SHIFT:
+                break
+            if d.tot_pages + n > d.max_pages:
+                d.count("populate_over_max_pages")
+                break
+            for gfn in range(first, first + n):
+                old = d.p2m.get(gfn)
+                if old == P2mType.IOREQ_SERVER:  # the design drops its own record too
+                    self.wp.apply(d, gfn, old, HvmMem.RAM_RW)
+                d.p2m.set(gfn, P2mType.RAM_RW)
+                d.ram.pop(gfn, None)
+            d.tot_pages += n
+            d.max_mapped_pfn = max(d.max_mapped_pfn, first + n - 1)
+            done += 1
+        d.count("populated_extents", done)
+        return done
 
     # -- the guest ----------------------------------------------------------
 

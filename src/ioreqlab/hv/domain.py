@@ -125,6 +125,10 @@ class Domain:
     platform: Platform = field(default_factory=Platform)
     #: ``p2m->max_mapped_pfn``: the highest gfn ever mapped (set by the host).
     max_mapped_pfn: int = 0
+    #: Pages the domain holds (``tot_pages``) and may hold (``max_pages``): the
+    #: room QEMU populates video RAM and option ROMs into.
+    tot_pages: int = 0
+    max_pages: int = 0
     #: The virtual RTC's CMOS index (port 0x70), which decides who serves 0x71.
     rtc_index: int = 0
     #: Lines the guest printed on Xen's debug console (port 0xe9), and the partial one.
