@@ -21,6 +21,7 @@ from ioreqlab.abi import (
     HvmParam,
     IoRangeType,
     IoreqServerRange,
+    SetIoreqServerState,
     dm_op_buffer,
 )
 from ioreqlab.errors import XenError
@@ -347,3 +348,38 @@ def test_read_only_output_buffer_is_efault_after_the_effect(host: Host, guest: i
     buf = bytes(dm_op_buffer(DmOp.CREATE_IOREQ_SERVER, IoreqServerRange(0, 0, 0, 0, 0)))
     assert host.dm_op(0, guest, [buf]) == -errno.EFAULT
     assert len(host.domains[guest].servers) == 1  # as in Xen: created, then the copy-out failed
+
+
+def test_dmop_on_domid_self_is_esrch(xen: str) -> None:
+    # rcu_lock_remote_domain_by_id does not resolve DOMID_SELF: no such domain.
+    host = Host(xen=xen, xen_heap_bytes=1 << 20)
+    g = host.create_domain(memory_mib=64)
+    buf = dm_op_buffer(DmOp.CREATE_IOREQ_SERVER, CreateIoreqServer(0))
+    assert host.dm_op(g, 0x7FF0, [buf]) == -errno.ESRCH
+    assert host.dm_op(g, g, [buf]) == -errno.EPERM  # the caller itself, by its own id
+
+
+def test_non_const_ops_copy_back_after_the_effect(xen: str) -> None:
+    # dm.c: "if ( (!rc || rc == -ERESTART) && !const_op && copy_to_guest...) rc = -EFAULT"
+    host = Host(xen=xen, xen_heap_bytes=1 << 20)
+    g = host.create_domain(memory_mib=64)
+    ro = bytes(dm_op_buffer(DmOp.CREATE_IOREQ_SERVER, CreateIoreqServer(0)))
+    assert host.dm_op(0, g, [ro]) == -errno.EFAULT
+    assert len(host.domains[g].servers) == 1  # created all the same
+    sid = host.domains[g].servers[0].id
+    state = bytes(dm_op_buffer(DmOp.SET_IOREQ_SERVER_STATE, SetIoreqServerState(sid, 1)))
+    assert host.dm_op(0, g, [state]) == 0  # a const op needs no writable buffer
+
+
+def test_get_mem_type_checks_the_caller_before_the_hvm_check(xen: str) -> None:
+    # hvm.c:hvmop_get_mem_type: xsm_hvm_param(XSM_TARGET) first, then is_hvm_domain.
+    host = Host(xen=xen, xen_heap_bytes=1 << 20)
+    pv = host.create_domain(memory_mib=16, hvm=False)
+    other = host.create_domain(memory_mib=16, hvm=False)
+    dm = devicemodel.open(host, other)
+    with pytest.raises(XenError) as info:
+        dm.get_mem_type(pv, 0)
+    assert info.value.errno == errno.EPERM
+    with pytest.raises(XenError) as info:
+        devicemodel.open(host, 0).get_mem_type(pv, 0)
+    assert info.value.errno == errno.EINVAL
