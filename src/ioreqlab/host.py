@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from ioreqlab.abi.constants import (
-    DOMID_SELF,
     NR_IOREQ_SERVER_PAGES,
     PAGE_SHIFT,
     PAGE_SIZE,
@@ -53,12 +51,14 @@ from ioreqlab.errors import (
     XenESRCH,
 )
 from ioreqlab.hv import ioreq as srv
+from ioreqlab.hv import memory as mem
 from ioreqlab.hv import params as prm
 from ioreqlab.hv.dmop import Buffer, dispatch_dm_op, dispatch_hvm_op
-from ioreqlab.hv.domain import Domain
+from ioreqlab.hv.domain import Domain, layout_hvm
 from ioreqlab.hv.heap import FaultHook, HeapStats, XenHeap
 from ioreqlab.hv.ioreq import IoreqServer
-from ioreqlab.hv.platform import Platform, PlatformStats
+from ioreqlab.hv.lookup import Lookup
+from ioreqlab.hv.stats import DomainStats, HostStats, IoreqServerInfo
 from ioreqlab.hv.vcpu_io import Access, VcpuIo
 from ioreqlab.hv.wp import DESIGN_NAMES, WpDesign, make_design
 from ioreqlab.p2m import get_mem_type
@@ -70,60 +70,13 @@ __all__ = ["DESIGNS", "Access", "DomainStats", "Host", "HostStats", "IoreqServer
 
 DESIGNS = DESIGN_NAMES
 
-#: Where libxc 4.7 puts the special pages (``xc_dom_x86.c``): eight special
-#: frames below 0xff000, and the ioreq-server pool just below them.
-_SPECIAL_PFN_BASE = 0xFF000 - 8
-_SPECIAL_IOREQ, _SPECIAL_BUFIOREQ = 5, 3
 #: Room above the guest's RAM for what its device model populates: xl's
 #: default 16 MiB of stdvga video RAM plus ``LIBXL_MAXMEM_CONSTANT`` (1 MiB).
 _DM_EXTRA_PAGES = (17 << 20) >> PAGE_SHIFT
-#: ``max_order``: a control domain may populate order-12 extents, others 9
-#: (``CONFIG_CTLDOM_MAX_ORDER``, ``CONFIG_DOMU_MAX_ORDER``).
-_CTLDOM_MAX_ORDER, _DOMU_MAX_ORDER = 12, 9
 #: The first domid Xen reserves (``DOMID_FIRST_RESERVED``).
 _DOMID_FIRST_RESERVED = 0x7FF0
 #: The shared page holds one 32-byte slot per vCPU.
 _MAX_VCPUS = 128
-#: The legacy VGA window, whose writes stdvga sends buffered.
-_VGA_WINDOW = (0xA0000, 0xBFFFF)
-
-
-@dataclass(frozen=True, slots=True)
-class IoreqServerInfo:
-    """``get_ioreq_server_info``'s outputs (None where Xen leaves them untouched)."""
-
-    ioreq_pfn: int | None
-    bufioreq_pfn: int | None
-    bufioreq_port: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class DomainStats:
-    """One domain's figures at one moment."""
-
-    domid: int
-    name: str
-    servers: int
-    heap: HeapStats
-    tracked_pages: int
-    tracking_entries: int
-    tracking_bytes: int
-    counters: tuple[tuple[str, int], ...]
-    platform: PlatformStats = field(default_factory=Platform().statistics)
-
-    def counter(self, name: str) -> int:
-        """A named counter (0 if it never moved)."""
-        return dict(self.counters).get(name, 0)
-
-
-@dataclass(frozen=True, slots=True)
-class HostStats:
-    """The host at one moment: design, Xen heap, every domain."""
-
-    design: str
-    heap: HeapStats
-    domains: tuple[DomainStats, ...]
-    xen: str = DEFAULT_XEN
 
 
 class Host:
@@ -164,6 +117,8 @@ class Host:
         self.domains: dict[int, Domain] = {
             0: Domain(0, "Domain-0", hvm=False, hap=True, nr_pages=0, vcpus=1, privileged=True)
         }
+        #: How hypercalls find their domains (also the DMOP boundary's).
+        self.lookup = Lookup(self.domains)
         self._rover = 0
         self._ports = itertools.count(1)
         self.io = VcpuIo(self.wp, self.xen)
@@ -210,9 +165,8 @@ class Host:
             vcpus=vcpus,
             dm_domid=dm_domid,
         )
-        if hvm:  # libxc populates the special pages and the ioreq-server pool as RAM
-            d.special = range(_SPECIAL_PFN_BASE - ioreq_server_pages, _SPECIAL_PFN_BASE + 8)
-            d.max_mapped_pfn = max(d.max_gpfn, d.special.stop - 1)
+        if hvm:
+            layout_hvm(d, ioreq_server_pages, legacy_gfns=self.xen.legacy_gfns)
         d.tot_pages = d.nr_pages + len(d.special)
         d.max_pages = d.tot_pages + _DM_EXTRA_PAGES
         acct = self.heap.account(domid)  # every domain has its share of the heap from birth
@@ -223,18 +177,6 @@ class Host:
         if preallocate_bytes and not self.heap.reserve(domid, preallocate_bytes):
             self.heap.drop_account(domid)
             raise XenENOMEM(f"cannot reserve {preallocate_bytes} bytes of Xen heap")
-        if hvm:
-            d.params[HvmParam.IOREQ_PFN] = _SPECIAL_PFN_BASE + _SPECIAL_IOREQ
-            d.params[HvmParam.BUFIOREQ_PFN] = _SPECIAL_PFN_BASE + _SPECIAL_BUFIOREQ
-            if self.xen.legacy_gfns:  # libxc sets them through hvm_set_param
-                d.gmfn_pool.legacy_mask = (1 << HvmParam.IOREQ_PFN) | (1 << HvmParam.BUFIOREQ_PFN)
-            d.params[HvmParam.DM_DOMAIN] = dm_domid
-            if ioreq_server_pages:
-                base = _SPECIAL_PFN_BASE - ioreq_server_pages
-                d.params[HvmParam.IOREQ_SERVER_PFN] = base
-                d.params[HvmParam.NR_IOREQ_SERVER_PAGES] = ioreq_server_pages
-                d.gmfn_pool.base = base
-                d.gmfn_pool.mask = (1 << ioreq_server_pages) - 1
         self._rover = domid
         self.domains[domid] = d
         return domid
@@ -264,59 +206,11 @@ class Host:
         self.heap.drop_account(domid)
         del self.domains[domid]
 
-    # -- lookups and privilege (rcu_lock_*_domain_by_id, XSM) ---------------
-
-    def _live(self, domid: int) -> Domain:
-        """A domain whose vCPUs run: not destroyed, not shut down (crashed included)."""
-        d = self.domains.get(domid)
-        if d is None or not d.alive or d.shut_down:
-            raise XenESRCH(f"no running domain {domid}")
-        return d
-
-    def _caller(self, caller: int) -> Domain:
-        """The domain making a hypercall: its vCPUs must run."""
-        c = self.domains.get(caller)
-        if c is None or not c.alive or c.shut_down:
-            raise XenESRCH(f"calling domain {caller} does not exist or does not run")
-        return c
-
-    def _remote(self, caller: int, domid: int) -> tuple[Domain, Domain]:
-        """``rcu_lock_remote_domain_by_id``: the caller itself is ``-EPERM``.
-
-        ``DOMID_SELF`` is not resolved here (``-ESRCH``), and a domain that is
-        shut down — crashed included — is still found: only destruction
-        (``domain_kill``) makes it go away.
-        """
-        c = self._caller(caller)
-        if domid == caller:
-            raise XenEPERM(f"domain {caller} may not target itself")
-        d = self.domains.get(domid)
-        if d is None or not d.alive:
-            raise XenESRCH(f"no domain {domid}")
-        return c, d
-
-    def _dm_target(self, caller: int, domid: int) -> tuple[Domain, Domain]:
-        """``rcu_lock_remote_domain_by_id`` + HVM check + ``XSM_DM_PRIV``."""
-        c, d = self._remote(caller, domid)
-        if not d.hvm:
-            raise XenEINVAL(f"domain {domid} is not an HVM guest")
-        if not (c.privileged or c.domid == d.dm_domid):
-            raise XenEPERM(f"domain {caller} is not a device model of domain {domid}")
-        return c, d
-
-    def _any(self, caller: int, domid: int) -> tuple[Domain, Domain]:
-        """``rcu_lock_domain_by_any_id``: DOMID_SELF and oneself are allowed."""
-        c = self._caller(caller)
-        d = c if domid in (caller, DOMID_SELF) else self.domains.get(domid)
-        if d is None or not d.alive:
-            raise XenESRCH(f"no domain {domid}")
-        return c, d
-
     # -- ioreq servers ------------------------------------------------------
 
     def create_ioreq_server(self, caller: int, domid: int, bufioreq: int = 0) -> int:
         """Create a (disabled) server emulated by ``caller``; return its id."""
-        c, d = self._dm_target(caller, domid)
+        c, d = self.lookup.dm_target(caller, domid)
         s = srv.create_server(
             d,
             c.domid,
@@ -338,7 +232,7 @@ class Host:
         ``XEN_DMOP_no_gfns``: only the port, nothing mapped); 4.7 mapped them
         at creation.  The gfns are None when not asked for (or not buffered).
         """
-        c, d = self._dm_target(caller, domid)
+        c, d = self.lookup.dm_target(caller, domid)
         s = srv.lookup_server(d, sid, c.domid)
         if gfns:
             srv.map_gfns(d, s)
@@ -366,46 +260,36 @@ class Host:
             raise XenENOSYS(f"XENMEM_acquire_resource does not exist in Xen {self.xen.version}")
         if frame < 0 or nr_frames < 0 or (frame >> 32) or ((frame + nr_frames) >> 32):
             raise XenEINVAL(f"frames {frame}+{nr_frames} do not fit 32 bits")
-        c, d = self._remote(caller, domid)
-        if not (c.privileged or c.domid == d.dm_domid):
-            raise XenEPERM(f"domain {caller} may not map resources of domain {domid}")
-        if not d.hvm:
-            raise XenEINVAL(f"domain {domid} has no ioreq server frames")
-        if not 0 <= sid <= 0xFFFF:
-            raise XenEINVAL(f"ioreq server id {sid} does not fit ioservid_t")
-        pages = []
-        for idx in range(frame, frame + nr_frames):
-            s = srv.lookup_server(d, sid, c.domid)
-            pages.append(srv.get_frame(d, s, idx))
-        return pages
+        c, d = self.lookup.remote(caller, domid)
+        return srv.acquire_frames(c, d, sid, frame, nr_frames)
 
     def ioreq_server_max_frames(self, domid: int) -> int:
         """``ioreq_server_max_frames``: the ring plus one page per 128 vCPUs."""
-        d = self._live(domid)
+        d = self.lookup.live(domid)
         return 1 + -(-d.vcpus * 32 // PAGE_SIZE) if d.hvm else 0
 
     def map_io_range(
         self, caller: int, domid: int, sid: int, rtype: int, start: int, end: int
     ) -> None:
         """Send ``[start, end]`` of range type ``rtype`` to server ``sid``."""
-        c, d = self._dm_target(caller, domid)
+        c, d = self.lookup.dm_target(caller, domid)
         srv.map_range(d, c.domid, sid, rtype, start, end)
 
     def unmap_io_range(
         self, caller: int, domid: int, sid: int, rtype: int, start: int, end: int
     ) -> None:
         """Stop sending ``[start, end]`` of ``rtype`` to ``sid``."""
-        c, d = self._dm_target(caller, domid)
+        c, d = self.lookup.dm_target(caller, domid)
         srv.unmap_range(d, c.domid, sid, rtype, start, end)
 
     def set_ioreq_server_state(self, caller: int, domid: int, sid: int, enabled: bool) -> None:
         """Enable or disable server ``sid``."""
-        c, d = self._dm_target(caller, domid)
+        c, d = self.lookup.dm_target(caller, domid)
         srv.set_server_state(d, c.domid, sid, enabled)
 
     def destroy_ioreq_server(self, caller: int, domid: int, sid: int) -> None:
         """Destroy server ``sid``: its ranges are deregistered, its frames returned."""
-        c, d = self._dm_target(caller, domid)
+        c, d = self.lookup.dm_target(caller, domid)
         s = srv.lookup_server(d, sid, c.domid)
         self.io.drop_server(s)
         self.wp.server_destroyed(d, s)
@@ -431,7 +315,7 @@ class Host:
         The caller continues with the rest (the DMOP's ``-ERESTART``).  Not
         atomic, as in Xen: if page *k* is refused, pages before it stay changed.
         """
-        _, d = self._dm_target(caller, domid)
+        _, d = self.lookup.dm_target(caller, domid)
         last = first_pfn + nr - 1
         # set_mem_type: first_pfn > last_pfn (nr 0 wraps) or past domain_get_maximum_gpfn,
         # the highest gfn ever mapped, special pages included.
@@ -453,7 +337,7 @@ class Host:
 
     def get_mem_type(self, caller: int, domid: int, pfn: int) -> HvmMem:
         """``HVMOP_get_mem_type`` (§3.4): the guest itself, its DM or dom0 may ask."""
-        c, d = self._any(caller, domid)
+        c, d = self.lookup.any(caller, domid)
         prm.allow_target(c, d)  # hvmop_get_mem_type: XSM_TARGET, then the HVM check
         if not d.hvm:
             raise XenEINVAL(f"domain {domid} is not an HVM guest")
@@ -473,7 +357,7 @@ class Host:
         ``flags`` non-zero nothing happens, with 0 the sweep runs from
         ``opaque`` whoever asks.
         """
-        c, d = self._dm_target(caller, domid)
+        c, d = self.lookup.dm_target(caller, domid)
         self.wp.check_claim_hap(d)
         if opaque == 0:
             self.wp.check_claim_args(d, mem, flags)
@@ -510,7 +394,7 @@ class Host:
     def set_param(self, caller: int, domid: int, index: int, value: int) -> None:
         """``HVMOP_set_param``."""
         self._check_param_index(index)
-        c, d = self._any(caller, domid)
+        c, d = self.lookup.any(caller, domid)
 
         def rebind(dm: int) -> None:
             if d.default_server is not None:
@@ -529,7 +413,7 @@ class Host:
     def get_param(self, caller: int, domid: int, index: int) -> int:
         """``HVMOP_get_param``; reading the legacy ioreq params creates the default server."""
         self._check_param_index(index)
-        c, d = self._any(caller, domid)
+        c, d = self.lookup.any(caller, domid)
         return prm.get_param(c, d, index, self.xen, ensure_default=lambda: self._ensure_default(d))
 
     def _check_param_index(self, index: int) -> None:
@@ -547,7 +431,7 @@ class Host:
         Returns the server, whose ``shared_page`` and ``buffered_page`` the
         emulator reads and writes (``xenforeignmemory_map_resource``).
         """
-        c, d = self._dm_target(caller, domid)
+        c, d = self.lookup.dm_target(caller, domid)
         s = srv.lookup_server(d, sid, c.domid)
         self.io.notifiers[(domid, sid)] = notify
         return s
@@ -560,7 +444,7 @@ class Host:
         Only the domain named by ``HVM_PARAM_DM_DOMAIN`` (the default server's
         emulator) may; the server must exist (read ``IOREQ_PFN`` first).
         """
-        c, d = self._dm_target(caller, domid)
+        c, d = self.lookup.dm_target(caller, domid)
         s = d.default_server
         if s is None:
             raise XenENOENT(f"domain {domid} has no default ioreq server")
@@ -571,7 +455,7 @@ class Host:
 
     def ioreq_completed(self, caller: int, domid: int, sid: int, vcpu: int) -> Access | None:
         """The emulator signals ``vcpu``'s port: Xen wakes the vCPU and reads the slot."""
-        c, d = self._dm_target(caller, domid)
+        c, d = self.lookup.dm_target(caller, domid)
         s = d.default_server
         if s is None or s.id != sid or s.emulator != c.domid:
             s = srv.lookup_server(d, sid, c.domid)
@@ -583,51 +467,17 @@ class Host:
         Only dom0 or the guest's device-model domain may map; the frame must be
         RAM (``-EINVAL`` otherwise).  Untouched frames are created as zeros.
         """
-        _, d = self._dm_target(caller, domid)
-        if d.p2m.get(gfn) in (P2mType.INVALID, P2mType.MMIO_DM, P2mType.MMIO_DIRECT):
-            raise XenEINVAL(f"gfn {gfn:#x} of domain {domid} is not RAM")
-        page = d.ram.get(gfn)
-        if page is None:
-            page = d.ram[gfn] = bytearray(PAGE_SIZE)
-        return page
+        _, d = self.lookup.dm_target(caller, domid)
+        return mem.foreign_frame(d, gfn)
 
     def populate_physmap(self, caller: int, domid: int, gfns: Sequence[int], order: int = 0) -> int:
-        """``XENMEM_populate_physmap``: back each ``2**order``-frame extent with RAM.
-
-        What QEMU does for video RAM and option ROMs.  Like the memory op it
-        returns how many extents were done, never an errno: an unknown
-        domain, a caller ``XSM_TARGET`` refuses (the domain itself, its device
-        model or a privileged domain may), an order above the caller's
-        ``max_order``, or an extent that would take the domain past its
-        ``max_pages`` stops it (earlier extents stay).  A populated frame is
-        fresh zeroed ``ram_rw``, whatever it held before.
-        """
+        """``XENMEM_populate_physmap`` (:func:`ioreqlab.hv.memory.populate_physmap`)."""
         try:
-            c, d = self._any(caller, domid)
+            c, d = self.lookup.any(caller, domid)
             prm.allow_target(c, d)
         except XenError:
-            return 0
-        if order > (_CTLDOM_MAX_ORDER if c.privileged else _DOMU_MAX_ORDER) or order < 0:
-            return 0
-        done = 0
-        for first in gfns:
-            n = 1 << order
-            if first < 0 or first + n - 1 > UINT64_MAX >> PAGE_SHIFT:
-                break
-            if d.tot_pages + n > d.max_pages:
-                d.count("populate_over_max_pages")
-                break
-            for gfn in range(first, first + n):
-                old = d.p2m.get(gfn)
-                if old == P2mType.IOREQ_SERVER:  # the design drops its own record too
-                    self.wp.apply(d, gfn, old, HvmMem.RAM_RW)
-                d.p2m.set(gfn, P2mType.RAM_RW)
-                d.ram.pop(gfn, None)
-            d.tot_pages += n
-            d.max_mapped_pfn = max(d.max_mapped_pfn, first + n - 1)
-            done += 1
-        d.count("populated_extents", done)
-        return done
+            return 0  # the memory op counts extents: a refusal is 0 done
+        return mem.populate_physmap(d, c.privileged, gfns, order, self.wp)
 
     # -- the guest ----------------------------------------------------------
 
@@ -646,7 +496,7 @@ class Host:
         data_is_ptr: bool = False,
     ) -> Access:
         """One access by ``vcpu`` of ``domid``: ``space`` is ``"pio"`` or ``"mmio"``."""
-        d = self._live(domid)
+        d = self.lookup.live(domid)
         if not d.hvm:
             raise XenEINVAL(f"domain {domid} is not an HVM guest")
         if not 0 <= vcpu < d.vcpus:
@@ -676,7 +526,7 @@ class Host:
         buffered ring — all servers in 4.7, enabled or not.  Returns how many
         did not take it (no buffered ring, or a full one), as Xen does.
         """
-        return self.io.broadcast_timeoffset(self._live(domid), offset)
+        return self.io.broadcast_timeoffset(self.lookup.live(domid), offset)
 
     def resume_vcpu(self, domid: int, vcpu: int) -> Access:
         """The guest side of a pending access: its result once the emulator is done.
@@ -684,7 +534,7 @@ class Host:
         Returns the completed Access (collected once), or a ``"pending"`` one
         while the emulator has not answered.
         """
-        return self.io.resume(self._live(domid), vcpu)
+        return self.io.resume(self.lookup.live(domid), vcpu)
 
     # -- the ABI boundary ---------------------------------------------------
 

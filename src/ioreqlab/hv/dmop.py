@@ -100,12 +100,12 @@ def dispatch_dm_op(host: Host, caller: int, domid: int, bufs: Sequence[Buffer]) 
 def _dm_op(host: Host, caller: int, domid: int, bufs: Sequence[Buffer]) -> None:
     if len(bufs) > _MAX_BUFS:
         raise XenE2BIG(f"{len(bufs)} DMOP buffers, at most {_MAX_BUFS}")
-    _, d = host._remote(caller, domid)
+    _, d = host.lookup.remote(caller, domid)
     if not d.hvm:
         if host.xen.dmop_non_hvm_rc == 0:
             return  # 4.9: "goto out" with rc still 0 from the domain lookup
         raise XenEINVAL(f"domain {domid} is not an HVM guest")
-    host._dm_target(caller, domid)
+    host.lookup.dm_target(caller, domid)
     if not bufs:
         raise XenEFAULT("DMOP without buf[0]")
     raw = _copy_in(host, bufs[0])

@@ -25,7 +25,7 @@ from ioreqlab.profiles import PROFILES
 if TYPE_CHECKING:
     from ioreqlab.hv.ioreq import IoreqServer
 
-__all__ = ["LOWMEM_END_PFN", "Domain", "IoreqGmfnPool"]
+__all__ = ["LOWMEM_END_PFN", "Domain", "IoreqGmfnPool", "layout_hvm"]
 
 #: RAM below 4 GiB ends where the MMIO hole starts (``HVM_BELOW_4G_RAM_END``,
 #: 0xF0000000); the rest of a large guest's RAM is relocated above 4 GiB.
@@ -209,3 +209,33 @@ class Domain:
             if s.id == sid:
                 return s
         return None
+
+
+#: Where libxc puts the special pages (``xc_dom_x86.c``, 4.7 and
+#: ``xg_dom_x86.c``, 4.17): eight special frames below 0xff000, and the
+#: ioreq-server pool just below them.
+_SPECIAL_PFN_BASE = 0xFF000 - 8
+_SPECIAL_IOREQ, _SPECIAL_BUFIOREQ = 5, 3
+
+
+def layout_hvm(d: Domain, ioreq_server_pages: int, *, legacy_gfns: bool) -> None:
+    """What libxc's ``setup_guest`` leaves an HVM guest with.
+
+    The special pages and the ioreq-server pool are populated as RAM; the
+    legacy ``IOREQ_PFN``/``BUFIOREQ_PFN``, ``DM_DOMAIN`` and the pool params
+    are set (with ``legacy_gfns``, 4.12+, ``hvm_set_param`` also offers the
+    legacy frames to servers).
+    """
+    d.special = range(_SPECIAL_PFN_BASE - ioreq_server_pages, _SPECIAL_PFN_BASE + 8)
+    d.max_mapped_pfn = max(d.max_gpfn, d.special.stop - 1)
+    d.params[HvmParam.IOREQ_PFN] = _SPECIAL_PFN_BASE + _SPECIAL_IOREQ
+    d.params[HvmParam.BUFIOREQ_PFN] = _SPECIAL_PFN_BASE + _SPECIAL_BUFIOREQ
+    if legacy_gfns:
+        d.gmfn_pool.legacy_mask = (1 << HvmParam.IOREQ_PFN) | (1 << HvmParam.BUFIOREQ_PFN)
+    d.params[HvmParam.DM_DOMAIN] = d.dm_domid
+    if ioreq_server_pages:
+        base = _SPECIAL_PFN_BASE - ioreq_server_pages
+        d.params[HvmParam.IOREQ_SERVER_PFN] = base
+        d.params[HvmParam.NR_IOREQ_SERVER_PAGES] = ioreq_server_pages
+        d.gmfn_pool.base = base
+        d.gmfn_pool.mask = (1 << ioreq_server_pages) - 1

@@ -64,6 +64,7 @@ __all__ = [
     "RANGESET_STRUCT_BYTES",
     "SERVER_STRUCT_BYTES",
     "IoreqServer",
+    "acquire_frames",
     "create_server",
     "destroy_server",
     "get_frame",
@@ -448,3 +449,19 @@ def destroy_server(d: Domain, s: IoreqServer, account: HeapAccount) -> None:
         d.servers.remove(s)
         _unmap_gfns(d, s)
     s.frames = False
+
+
+def acquire_frames(c: Domain, d: Domain, sid: int, frame: int, nr: int) -> list[bytearray]:
+    """``acquire_resource`` after the domain lookup: XSM, the target, each frame.
+
+    ``XSM_DM_PRIV`` (``-EPERM``), an HVM target (``-EINVAL``), an id that fits
+    ``ioservid_t`` (``-EINVAL``), then :func:`get_frame` per frame after the
+    server lookup (``-ENOENT``, ``-EPERM`` for another emulator).
+    """
+    if not (c.privileged or c.domid == d.dm_domid):
+        raise XenEPERM(f"domain {c.domid} may not map resources of domain {d.domid}")
+    if not d.hvm:
+        raise XenEINVAL(f"domain {d.domid} has no ioreq server frames")
+    if not 0 <= sid <= UINT16_MAX:
+        raise XenEINVAL(f"ioreq server id {sid} does not fit ioservid_t")
+    return [get_frame(d, lookup_server(d, sid, c.domid), idx) for idx in range(frame, frame + nr)]
