@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ioreqlab import devicemodel
-from ioreqlab.abi import IOREQ_SIZE, IoReq, IoReqState
+from ioreqlab.abi import IOREQ_SIZE, IOREQ_STATE_MASK, IOREQ_STATE_OFFSET, IoReq, IoReqState
 from ioreqlab.host import Host
 
 
@@ -64,7 +64,8 @@ class EchoEmulator:
         if req.state != IoReqState.READY:
             return
         self.seen.append(req)
-        self.pages.shared[off + 30] = (self.pages.shared[off + 30] & 0xF0) | IoReqState.INPROCESS
+        st = off + IOREQ_STATE_OFFSET
+        self.pages.shared[st] = (self.pages.shared[st] & ~IOREQ_STATE_MASK) | IoReqState.INPROCESS
         data = self.reply(req) if req.dir == 1 else req.data
         done = replace(req, data=data, state=IoReqState.IORESP_READY)
         self.pages.shared[off : off + IOREQ_SIZE] = done.pack()

@@ -8,7 +8,14 @@ import struct
 import pytest
 
 from ioreqlab import devicemodel
-from ioreqlab.abi import IOREQ_SIZE, BufIoReq, IoReq, IoReqState
+from ioreqlab.abi import (
+    IOREQ_DATA_OFFSET,
+    IOREQ_SIZE,
+    BufIoReq,
+    IoReq,
+    IoReqState,
+    set_slot_state,
+)
 from ioreqlab.errors import XenEBUSY, XenEINVAL, XenError
 from ioreqlab.host import Host
 from tests.hv_helpers import EchoEmulator
@@ -38,10 +45,10 @@ def slot(pages: devicemodel.IoreqPages, vcpu: int) -> IoReq:
 def set_state(
     pages: devicemodel.IoreqPages, vcpu: int, state: int, data: int | None = None
 ) -> None:
-    off = vcpu * IOREQ_SIZE
+    off = vcpu * IOREQ_SIZE + IOREQ_DATA_OFFSET
     if data is not None:
-        pages.shared[off + 8 : off + 16] = data.to_bytes(8, "little")
-    pages.shared[off + 30] = (pages.shared[off + 30] & 0xF0) | state
+        pages.shared[off : off + 8] = data.to_bytes(8, "little")
+    set_slot_state(pages.shared, vcpu, state)
 
 
 def wake(host: Host, g: int, sid: int, vcpu: int) -> None:

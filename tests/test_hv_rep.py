@@ -9,7 +9,7 @@ each element to it, d7bff2bc00).
 from __future__ import annotations
 
 from ioreqlab import devicemodel
-from ioreqlab.abi import IOREQ_SIZE, HvmMem, IoReq, IoReqState
+from ioreqlab.abi import IOREQ_SIZE, HvmMem, IoReq, IoReqState, set_slot_state
 from ioreqlab.host import Host
 from tests.hv_helpers import EchoEmulator
 
@@ -81,7 +81,7 @@ def test_elementwise_rep_movs_goes_on_after_an_asynchronous_completion() -> None
     for _ in range(4):
         req = IoReq.unpack(bytes(pages.shared[:IOREQ_SIZE]))
         values.append((req.addr, req.data))
-        pages.shared[30] = (pages.shared[30] & 0xF0) | IoReqState.IORESP_READY
+        set_slot_state(pages.shared, 0, IoReqState.IORESP_READY)
         dm.notify(g, sid, 0)
     assert values == [(0x30000 + i, 0x11 * (i + 1)) for i in range(4)]
     assert host.resume_vcpu(g, 0).status == "done"

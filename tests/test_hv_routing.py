@@ -9,7 +9,7 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from ioreqlab import devicemodel
-from ioreqlab.abi import HvmParam, IoReqType, pci_sbdf
+from ioreqlab.abi import HvmParam, IoReqState, IoReqType, pci_sbdf, set_slot_state
 from ioreqlab.errors import XenError
 from ioreqlab.host import Host
 from tests.hv_helpers import EchoEmulator
@@ -158,9 +158,8 @@ class EchoDefault:
     def on_notify(self, vcpu: int) -> None:
         if vcpu < 0:
             return
-        off = vcpu * 32
         page = self.server.shared_page
-        page[off + 30] = (page[off + 30] & 0xF0) | 3  # IORESP_READY with data as sent
+        set_slot_state(page, vcpu, IoReqState.IORESP_READY)  # with data as sent
         self.host.ioreq_completed(0, self.domid, self.server.id, vcpu)
 
 

@@ -39,6 +39,7 @@ from ioreqlab.abi import (
     SetMemType,
     WireStruct,
     dm_op_buffer,
+    slot_state,
 )
 from ioreqlab.host import Host
 from tests.hv_helpers import EchoEmulator, snapshot
@@ -251,7 +252,7 @@ class HypercallMachine(RuleBasedStateMachine):
             assert host_types == want
             assert len(d.ioreq_owners) <= (1 if self.design == "p2m" else 4)
             for s in d.servers:  # every slot is NONE again: states only went forward
-                assert all(s.shared_page[v * 32 + 30] & 0xF == 0 for v in range(d.vcpus))
+                assert all(slot_state(s.shared_page, v) == 0 for v in range(d.vcpus))
 
     def teardown(self) -> None:
         for domid in (GUEST1, GUEST2):

@@ -18,15 +18,35 @@ from dataclasses import dataclass
 from ioreqlab.abi.constants import UINT32_MAX, UINT64_MAX
 from ioreqlab.errors import XenEINVAL
 
-__all__ = ["BUF_IOREQ_SIZE", "IOREQ_SIZE", "BufIoReq", "IoReq"]
+__all__ = [
+    "BUFIOREQ_RING_OFFSET",
+    "BUF_IOREQ_SIZE",
+    "IOREQ_DATA_OFFSET",
+    "IOREQ_SIZE",
+    "IOREQ_STATE_MASK",
+    "IOREQ_STATE_OFFSET",
+    "IOREQ_VP_EPORT_OFFSET",
+    "BufIoReq",
+    "IoReq",
+    "set_slot_state",
+    "slot_state",
+]
 
 IOREQ_SIZE = 32
 BUF_IOREQ_SIZE = 8
+#: Where a slot keeps its fields (``ioreq_t``): ``data`` at 8, ``vp_eport`` at
+#: 24, and the byte at 30 whose low four bits are ``state``.
+IOREQ_DATA_OFFSET = 8
+IOREQ_VP_EPORT_OFFSET = 24
+IOREQ_STATE_OFFSET = 30
+IOREQ_STATE_MASK = 0x0F
+#: ``buffered_iopage_t``: read and write pointers (8 bytes), then the ring.
+BUFIOREQ_RING_OFFSET = 8
 
 _IOREQ = struct.Struct("<QQIIIHBB")
 _BUF = struct.Struct("<II")
 
-_STATE_MASK = 0x0F
+_STATE_MASK = IOREQ_STATE_MASK
 _DATA_IS_PTR = 0x10
 _DIR_READ = 0x20
 _DF = 0x40
@@ -162,3 +182,18 @@ class BufIoReq:
             addr=(word >> 12) & 0xFFFFF,
             data=data,
         )
+
+
+def slot_state(page: bytes | bytearray | memoryview, vcpu: int) -> int:
+    """The 4-bit ``state`` of ``vcpu``'s slot in a shared ioreq page.
+
+    >>> page = bytearray(64); set_slot_state(page, 1, 3); slot_state(page, 1)
+    3
+    """
+    return page[vcpu * IOREQ_SIZE + IOREQ_STATE_OFFSET] & IOREQ_STATE_MASK
+
+
+def set_slot_state(page: bytearray | memoryview, vcpu: int, state: int) -> None:
+    """Write the ``state`` bits of ``vcpu``'s slot, keeping the flag bits beside them."""
+    off = vcpu * IOREQ_SIZE + IOREQ_STATE_OFFSET
+    page[off] = (page[off] & ~IOREQ_STATE_MASK & 0xFF) | (state & IOREQ_STATE_MASK)

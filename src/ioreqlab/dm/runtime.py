@@ -35,7 +35,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ioreqlab.abi.constants import IOREQ_BUFFER_SLOT_NUM, IoReqState, IoReqType
-from ioreqlab.abi.ioreq import IOREQ_SIZE, BufIoReq, IoReq
+from ioreqlab.abi.ioreq import (
+    IOREQ_DATA_OFFSET,
+    IOREQ_SIZE,
+    IOREQ_STATE_MASK,
+    IOREQ_STATE_OFFSET,
+    BufIoReq,
+    IoReq,
+)
 from ioreqlab.devicemodel import DeviceModel, IoreqPages
 
 __all__ = ["Device", "DeviceModelServer", "Mapping"]
@@ -154,10 +161,13 @@ class DeviceModelServer:
         if req.state != IoReqState.READY:
             self.count("spurious_notify")
             return
-        shared[off + 30] = (raw[30] & 0xF0) | IoReqState.INPROCESS
+        st, keep = IOREQ_STATE_OFFSET, raw[IOREQ_STATE_OFFSET] & ~IOREQ_STATE_MASK
+        shared[off + st] = keep | IoReqState.INPROCESS
         data = self.handle(req)
-        reply = raw[:8] + (data & _ONES).to_bytes(8, "little") + raw[16:30]
-        shared[off : off + IOREQ_SIZE] = reply + bytes([(raw[30] & 0xF0) | 3, raw[31]])
+        d0, d1 = IOREQ_DATA_OFFSET, IOREQ_DATA_OFFSET + 8
+        reply = raw[:d0] + (data & _ONES).to_bytes(8, "little") + raw[d1:st]
+        done = bytes([keep | IoReqState.IORESP_READY]) + raw[st + 1 :]
+        shared[off : off + IOREQ_SIZE] = reply + done
         self.dm.notify(self.domid, self.server_id, vcpu)
 
     def handle(self, req: IoReq) -> int:

@@ -38,7 +38,17 @@ from dataclasses import dataclass
 from enum import Enum
 
 from ioreqlab.abi.constants import IOREQ_BUFFER_SLOT_NUM, BufIoreqMode, IoReqState
-from ioreqlab.abi.ioreq import IOREQ_SIZE, BufIoReq, IoReq
+from ioreqlab.abi.ioreq import (
+    BUF_IOREQ_SIZE,
+    BUFIOREQ_RING_OFFSET,
+    IOREQ_DATA_OFFSET,
+    IOREQ_SIZE,
+    IOREQ_STATE_MASK,
+    IOREQ_STATE_OFFSET,
+    IOREQ_VP_EPORT_OFFSET,
+    BufIoReq,
+    IoReq,
+)
 from ioreqlab.hv.ioreq import IoreqServer
 
 __all__ = [
@@ -48,17 +58,16 @@ __all__ = [
     "check_slot",
     "send_buffered",
     "send_sync",
-    "slot_state",
 ]
 
-_STATE_BYTE = 30
-_STATE_MASK = 0x0F
-_DATA_OFFSET = 8
-_PORT_OFFSET = 24
+_STATE_BYTE = IOREQ_STATE_OFFSET
+_STATE_MASK = IOREQ_STATE_MASK
+_DATA_OFFSET = IOREQ_DATA_OFFSET
+_PORT_OFFSET = IOREQ_VP_EPORT_OFFSET
 _PORT = struct.Struct("<I")
 _RING = struct.Struct("<II")
-_RING_BASE = 8
-_SLOT = 8
+_RING_BASE = BUFIOREQ_RING_OFFSET
+_SLOT = BUF_IOREQ_SIZE
 
 
 class SlotStatus(Enum):
@@ -77,11 +86,6 @@ class SlotOutcome:
     status: SlotStatus
     data: int = 0
     refused_move: bool = False
-
-
-def slot_state(s: IoreqServer, vcpu: int) -> int:
-    """The raw 4-bit state of ``vcpu``'s slot (one read)."""
-    return s.shared_page[vcpu * IOREQ_SIZE + _STATE_BYTE] & _STATE_MASK
 
 
 class SendRefused(Enum):
