@@ -170,7 +170,7 @@ class Host:
         d.tot_pages = d.nr_pages + len(d.special)
         d.max_pages = d.tot_pages + _DM_EXTRA_PAGES
         acct = self.heap.account(domid)  # every domain has its share of the heap from birth
-        if self.design == "p2t" and hvm:
+        if self.wp.has_p2t and hvm:
             d.p2t = P2tTable(
                 max_gfn=d.max_mapped_pfn, bits=self.p2t_node_bits, allocator=acct.site("p2t_node")
             )
@@ -218,7 +218,7 @@ class Host:
             self.heap.account(domid),
             lambda: next(self._ports),
             self.xen,
-            wp_mem=self.design == "rangeset",
+            wp_mem=self.wp.wp_mem_rangeset,
             node_layout=self.node_layout,
         )
         return s.id

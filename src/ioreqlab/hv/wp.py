@@ -73,6 +73,10 @@ class WpDesign:
     name = ""
     #: What a protected page reads back as from ``get_mem_type``.
     tracked_as = HvmMem.IOREQ_SERVER
+    #: Servers get the seed series' fourth rangeset (``WP_MEM``).
+    wp_mem_rangeset = False
+    #: Domains get a separate page-to-type table.
+    has_p2t = False
 
     def __init__(self, ioreq_types: int = 1) -> None:
         self.ioreq_types = ioreq_types
@@ -223,6 +227,7 @@ class P2tDesign(WpDesign):
     """K ioreq types in a separate sparse table, one owner per type."""
 
     name = "p2t"
+    has_p2t = True
 
     def apply(self, d: Domain, gfn: int, old: P2mType, mem: int) -> None:
         assert d.p2t is not None
@@ -272,6 +277,7 @@ class RangesetDesign(WpDesign):
 
     name = "rangeset"
     tracked_as = HvmMem.MMIO_WRITE_DM
+    wp_mem_rangeset = True
 
     def mem_types(self) -> range:
         return range(HvmMem.MMIO_WRITE_DM + 1)
