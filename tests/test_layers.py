@@ -129,3 +129,67 @@ def test_host_is_importable_from_the_package() -> None:
     assert Host is Direct
     with pytest.raises(AttributeError):
         getattr(ioreqlab, "NoSuchThing")  # noqa: B009  (a missing name must stay missing)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    names = {module_name(p) for p in PACKAGE.rglob("*.py")}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = module_name(path)
+        deps = set()
+        for imported in imports_of(path):  # TYPE_CHECKING and function-local ones too
+            while imported not in names and "." in imported:
+                imported = imported.rsplit(".", 1)[0]
+            if imported in names and imported != name:
+                deps.add(imported)
+        graph[name] = deps
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycles() -> None:
+    # Packages import their own submodules in __init__ (a package is not a cycle
+    # with what it re-exports), so those edges are left out.
+    graph = _import_graph()
+    for name, deps in graph.items():
+        if name != "ioreqlab":
+            graph[name] = {d for d in deps if not d.startswith(name + ".")}
+    assert _cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

@@ -56,8 +56,8 @@ from ioreqlab.hv import params as prm
 from ioreqlab.hv.dmop import Buffer, dispatch_dm_op, dispatch_hvm_op
 from ioreqlab.hv.domain import Domain, layout_hvm
 from ioreqlab.hv.heap import FaultHook, HeapStats, XenHeap
-from ioreqlab.hv.ioreq import IoreqServer
 from ioreqlab.hv.lookup import Lookup
+from ioreqlab.hv.server import IoreqServer
 from ioreqlab.hv.stats import DomainStats, HostStats, IoreqServerInfo
 from ioreqlab.hv.vcpu_io import Access, VcpuIo
 from ioreqlab.hv.wp import DESIGN_NAMES, WpDesign, make_design

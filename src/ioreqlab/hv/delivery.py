@@ -49,7 +49,7 @@ from ioreqlab.abi.ioreq import (
     BufIoReq,
     IoReq,
 )
-from ioreqlab.hv.ioreq import IoreqServer
+from ioreqlab.hv.server import IoreqServer
 
 __all__ = [
     "SendRefused",

@@ -31,7 +31,6 @@ buffer shorter than the struct is ``-EFAULT``; other ops ``-ENOSYS``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from ioreqlab.abi.constants import HvmOp
 from ioreqlab.abi.structs import (
@@ -53,9 +52,7 @@ from ioreqlab.errors import (
     XenError,
 )
 from ioreqlab.hv.dmop_ops import DM_OPS, Continue, OpCall
-
-if TYPE_CHECKING:
-    from ioreqlab.host import Host
+from ioreqlab.hv.ports import HypercallHost
 
 __all__ = ["Buffer", "dispatch_dm_op", "dispatch_hvm_op"]
 
@@ -65,7 +62,7 @@ Buffer = bytes | bytearray
 _MAX_BUFS = 2  # ARRAY_SIZE(args.buf) in do_dm_op
 
 
-def _write_back(host: Host, buf: Buffer, op: int, out: WireStruct) -> None:
+def _write_back(host: HypercallHost, buf: Buffer, op: int, out: WireStruct) -> None:
     """The copy back of a non-const op: 4.9 the whole ``xen_dm_op``, 4.11+ the op's struct."""
     if not isinstance(buf, bytearray):
         raise XenEFAULT("output buffer is not writable")
@@ -80,7 +77,7 @@ def _write_back(host: Host, buf: Buffer, op: int, out: WireStruct) -> None:
     buf[:DM_OP_SIZE] = full
 
 
-def dispatch_dm_op(host: Host, caller: int, domid: int, bufs: Sequence[Buffer]) -> int:
+def dispatch_dm_op(host: HypercallHost, caller: int, domid: int, bufs: Sequence[Buffer]) -> int:
     """Run one DMOP to its end (continuations included); return 0 or ``-errno``.
 
     Never raises for any input.
@@ -97,7 +94,7 @@ def dispatch_dm_op(host: Host, caller: int, domid: int, bufs: Sequence[Buffer]) 
         return -(err.errno or 0)
 
 
-def _dm_op(host: Host, caller: int, domid: int, bufs: Sequence[Buffer]) -> None:
+def _dm_op(host: HypercallHost, caller: int, domid: int, bufs: Sequence[Buffer]) -> None:
     if len(bufs) > _MAX_BUFS:
         raise XenE2BIG(f"{len(bufs)} DMOP buffers, at most {_MAX_BUFS}")
     _, d = host.lookup.remote(caller, domid)
@@ -124,7 +121,7 @@ def _dm_op(host: Host, caller: int, domid: int, bufs: Sequence[Buffer]) -> None:
         _write_back(host, bufs[0], op, out)
 
 
-def _copy_in(host: Host, buf: Buffer) -> bytes:
+def _copy_in(host: HypercallHost, buf: Buffer) -> bytes:
     """``buf[0]`` as Xen copies it in, with the size rule and header checks of the profile."""
     if not host.xen.dmop_per_op_size:
         if len(buf) < DM_OP_SIZE:
@@ -146,7 +143,7 @@ def _copy_in(host: Host, buf: Buffer) -> bytes:
     return read_buffer(buf[:need], DM_OP_SIZE)  # what Xen did not copy is never read
 
 
-def _get_mem_type(host: Host, caller: int, buf: Buffer) -> None:
+def _get_mem_type(host: HypercallHost, caller: int, buf: Buffer) -> None:
     if len(buf) < HvmGetMemType.size():
         raise XenEFAULT(f"xen_hvm_get_mem_type needs {HvmGetMemType.size()} bytes")
     arg = HvmGetMemType.unpack(bytes(buf[: HvmGetMemType.size()]))
@@ -156,7 +153,7 @@ def _get_mem_type(host: Host, caller: int, buf: Buffer) -> None:
     buf[: HvmGetMemType.size()] = HvmGetMemType(arg.domid, int(mem), arg.pfn).pack()
 
 
-def dispatch_hvm_op(host: Host, caller: int, op: int, buf: Buffer) -> int:
+def dispatch_hvm_op(host: HypercallHost, caller: int, op: int, buf: Buffer) -> int:
     """Run ``set_param``, ``get_param`` or ``get_mem_type``; return 0 or ``-errno``."""
     try:
         if op == HvmOp.GET_MEM_TYPE:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ioreqlab.abi.constants import DmOp
 from ioreqlab.abi.structs import (
@@ -46,9 +46,7 @@ from ioreqlab.abi.structs import (
 from ioreqlab.errors import XenEFAULT, XenEINVAL, XenERESTART
 from ioreqlab.hv import platform_ops as plat
 from ioreqlab.hv.domain import Domain
-
-if TYPE_CHECKING:
-    from ioreqlab.host import Host
+from ioreqlab.hv.ports import HypercallHost
 
 __all__ = ["DM_OPS", "Continue", "OpCall", "OpSpec"]
 
@@ -65,7 +63,7 @@ class Continue(XenERESTART):
 class OpCall:
     """One DMOP being served: the host, the caller's and target's ids and domains."""
 
-    host: Host
+    host: HypercallHost
     caller: int
     domid: int
     d: Domain

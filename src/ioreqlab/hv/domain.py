@@ -14,16 +14,13 @@ every operation on it fails like one on a domain being torn down.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ioreqlab.abi.constants import PAGE_SHIFT, PAGE_SIZE, HvmParam
 from ioreqlab.hv.platform import Platform
+from ioreqlab.hv.server import IoreqServer
 from ioreqlab.p2m import P2mTable
 from ioreqlab.p2t import P2tTable
 from ioreqlab.profiles import PROFILES
-
-if TYPE_CHECKING:
-    from ioreqlab.hv.ioreq import IoreqServer
 
 __all__ = ["LOWMEM_END_PFN", "Domain", "IoreqGmfnPool", "layout_hvm"]
 

@@ -27,7 +27,7 @@ from dataclasses import replace
 from ioreqlab.abi.constants import UINT64_MAX, IoRangeType, IoReqType
 from ioreqlab.abi.ioreq import IoReq
 from ioreqlab.hv.domain import Domain
-from ioreqlab.hv.ioreq import IoreqServer
+from ioreqlab.hv.server import IoreqServer
 
 __all__ = ["CF8_ENABLED", "cf8_decode", "select_server", "span"]
 

@@ -34,8 +34,8 @@ from ioreqlab.errors import XenEINVAL
 from ioreqlab.hv.delivery import SlotStatus, check_slot, send_buffered, send_sync
 from ioreqlab.hv.domain import Domain
 from ioreqlab.hv.intercept import intercept_port
-from ioreqlab.hv.ioreq import IoreqServer
 from ioreqlab.hv.routing import select_server
+from ioreqlab.hv.server import IoreqServer
 from ioreqlab.hv.wp import RETRY, WpDesign
 from ioreqlab.profiles import XenProfile
 

@@ -45,7 +45,7 @@ from ioreqlab.abi.constants import (
 )
 from ioreqlab.errors import XenEBUSY, XenEINVAL, XenEOPNOTSUPP
 from ioreqlab.hv.domain import Domain
-from ioreqlab.hv.ioreq import IoreqServer
+from ioreqlab.hv.server import IoreqServer
 from ioreqlab.p2m import is_hole, is_ram
 
 __all__ = ["DESIGN_NAMES", "RETRY", "WpDesign", "WriteTarget", "make_design"]
