@@ -59,14 +59,23 @@ from ioreqlab.hv.heap import FaultHook, HeapStats, XenHeap
 from ioreqlab.hv.lookup import Lookup
 from ioreqlab.hv.server import IoreqServer
 from ioreqlab.hv.stats import DomainStats, HostStats, IoreqServerInfo
-from ioreqlab.hv.vcpu_io import Access, VcpuIo
+from ioreqlab.hv.vcpu_io import Access, Route, Status, VcpuIo
 from ioreqlab.hv.wp import DESIGN_NAMES, WpDesign, make_design
 from ioreqlab.p2m import get_mem_type
 from ioreqlab.p2t import P2tTable
 from ioreqlab.profiles import DEFAULT_XEN, XenProfile, profile
 from ioreqlab.rangeset import NodeLayout
 
-__all__ = ["DESIGNS", "Access", "DomainStats", "Host", "HostStats", "IoreqServerInfo"]
+__all__ = [
+    "DESIGNS",
+    "Access",
+    "DomainStats",
+    "Host",
+    "HostStats",
+    "IoreqServerInfo",
+    "Route",
+    "Status",
+]
 
 DESIGNS = DESIGN_NAMES
 
@@ -86,7 +95,7 @@ class Host:
     >>> dom = h.create_domain(memory_mib=512)
     >>> sid = h.create_ioreq_server(0, dom, bufioreq=0)
     >>> h.map_io_range(0, dom, sid, 0, 0x3f8, 0x3ff); h.set_ioreq_server_state(0, dom, sid, True)
-    >>> h.guest_access(dom, 0, "pio", 0x3f8, 1, write=True, data=0x41).route
+    >>> str(h.guest_access(dom, 0, "pio", 0x3f8, 1, write=True, data=0x41).route)
     'server'
     """
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from ioreqlab.abi.constants import PAGE_SHIFT, UINT64_MAX, IoReqDir, IoReqType, P2mType
 from ioreqlab.abi.ioreq import IoReq
@@ -39,12 +40,33 @@ from ioreqlab.hv.server import IoreqServer
 from ioreqlab.hv.wp import RETRY, WpDesign
 from ioreqlab.profiles import XenProfile
 
-__all__ = ["Access", "VcpuIo"]
+__all__ = ["GP_FAULT", "Access", "Route", "Status", "VcpuIo"]
 
 #: The legacy VGA window, whose writes stdvga sends buffered.
 _VGA_WINDOW = (0xA0000, 0xBFFFF)
 #: ``TRAP_gp_fault``: what the guest takes for an access Xen cannot handle.
 GP_FAULT = 13
+
+
+class Route(StrEnum):
+    """Where an access went (compares equal to its name in lower case)."""
+
+    SERVER = "server"
+    DEFAULT = "default"
+    NULL = "null"
+    RAM = "ram"
+    RETRY = "retry"
+    XEN = "xen"
+
+
+class Status(StrEnum):
+    """How far an access got."""
+
+    DONE = "done"
+    PENDING = "pending"
+    BUFFERED = "buffered"
+    UNHANDLED = "unhandled"
+    CRASHED = "crashed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +83,10 @@ class Access:
     ``"crashed"``.  ``data`` is the value a read returns once done.
     """
 
-    route: str
+    route: Route
     server_id: int | None = None
     data: int | None = None
-    status: str = "done"
+    status: Status = Status.DONE
     request: IoReq | None = None
     fault: int | None = None
     device: str | None = None
@@ -78,7 +100,7 @@ class _Waiting:
     last_seen: int
     is_read: bool
     size: int
-    route: str
+    route: Route
     #: Elements of an element-by-element REP MOVS still to send after this one.
     rest: tuple[IoReq, ...] = ()
 
@@ -111,7 +133,7 @@ class VcpuIo:
             hit = intercept_port(d, req)
             if hit is not None:
                 d.count("xen_emulated")
-                return Access("xen", data=hit.data, request=req, device=hit.device)
+                return Access(Route.XEN, data=hit.data, request=req, device=hit.device)
         if req.type == IoReqType.COPY and req.data_is_ptr:
             moved = self._rep_movs(d, vcpu, req)
             if moved is not None:
@@ -129,19 +151,19 @@ class VcpuIo:
         if s is None:
             d.count("null_accesses")
             ones = (1 << (8 * req.size)) - 1
-            return Access("null", data=None if write else ones, request=sent)
+            return Access(Route.NULL, data=None if write else ones, request=sent)
         return self._deliver(d, vcpu, s, sent)
 
     def _ram(self, d: Domain, req: IoReq, *, discard: bool = False) -> Access:
         """Plain RAM: a read of one element, or a write of ``count`` (``rep stos``)."""
         d.count("ram_accesses")
         if req.dir == IoReqDir.READ:
-            return Access("ram", data=d.read_ram(req.addr, req.size), request=req)
+            return Access(Route.RAM, data=d.read_ram(req.addr, req.size), request=req)
         if not discard:
             step = -req.size if req.df else req.size
             for i in range(max(req.count, 1)):
                 self._write_ram(d, req.addr + i * step, req.size, req.data)
-        return Access("ram", request=req)
+        return Access(Route.RAM, request=req)
 
     @staticmethod
     def _write_ram(d: Domain, gpa: int, size: int, value: int) -> None:
@@ -188,7 +210,7 @@ class VcpuIo:
         nbytes = count * size
         if lo_d + size > lo_s and lo_d < lo_s + nbytes and src != dst:
             d.count("rep_movs_overlap")
-            return Access("ram", status="unhandled", request=req, fault=GP_FAULT)
+            return Access(Route.RAM, status=Status.UNHANDLED, request=req, fault=GP_FAULT)
         values = [d.read_ram(lo_s + i * size, size) for i in range(count)]
         if t == P2mType.IOREQ_SERVER and write:
             d.count("rep_movs_wp_bypass")  # 4.9: memcpy into the page, its owner never sees it
@@ -197,16 +219,16 @@ class VcpuIo:
             dgfn = (lo_d + i * size) >> PAGE_SHIFT
             if d.p2m.get(dgfn) != P2mType.RAM_RO:
                 self._write_ram(d, lo_d + i * size, size, v)
-        return Access("ram", request=req)
+        return Access(Route.RAM, request=req)
 
     def _send_elements(self, d: Domain, vcpu: int, elems: tuple[IoReq, ...]) -> Access:
         """One element after another to the page's owner, as the instruction restarts."""
-        got = Access("server")
+        got = Access(Route.SERVER)
         for i, el in enumerate(elems):
             got = self._protected_write(d, vcpu, el.addr >> PAGE_SHIFT, el)
-            if got.status != "done":
+            if got.status != Status.DONE:
                 w = self.waiting.get((d.domid, vcpu))
-                if got.status == "pending" and w is not None:
+                if got.status == Status.PENDING and w is not None:
                     w.rest = elems[i + 1 :]
                 return got
         return got
@@ -217,15 +239,15 @@ class VcpuIo:
         d.count("wp_writes")
         if target == RETRY:
             d.count("wp_retries")
-            return Access("retry", request=req)
+            return Access(Route.RETRY, request=req)
         if target is None:
             d.count("null_accesses")
-            return Access("null", request=req)
+            return Access(Route.NULL, request=req)
         assert isinstance(target, IoreqServer)
         return self._deliver(d, vcpu, target, req)
 
     def _deliver(self, d: Domain, vcpu: int, s: IoreqServer, req: IoReq) -> Access:
-        route = "default" if s.is_default else "server"
+        route = Route.DEFAULT if s.is_default else Route.SERVER
         d.count(f"routed_{route}")
         lo, hi = _VGA_WINDOW
         if (
@@ -235,11 +257,11 @@ class VcpuIo:
             and send_buffered(s, req)
         ):
             self.notify(d, s, -1)
-            return Access(route, s.id, status="buffered", request=req)
+            return Access(route, s.id, status=Status.BUFFERED, request=req)
         refused = send_sync(s, vcpu, req)
         if refused is not None:
             d.count(f"send_refused_{refused.value}")
-            return Access(route, s.id, status="unhandled", request=req, fault=GP_FAULT)
+            return Access(route, s.id, status=Status.UNHANDLED, request=req, fault=GP_FAULT)
         w = _Waiting(s, 1, req.dir == IoReqDir.READ, req.size, route)
         self.waiting[(d.domid, vcpu)] = w
         self.notify(d, s, vcpu)
@@ -247,8 +269,8 @@ class VcpuIo:
         if done is not None:
             return done
         if d.crashed:
-            return Access(route, s.id, status="crashed", request=req)
-        return Access(route, s.id, status="pending", request=req)
+            return Access(route, s.id, status=Status.CRASHED, request=req)
+        return Access(route, s.id, status=Status.PENDING, request=req)
 
     def notify(self, d: Domain, s: IoreqServer, vcpu: int) -> None:
         """Signal the server's event channel for ``vcpu`` (-1: the buffered ring)."""
@@ -268,9 +290,9 @@ class VcpuIo:
         if outcome.status == SlotStatus.CRASH:
             d.count("ioreq_state_invalid")
             self.crash(d)
-            return Access(w.route, w.server.id, status="crashed")
+            return Access(w.route, w.server.id, status=Status.CRASHED)
         if outcome.status == SlotStatus.PENDING:
-            return Access(w.route, w.server.id, status="pending")
+            return Access(w.route, w.server.id, status=Status.PENDING)
         del self.waiting[(d.domid, vcpu)]
         if outcome.status == SlotStatus.EMULATOR_GONE:
             d.count("emulator_gone")
@@ -286,10 +308,10 @@ class VcpuIo:
         if w is None or w.server is not s:
             return None
         done = self.complete(d, vcpu, w)
-        if w.rest and done.status == "done":  # the REP MOVS goes on with its next element
+        if w.rest and done.status == Status.DONE:  # the REP MOVS goes on with its next element
             self.finished.pop((d.domid, vcpu), None)
             done = self._send_elements(d, vcpu, w.rest)
-            if done.status != "pending":
+            if done.status != Status.PENDING:
                 self.finished[(d.domid, vcpu)] = done
         return done
 
@@ -305,7 +327,7 @@ class VcpuIo:
         w = self.waiting.get((d.domid, vcpu))
         if w is None:
             raise XenEINVAL(f"vcpu {vcpu} of domain {d.domid} has no access in flight")
-        return Access(w.route, w.server.id, status="pending")
+        return Access(w.route, w.server.id, status=Status.PENDING)
 
     def broadcast_timeoffset(self, d: Domain, offset: int) -> int:
         """A buffered TIMEOFFSET write to every server; how many did not take it.
