@@ -55,9 +55,38 @@ def reference_route(
         )
         table = "mmio"
     for s in servers:
-        if s.enabled and any(a <= lo and hi <= b for a, b in getattr(s, table)):
+        if s.enabled and _covers(getattr(s, table), lo, hi):
             return "server", s.sid
     return fallback
+
+
+def _covers(ranges: list[tuple[int, int]], lo: int, hi: int) -> bool:
+    """Whether ``[lo, hi]`` lies inside the union of ``ranges``.
+
+    A rangeset merges ranges that touch (``[a, b]`` and ``[b + 1, c]`` are one
+    range), so an access across that seam is still inside one stored range.
+    """
+    merged: list[list[int]] = []
+    for a, b in sorted(ranges):
+        if merged and a <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return any(a <= lo and hi <= b for a, b in merged)
+
+
+def test_the_reference_treats_touching_ranges_as_one() -> None:
+    assert _covers([(0, 3), (4, 7)], 2, 5)
+    assert not _covers([(0, 3), (5, 7)], 2, 5)
+    host = Host(xen_heap_bytes=1 << 20)
+    g = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g)
+    dm.map_io_range_to_ioreq_server(g, sid, False, 0x3F0, 0x3F3)
+    dm.map_io_range_to_ioreq_server(g, sid, False, 0x3F4, 0x3F7)
+    EchoEmulator(host, 0, g, sid)
+    dm.set_ioreq_server_state(g, sid, True)
+    assert host.guest_access(g, 0, "pio", 0x3F2, 4, write=False).route == "server"
 
 
 MMIO_BASE = 0xF000_0000  # above the guest's RAM: every MMIO access here is emulated
