@@ -30,7 +30,15 @@ from ioreqlab.abi import (
 )
 from ioreqlab.errors import XenError
 from ioreqlab.host import Host
-from ioreqlab.profiles import BEHAVIOURS, PROFILES, XEN_VERSIONS, ParamTable, profile
+from ioreqlab.profiles import (
+    BEHAVIOURS,
+    PARAMS_47,
+    PARAMS_417,
+    PROFILES,
+    XEN_VERSIONS,
+    ParamTable,
+    profile,
+)
 from ioreqlab.toolstack import build_config, domain_create, parse_xl_cfg
 from tests.hv_helpers import EchoEmulator
 
@@ -307,3 +315,113 @@ def test_an_unknown_release_is_refused() -> None:
         assert info.value.errno == errno.EINVAL
     with pytest.raises(XenError):
         Host(xen="5.0")
+
+
+# -- the param tables, entry by entry against Xen's own lists -------------------------
+
+#: xen/arch/x86/hvm/hvm.c (RELEASE-4.7.0): hvm_allow_set_param's guest list, its
+#: set-once list, hvm_allow_get_param's guest list.  X87_FIP_WIDTH (36) is left
+#: out: the seed patch's max_wp_ram_ranges took that number (SPEC.md).
+XEN_47_GUEST_SET = {
+    "CALLBACK_IRQ",
+    "VM86_TSS",
+    "ACPI_IOPORTS_LOCATION",
+    "VM_GENERATION_ID_ADDR",
+    "STORE_EVTCHN",
+    "CONSOLE_EVTCHN",
+}
+XEN_47_SET_ONCE = {"VIRIDIAN", "IOREQ_SERVER_PFN", "NR_IOREQ_SERVER_PAGES", "ALTP2M"}
+XEN_47_GUEST_GET = {
+    "CALLBACK_IRQ",
+    "VM86_TSS",
+    "ACPI_IOPORTS_LOCATION",
+    "VM_GENERATION_ID_ADDR",
+    "STORE_PFN",
+    "STORE_EVTCHN",
+    "CONSOLE_PFN",
+    "CONSOLE_EVTCHN",
+    "ALTP2M",
+}
+#: hvm.c (RELEASE-4.7.0) do_hvm_op: MEMORY_EVENT_* are -EOPNOTSUPP.
+XEN_47_MEMORY_EVENT = {
+    "MEMORY_EVENT_CR0",
+    "MEMORY_EVENT_CR3",
+    "MEMORY_EVENT_CR4",
+    "MEMORY_EVENT_INT3",
+    "MEMORY_EVENT_SINGLE_STEP",
+    "MEMORY_EVENT_MSR",
+}
+#: hvm.c (RELEASE-4.17.0): the same lists, plus "The following parameters are
+#: deprecated" (-EINVAL for everyone).  Numbers past 35: X87_FIP_WIDTH 36,
+#: VM86_TSS_SIZED 37, MCA_CAP 38 (public/hvm/params.h).
+XEN_417_GUEST_SET = {
+    "CALLBACK_IRQ",
+    "VM86_TSS",
+    37,
+    "ACPI_IOPORTS_LOCATION",
+    "VM_GENERATION_ID_ADDR",
+    "STORE_EVTCHN",
+    "CONSOLE_EVTCHN",
+    36,
+}
+XEN_417_SET_ONCE = {
+    "VIRIDIAN",
+    "IOREQ_PFN",
+    "BUFIOREQ_PFN",
+    "IOREQ_SERVER_PFN",
+    "NR_IOREQ_SERVER_PAGES",
+    "ALTP2M",
+    38,
+}
+XEN_417_GUEST_GET = {
+    "CALLBACK_IRQ",
+    "VM86_TSS",
+    37,
+    "ACPI_IOPORTS_LOCATION",
+    "VM_GENERATION_ID_ADDR",
+    "STORE_PFN",
+    "STORE_EVTCHN",
+    "CONSOLE_PFN",
+    "CONSOLE_EVTCHN",
+    "ALTP2M",
+    36,
+}
+XEN_417_DEPRECATED = {
+    "PAE_ENABLED",
+    "DM_DOMAIN",
+    "MEMORY_EVENT_CR0",
+    "MEMORY_EVENT_CR3",
+    "MEMORY_EVENT_CR4",
+    "MEMORY_EVENT_INT3",
+    "NESTEDHVM",
+    "MEMORY_EVENT_SINGLE_STEP",
+    "BUFIOREQ_EVTCHN",
+    "MEMORY_EVENT_MSR",
+}
+
+
+def _numbers(names: set[str | int]) -> frozenset[int]:
+    return frozenset(n if isinstance(n, int) else int(HvmParam[n]) for n in names)
+
+
+@pytest.mark.parametrize(
+    ("table", "lists"),
+    [
+        (
+            PARAMS_47,
+            (XEN_47_GUEST_SET, XEN_47_GUEST_GET, set(), XEN_47_SET_ONCE, XEN_47_MEMORY_EVENT),
+        ),
+        (
+            PARAMS_417,
+            (XEN_417_GUEST_SET, XEN_417_GUEST_GET, XEN_417_DEPRECATED, XEN_417_SET_ONCE, set()),
+        ),
+    ],
+    ids=["4.7", "4.17"],
+)
+def test_param_lists_are_xens(table: ParamTable, lists: tuple[set[Any], ...]) -> None:
+    guest_set, guest_get, deprecated, set_once, memory_event = lists
+    assert table.guest_settable == _numbers(guest_set)
+    assert table.guest_gettable == _numbers(guest_get)
+    assert table.deprecated == _numbers(deprecated)
+    assert table.set_once == _numbers(set_once)
+    assert table.memory_event == _numbers(memory_event)
