@@ -39,7 +39,7 @@ def vgpu_guest(
     domid = host.create_domain(memory_mib=memory_mib, name=name)
     dm = devicemodel.open(host, 0)
     if limit:
-        dm.set_param(domid, 36, limit)
+        dm.set_param(domid, host.xen.params.max_wp_ram_ranges, limit)
     qemu = QemuEmulator(dm, domid, vga=False)
     qemu.start()
     mediator = GvtgMediator(dm, domid)

@@ -12,8 +12,8 @@ from tests.hv_helpers import snapshot
 
 @pytest.mark.parametrize("design", DESIGNS)
 @pytest.mark.parametrize("policy", ["scattered", "chunked", "mixed"])
-def test_shadows_are_always_correct_at_submission(design: str, policy: str) -> None:
-    host = Host(design=design, xen_heap_bytes=64 << 20)
+def test_shadows_are_always_correct_at_submission(design: str, policy: str, xen: str) -> None:
+    host = Host(design=design, xen=xen, xen_heap_bytes=64 << 20)
     v = vgpu_guest(host, "vm", 3, policy=policy)
     run_gpu_workload(v)
     stats = v.mediator.statistics()
@@ -22,20 +22,20 @@ def test_shadows_are_always_correct_at_submission(design: str, policy: str) -> N
     assert stats["trapped_writes"] > 0
 
 
-def test_the_same_seed_gives_the_same_trace() -> None:
+def test_the_same_seed_gives_the_same_trace(xen: str) -> None:
     traces = []
     for _ in range(2):
         trace: list[TraceRecord] = []
-        host = Host(design="p2m", xen_heap_bytes=64 << 20)
+        host = Host(design="p2m", xen=xen, xen_heap_bytes=64 << 20)
         run_gpu_workload(vgpu_guest(host, "vm", 11, trace=trace))
         traces.append([r.to_json() for r in trace])
     assert traces[0] == traces[1]
     assert len(traces[0]) > 500
 
 
-def test_a_trace_replays_on_every_design_with_identical_results() -> None:
+def test_a_trace_replays_on_every_design_with_identical_results(xen: str) -> None:
     trace: list[TraceRecord] = []
-    host = Host(design="p2m", xen_heap_bytes=64 << 20)
+    host = Host(design="p2m", xen=xen, xen_heap_bytes=64 << 20)
     original = vgpu_guest(host, "vm", 5, trace=trace)
     run_gpu_workload(original, rounds=15)
     lines = [r.to_json() for r in trace]
@@ -46,7 +46,7 @@ def test_a_trace_replays_on_every_design_with_identical_results() -> None:
     ]
     results = {}
     for design in DESIGNS:
-        h = Host(design=design, xen_heap_bytes=64 << 20)
+        h = Host(design=design, xen=xen, xen_heap_bytes=64 << 20)
         v = vgpu_guest(h, "vm", 99, limit=256)  # a different seed: only the trace drives it
         reads = replay(h, {"vm": v.guest}, lines)
         assert v.mediator.statistics()["shadow_mismatches"] == 0
@@ -54,14 +54,14 @@ def test_a_trace_replays_on_every_design_with_identical_results() -> None:
     assert results["rangeset"] == results["p2m"] == results["p2t"]
 
 
-def test_rangeset_limit_256_scattered_costs_reshadows_and_chunked_does_not() -> None:
-    scattered = Host(design="rangeset", xen_heap_bytes=64 << 20)
+def test_rangeset_limit_256_scattered_costs_reshadows_and_chunked_does_not(xen: str) -> None:
+    scattered = Host(design="rangeset", xen=xen, xen_heap_bytes=64 << 20)
     v = vgpu_guest(scattered, "vm", 7, policy="scattered")
     run_gpu_workload(v, processes=8, leaves=60)
     s = v.mediator.statistics()
     assert s["limit_hits"] > 0
     assert s["evictions"] > 0 or s["pages_reread"] > 0
-    chunked = Host(design="rangeset", xen_heap_bytes=64 << 20)
+    chunked = Host(design="rangeset", xen=xen, xen_heap_bytes=64 << 20)
     c = vgpu_guest(chunked, "vm", 7, policy="chunked")
     run_gpu_workload(c, processes=8, leaves=60)
     assert c.mediator.statistics()["limit_hits"] == 0
@@ -70,9 +70,9 @@ def test_rangeset_limit_256_scattered_costs_reshadows_and_chunked_does_not() -> 
         assert stats["shadow_mismatches"] == 0
 
 
-def test_an_active_tree_larger_than_the_limit_still_submits_correctly() -> None:
+def test_an_active_tree_larger_than_the_limit_still_submits_correctly(xen: str) -> None:
     """George Dunlap, 2016-02-04: what if the active tree needs more than $LIMIT ranges?"""
-    host = Host(design="rangeset", xen_heap_bytes=64 << 20)
+    host = Host(design="rangeset", xen=xen, xen_heap_bytes=64 << 20)
     v = vgpu_guest(host, "vm", 13, limit=8192, ptes=1)
     proc = v.driver.create_process(0)
     v.driver.grow(proc, 9000)
@@ -87,8 +87,8 @@ def test_an_active_tree_larger_than_the_limit_still_submits_correctly() -> None:
 
 
 @pytest.mark.parametrize("design", DESIGNS)
-def test_hostile_guest_stays_correct_and_leaves_others_alone(design: str) -> None:
-    host = Host(design=design, xen_heap_bytes=64 << 20)
+def test_hostile_guest_stays_correct_and_leaves_others_alone(design: str, xen: str) -> None:
+    host = Host(design=design, xen=xen, xen_heap_bytes=64 << 20)
     victim = vgpu_guest(host, "victim", 1)
     run_gpu_workload(victim, rounds=10)
     before = snapshot(host)["domains"][victim.domid]

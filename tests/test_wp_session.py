@@ -18,16 +18,16 @@ from tests.hv_helpers import EchoEmulator
 PAGES = [0x100, 0x101, 0x102, 0x200, 0x300]
 
 
-def session(design: str, *, limit: int = 0) -> dict[str, object]:
+def session(design: str, *, limit: int = 0, xen: str = "4.7") -> dict[str, object]:
     """A mediator protects pages, the guest writes and reads, the mediator lets go."""
-    host = Host(design=design, xen_heap_bytes=16 << 20)
+    host = Host(design=design, xen=xen, xen_heap_bytes=16 << 20)
     g = host.create_domain(memory_mib=64)
     dm = devicemodel.open(host, 0)
     if limit:
-        dm.set_param(g, 36, limit)
+        dm.set_param(g, host.xen.params.max_wp_ram_ranges, limit)
     sid = dm.create_ioreq_server(g)
+    echo = EchoEmulator(host, 0, g, sid)  # map, then enable: vp_eport is written on enable
     dm.set_ioreq_server_state(g, sid, True)
-    echo = EchoEmulator(host, 0, g, sid)
     wp = WriteProtector(dm, g, sid)
     wp.start()
     out: dict[str, object] = {}
@@ -51,8 +51,8 @@ def session(design: str, *, limit: int = 0) -> dict[str, object]:
     return out
 
 
-def test_designs_agree_on_what_the_guest_sees() -> None:
-    results = {design: session(design) for design in DESIGNS}
+def test_designs_agree_on_what_the_guest_sees(xen: str) -> None:
+    results = {design: session(design, xen=xen) for design in DESIGNS}
     for design, r in results.items():
         assert r["protect"] == "ok", design
         assert r["write_routes"] == ["server"] * len(PAGES), design
@@ -69,9 +69,9 @@ def test_designs_agree_on_what_the_guest_sees() -> None:
     assert results["p2t"]["left_tracked"] == 0
 
 
-def test_rangeset_design_hits_its_limit_where_the_others_do_not() -> None:
+def test_rangeset_design_hits_its_limit_where_the_others_do_not(xen: str) -> None:
     # PAGES form 3 runs: a limit of 2 refuses the third; protect() undoes its own work.
-    limited = session("rangeset", limit=2)
+    limited = session("rangeset", limit=2, xen=xen)
     assert limited["protect"] == errno.ENOMEM
     assert limited["types"] == [HvmMem.RAM_RW] * len(PAGES)
     assert limited["write_routes"] == ["ram"] * len(PAGES)
