@@ -22,8 +22,8 @@ class Recorder:
         return 0xAB
 
 
-def server() -> tuple[Host, int, DeviceModelServer, Recorder]:
-    host = Host(xen_heap_bytes=1 << 20)
+def server(xen: str = "4.7") -> tuple[Host, int, DeviceModelServer, Recorder]:
+    host = Host(xen=xen, xen_heap_bytes=1 << 20)
     g = host.create_domain(memory_mib=64, vcpus=2)
     srv = DeviceModelServer(devicemodel.open(host, 0), g, bufioreq=1)
     srv.start()
@@ -37,22 +37,22 @@ def put_slot(srv: DeviceModelServer, vcpu: int, req: IoReq) -> None:
     srv.pages.shared[vcpu * 32 : vcpu * 32 + 32] = req.pack()
 
 
-def test_requests_are_served_through_the_real_path() -> None:
-    host, g, _, rec = server()
+def test_requests_are_served_through_the_real_path(xen: str) -> None:
+    host, g, _, rec = server(xen)
     got = host.guest_access(g, 1, "pio", 0x12, 1, write=False)
     assert (got.status, got.data) == ("done", 0xAB)
     assert rec.calls == [("pio", 2, 1, False, 0)]
 
 
-def test_port_numbers_are_clamped_to_16_bits_xsa199() -> None:
-    _, _, srv, rec = server()
+def test_port_numbers_are_clamped_to_16_bits_xsa199(xen: str) -> None:
+    _, _, srv, rec = server(xen)
     put_slot(srv, 0, IoReq(addr=0x10012, size=1, dir=1, type=IoReqType.PIO, state=IoReqState.READY))
     srv.on_notify(0)
     assert rec.calls == [("pio", 2, 1, False, 0)]
 
 
-def test_bad_sizes_are_refused_with_all_ones() -> None:
-    _, _, srv, rec = server()
+def test_bad_sizes_are_refused_with_all_ones(xen: str) -> None:
+    _, _, srv, rec = server(xen)
     put_slot(srv, 0, IoReq(addr=0x12, size=8, dir=1, type=IoReqType.PIO, state=IoReqState.READY))
     srv.on_notify(0)
     put_slot(srv, 1, IoReq(addr=0x12, size=16, dir=1, type=IoReqType.COPY, state=IoReqState.READY))
@@ -64,8 +64,8 @@ def test_bad_sizes_are_refused_with_all_ones() -> None:
     assert IoReq.unpack(bytes(srv.pages.shared[0:32])).state == IoReqState.IORESP_READY
 
 
-def test_slot_not_ready_is_ignored() -> None:
-    _, _, srv, rec = server()
+def test_slot_not_ready_is_ignored(xen: str) -> None:
+    _, _, srv, rec = server(xen)
     put_slot(
         srv, 0, IoReq(addr=0x12, size=1, dir=1, type=IoReqType.PIO, state=IoReqState.IORESP_READY)
     )
@@ -74,9 +74,9 @@ def test_slot_not_ready_is_ignored() -> None:
     assert srv.counters["spurious_notify"] == 1
 
 
-def test_request_is_copied_once() -> None:
+def test_request_is_copied_once(xen: str) -> None:
     """The emulator works from its copy even if the slot changes under it (XSA-197)."""
-    _, _, srv, _ = server()
+    _, _, srv, _ = server(xen)
 
     class Flipper:
         def io(self, kind: str, offset: int, size: int, write: bool, data: int) -> int:
@@ -92,8 +92,8 @@ def test_request_is_copied_once() -> None:
     assert (reply.addr, reply.data) == (0x44, 4)
 
 
-def test_buffered_ring_drains_and_half_quad_word_faults() -> None:
-    _, _, srv, rec = server()
+def test_buffered_ring_drains_and_half_quad_word_faults(xen: str) -> None:
+    _, _, srv, rec = server(xen)
     srv.map("mmio", 0xA0000, 0xBFFFF, rec)
     assert srv.pages is not None
     ring = srv.pages.buffered
@@ -109,8 +109,8 @@ def test_buffered_ring_drains_and_half_quad_word_faults() -> None:
     assert struct.unpack_from("<I", ring, 0)[0] == 2
 
 
-def test_uart_pci_probe_and_bar_move_through_routing() -> None:
-    host = Host(xen_heap_bytes=1 << 20)
+def test_uart_pci_probe_and_bar_move_through_routing(xen: str) -> None:
+    host = Host(xen=xen, xen_heap_bytes=1 << 20)
     g = host.create_domain(memory_mib=256)
     qemu = QemuEmulator(devicemodel.open(host, 0), g)
     qemu.start()
