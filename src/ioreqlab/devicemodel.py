@@ -289,13 +289,10 @@ class DeviceModel:
         """
         try:
             nframes = 2 if self._has_ring(domid, id) else 1
-            frames = self.host.acquire_ioreq_server_frames(
-                self.caller, domid, id, 2 - nframes, nframes
-            )
+            # The frames are the pages the binding below hands over.
+            self.host.acquire_ioreq_server_frames(self.caller, domid, id, 2 - nframes, nframes)
         except XenENOSYS:
             self.get_ioreq_server_info(domid, id)
-        else:
-            del frames  # the same pages the binding below returns
         s = self.host.bind_ioreq_notifier(self.caller, domid, id, notify)
         return IoreqPages(
             memoryview(s.shared_page),
