@@ -13,6 +13,7 @@ from ioreqlab.analysis.findings import (
     Figure,
     default_limit,
     george_walk,
+    logdirty_after_disclaim,
     node_sizes,
     rbtree_8192,
     seven_guests,
@@ -20,6 +21,8 @@ from ioreqlab.analysis.findings import (
 )
 from ioreqlab.analysis.planner import percentile, plan
 from ioreqlab.cli import main
+from ioreqlab.errors import XenError
+from ioreqlab.host import Host
 from ioreqlab.scenario import XENGT_BDW, DesignResult, load_scenario, run_design, run_scenario
 from tests.reliability_doc import DOC, render
 
@@ -291,3 +294,16 @@ def test_scenario_host_key_xen_and_the_cli_option(tmp_path: Path) -> None:
     proc = cli("run", str(path), "--xen", "4.9")
     assert proc.returncode == 2
     assert "invalid choice: '4.9'" in proc.stderr
+
+
+def test_the_bitmap_clean_re_arms_log_dirty_after_the_disclaim_lost_it() -> None:
+    # hap_clean_dirty_bitmap: p2m_change_entry_type_global(ram_rw, ram_logdirty)
+    # sets global_logdirty again; what was written in between is not in the bitmap.
+    values = logdirty_after_disclaim().values
+    assert values["global log-dirty still on after it"] == 0
+    assert values["of them in that round's dirty bitmap"] == 0
+    assert values["the same pages written after the round, logged"] == 1000
+    host = Host(xen_heap_bytes=1 << 20)
+    g = host.create_domain(memory_mib=64)
+    with pytest.raises(XenError):
+        host.clean_dirty_bitmap(g)  # not in log-dirty mode: -EINVAL

@@ -398,6 +398,24 @@ class Host:
             d.p2m.change_type_global(P2mType.RAM_LOGDIRTY, P2mType.RAM_RW)
         d.log_dirty = d.global_logdirty = enable
 
+    def clean_dirty_bitmap(self, domid: int) -> frozenset[int]:
+        """``XEN_DOMCTL_SHADOW_OP_CLEAN``: the frames dirtied since the last clean.
+
+        The bitmap is emptied and logging re-armed (``hap_clean_dirty_bitmap``:
+        every ``ram_rw`` frame back to ``ram_logdirty``, which also turns
+        ``global_logdirty`` back on).  ``-EINVAL`` outside log-dirty mode.
+        """
+        d = self.domains.get(domid)
+        if d is None or not d.alive:
+            raise XenESRCH(f"no domain {domid}")
+        if not d.log_dirty:
+            raise XenEINVAL(f"domain {domid} is not in log-dirty mode")
+        dirty = frozenset(d.platform.dirty)
+        d.platform.dirty.clear()
+        d.p2m.change_type_global(P2mType.RAM_RW, P2mType.RAM_LOGDIRTY)
+        d.global_logdirty = True
+        return dirty
+
     # -- HVM params ---------------------------------------------------------
 
     def set_param(self, caller: int, domid: int, index: int, value: int) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ioreqlab import devicemodel
-from ioreqlab.abi.constants import MAX_NR_IO_RANGES
+from ioreqlab.abi.constants import MAX_NR_IO_RANGES, HvmMem
 from ioreqlab.analysis.planner import plan
 from ioreqlab.dm.gvtg import GvtgMediator
 from ioreqlab.errors import XenError
@@ -372,7 +372,54 @@ def heap_exhaustion(xen: str = DEFAULT_XEN) -> Figure:
     )
 
 
-#: The quick figures, by name (each a few seconds at most).
+def logdirty_after_disclaim(xen: str = DEFAULT_XEN) -> Figure:
+    """A mediator lets go of its pages during a live migration: what log-dirty still sees."""
+    host = Host(design="p2m", xen=xen, xen_heap_bytes=1 << 20)
+    g = host.create_domain(memory_mib=256)
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g)
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, 2)
+    host.set_log_dirty(g, True)  # the migration starts
+    d = host.domains[g]
+    for gfn in range(0x100, 0x140):  # the guest builds GPU page tables...
+        host.guest_access(g, 0, "mmio", gfn << 12, 8, write=True, data=gfn)
+    dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x100, 16)  # ...the mediator protects 16
+    logged_before = len(d.platform.dirty)
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, 0)  # vGPU reset: disclaim
+    later = range(0x1000, 0x1000 + 1000)
+    for gfn in later:
+        host.guest_access(g, 0, "mmio", gfn << 12, 8, write=True, data=gfn)
+    off = d.global_logdirty
+    cleaned = host.clean_dirty_bitmap(g)  # the toolstack's next round
+    caught = sum(1 for gfn in later if gfn in cleaned)
+    for gfn in later:  # the same pages written again after that round
+        host.guest_access(g, 0, "mmio", gfn << 12, 8, write=True, data=gfn + 1)
+    rearmed = host.clean_dirty_bitmap(g)
+    again = sum(1 for gfn in later if gfn in rearmed)
+    return Figure(
+        "logdirty-after-disclaim",
+        "Live migration and a disclaim with pages still protected",
+        '"If you want to monitor writes then log-dirty already exists for that purpose" '
+        "(Paul Durrant, 2016-02-17).",
+        {
+            "pages logged before the disclaim": logged_before,
+            "global log-dirty still on after it": int(off),
+            "pages the guest writes before the next round": len(later),
+            "of them in that round's dirty bitmap": caught,
+            "the same pages written after the round, logged": again,
+        },
+        "Xen refuses to start global log-dirty while p2m_ioreq_server pages exist, but not "
+        "the other way round: pages the guest writes during a migration are ram_rw again and "
+        "may be protected. A disclaim that leaves protected pages behind resets them with "
+        "p2m_change_entry_type_global(ioreq_server, ram_rw), whose "
+        '"global_logdirty = (nt == p2m_ram_logdirty)" (xen/arch/x86/mm/p2m.c, 4.9 to 4.17) '
+        "switches global log-dirty off: every frame recalculates to ram_rw and the guest's "
+        "writes reach no dirty bitmap until the toolstack's next clean "
+        "(hap_clean_dirty_bitmap) re-arms it. A page written in that window and not again "
+        "is migrated stale.",
+    )
+
+
 def _on(scenario: Scenario, xen: str) -> Scenario:
     """The scenario with its host set to Xen profile ``xen``."""
     return replace(scenario, host=replace(scenario.host, xen=xen))
@@ -387,6 +434,7 @@ FIGURES: tuple[tuple[str, Callable[[str], Figure]], ...] = (
     ("tree-9000", tree_9000),
     ("george-walk", lambda _xen: george_walk()),
     ("heap-exhaustion", heap_exhaustion),
+    ("logdirty-after-disclaim", logdirty_after_disclaim),
 )
 
 
