@@ -119,3 +119,59 @@ def test_p2t_memory_follows_the_tracked_set() -> None:
         contiguous.set(gfn, 1)
     assert contiguous.nr_nodes == 128 + 2 + 1 + 1  # leaves, two mid levels, root
     assert scattered.bytes_in_use > 20 * contiguous.bytes_in_use
+
+
+def test_the_set_mem_type_doc_is_the_table_the_code_reads() -> None:
+    from pathlib import Path  # noqa: PLC0415  (only this test reads a file)
+
+    from ioreqlab.hv.transitions import markdown  # noqa: PLC0415
+
+    doc = Path(__file__).parent.parent / "docs" / "set-mem-type.md"
+    assert doc.read_text() == markdown() + "\n", (
+        "docs/set-mem-type.md is stale: .venv/bin/python -c 'from ioreqlab.hv.transitions "
+        "import markdown; print(markdown())' > docs/set-mem-type.md"
+    )
+
+
+@pytest.mark.parametrize("design", ["rangeset", "p2m", "p2t"])
+def test_set_mem_type_follows_the_transition_table(design: str) -> None:
+    # Every (old class, new kind) pair, driven through the real DMOP, agrees with the table.
+    from ioreqlab import devicemodel  # noqa: PLC0415
+    from ioreqlab.errors import XenError  # noqa: PLC0415
+    from ioreqlab.host import Host  # noqa: PLC0415
+    from ioreqlab.hv.transitions import KINDS, allowed  # noqa: PLC0415
+
+    mem_of = {
+        "ioreq type": HvmMem.IOREQ_SERVER,
+        "ram_rw": HvmMem.RAM_RW,
+        "ram_ro": HvmMem.RAM_RO,
+        "mmio_dm": HvmMem.MMIO_DM,
+        "mmio_write_dm": HvmMem.MMIO_WRITE_DM,
+    }
+    start = {
+        "ram_rw": None,
+        "other RAM": HvmMem.RAM_RO,
+        "hole": None,
+        "type 15": HvmMem.MMIO_WRITE_DM if design == "rangeset" else HvmMem.IOREQ_SERVER,
+    }
+    for old, setup in start.items():
+        for kind in KINDS:
+            host = Host(design=design, xen_heap_bytes=1 << 20)
+            g = host.create_domain(memory_mib=64)
+            dm = devicemodel.open(host, 0)
+            if design != "rangeset":
+                sid = dm.create_ioreq_server(g)
+                dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, 2)
+            gfn = 0x8000 if old == "hole" else 0x40
+            if setup is not None:
+                dm.set_mem_type(g, setup, gfn, 1)
+            mem = mem_of[kind]
+            valid = (mem in host.wp.mem_types() and mem != HvmMem.UNUSED) or (
+                design == "rangeset" and mem == HvmMem.MMIO_WRITE_DM
+            )
+            try:
+                dm.set_mem_type(g, mem, gfn, 1)
+                ok = True
+            except XenError:
+                ok = False
+            assert ok == (valid and allowed(design, old, kind)), (design, old, kind)

@@ -46,7 +46,7 @@ from ioreqlab.abi.constants import (
 from ioreqlab.errors import XenEBUSY, XenEINVAL, XenEOPNOTSUPP
 from ioreqlab.hv.domain import Domain
 from ioreqlab.hv.server import IoreqServer
-from ioreqlab.p2m import is_hole, is_ram
+from ioreqlab.hv.transitions import allowed, new_kind, old_class
 
 __all__ = ["DESIGN_NAMES", "RETRY", "WpDesign", "WriteTarget", "make_design"]
 
@@ -102,14 +102,13 @@ class WpDesign:
             if mem not in d.ioreq_owners:
                 raise XenEINVAL(f"no ioreq server claims memory type {mem}")
 
+    #: Whether type 15 counts as RAM for the transition table (4.9+: it does).
+    type15_is_ram = True
+
     def allowed(self, d: Domain, gfn: int, old: P2mType, mem: int) -> bool:
-        """``allow_p2m_type_change`` of 4.9 (subclasses may differ)."""
-        old_ioreq = old == P2mType.IOREQ_SERVER
-        if self.is_ioreq_type(mem):
-            return old == P2mType.RAM_RW
-        if old_ioreq:
-            return mem == HvmMem.RAM_RW
-        return is_ram(old, mmio_write_dm_is_ram=True) or (is_hole(old) and mem == HvmMem.MMIO_DM)
+        """The design's row of :data:`ioreqlab.hv.transitions.TRANSITIONS`."""
+        cls = old_class(old, type15_is_ram=self.type15_is_ram)
+        return allowed(self.name, cls, new_kind(mem, is_ioreq_type=self.is_ioreq_type(mem)))
 
     def apply(self, d: Domain, gfn: int, old: P2mType, mem: int) -> None:
         """Give page ``gfn`` memory type ``mem`` (the transition is allowed)."""
@@ -277,6 +276,7 @@ class RangesetDesign(WpDesign):
 
     name = "rangeset"
     tracked_as = HvmMem.MMIO_WRITE_DM
+    type15_is_ram = False  # 4.6: p2m_mmio_write_dm is not RAM
     wp_mem_rangeset = True
 
     def mem_types(self) -> range:
@@ -291,14 +291,6 @@ class RangesetDesign(WpDesign):
 
     def precheck(self, d: Domain, mem: int) -> None:
         return None
-
-    def allowed(self, d: Domain, gfn: int, old: P2mType, mem: int) -> bool:
-        # 4.6 hvmop_set_mem_type: RAM -> anything; hole -> mmio_dm; write_dm -> ram_rw.
-        if is_ram(old, mmio_write_dm_is_ram=False):
-            return True
-        if is_hole(old):
-            return mem == HvmMem.MMIO_DM
-        return old == P2mType.MMIO_WRITE_DM and mem == HvmMem.RAM_RW
 
     def apply(self, d: Domain, gfn: int, old: P2mType, mem: int) -> None:
         t = P2mType.MMIO_WRITE_DM if mem == HvmMem.MMIO_WRITE_DM else _PLAIN[HvmMem(mem)]
