@@ -23,7 +23,7 @@ from ioreqlab import devicemodel
 from ioreqlab.dm.gvtg import GvtgMediator
 from ioreqlab.dm.qemu import QemuEmulator
 from ioreqlab.errors import XenError
-from ioreqlab.host import Host
+from ioreqlab.host import DomainStats, Host
 from ioreqlab.hv.domain import LOWMEM_END_PFN
 from ioreqlab.scenario.engine import Engine
 from ioreqlab.scenario.spec import DomainSpec, Scenario, ScenarioError, WorkloadSpec
@@ -227,14 +227,17 @@ def _routing_ns(host: Host, runs: list[GuestRun], clock: Clock | None) -> float:
     return (clock() - t0) / (8 * len(pages))
 
 
+def _by_domid(host: Host) -> dict[int, DomainStats]:
+    """The host's frozen snapshot, by domain id."""
+    return {s.domid: s for s in host.statistics().domains}
+
+
 def _sample(host: Host, runs: list[GuestRun], rnd: int, clock: Clock | None) -> Sample:
-    tracked = ranges = heap = 0
-    for r in runs:
-        d = host.domains[r.domid]
-        tracked += d.p2m.entry_count
-        ranges += host.wp.tracking_entries(d)
-        heap += host.wp.tracking_bytes(d)
-    reshadows = sum(r.mediator.stats["reshadows"] for r in runs if r.mediator)
+    stats = _by_domid(host)
+    tracked = sum(stats[r.domid].tracked_pages for r in runs)
+    ranges = sum(stats[r.domid].tracking_entries for r in runs)
+    heap = sum(stats[r.domid].tracking_bytes for r in runs)
+    reshadows = sum(r.mediator.statistics()["reshadows"] for r in runs if r.mediator)
     return Sample(rnd, tracked, ranges, heap, reshadows, _routing_ns(host, runs, clock))
 
 
@@ -297,29 +300,39 @@ def _result(
     guests: dict[str, dict[str, int]] = {}
     routes: dict[str, int] = {}
     accesses = continuations = 0
+    stats = _by_domid(host)
     for r in runs:
-        d = host.domains[r.domid]
-        g = {"tracked_pages": d.p2m.entry_count}
+        d = stats[r.domid]
+        counters = dict(d.counters)
+        g = {"tracked_pages": d.tracked_pages}
         if r.mediator is not None:
+            med = r.mediator.statistics()
             for k in MEDIATOR_COUNTERS:
-                totals[k] += r.mediator.stats[k]
-                g[k] = r.mediator.stats[k]
+                totals[k] += med[k]
+                g[k] = med[k]
         guests[r.name] = g
-        for key, value in d.counters.items():
+        for key, value in counters.items():
             if key.startswith("routed_") or key in (
                 "null_accesses",
                 "ram_accesses",
                 "wp_writes",
                 "wp_retries",
+                "xen_emulated",
             ):
                 routes[key] = routes.get(key, 0) + value
-        continuations += d.counters.get("set_mem_type_continuations", 0)
-        continuations += d.counters.get("sweep_continuations", 0)
+        continuations += counters.get("set_mem_type_continuations", 0)
+        continuations += counters.get("sweep_continuations", 0)
         accesses += sum(
-            d.counters.get(k, 0)
-            for k in ("ram_accesses", "null_accesses", "routed_server", "routed_default")
+            counters.get(k, 0)
+            for k in (
+                "ram_accesses",
+                "null_accesses",
+                "routed_server",
+                "routed_default",
+                "xen_emulated",
+            )
         )
-        accesses += d.counters.get("wp_retries", 0)
+        accesses += counters.get("wp_retries", 0)
     final = series[-1] if series else Sample(0, 0, 0, 0, 0, 0.0)
     return DesignResult(
         design=design,
@@ -327,7 +340,7 @@ def _result(
         peak_tracked_pages=max((s.tracked_pages for s in series), default=0),
         stored_ranges=final.stored_ranges,
         heap_bytes=final.heap_bytes,
-        heap_bytes_total=host.heap.in_use,
+        heap_bytes_total=host.statistics().heap.in_use,
         limit_hits=totals["limit_hits"],
         reshadows=totals["reshadows"],
         pages_reread=totals["pages_reread"],
