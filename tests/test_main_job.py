@@ -23,7 +23,14 @@ from ioreqlab.analysis.planner import percentile, plan
 from ioreqlab.cli import main
 from ioreqlab.errors import XenError
 from ioreqlab.host import Host
-from ioreqlab.scenario import XENGT_BDW, DesignResult, load_scenario, run_design, run_scenario
+from ioreqlab.scenario import (
+    XENGT_BDW,
+    DesignResult,
+    ScenarioError,
+    load_scenario,
+    run_design,
+    run_scenario,
+)
 from tests.reliability_doc import DOC, render
 
 SMALL = '''
@@ -307,3 +314,14 @@ def test_the_bitmap_clean_re_arms_log_dirty_after_the_disclaim_lost_it() -> None
     g = host.create_domain(memory_mib=64)
     with pytest.raises(XenError):
         host.clean_dirty_bitmap(g)  # not in log-dirty mode: -EINVAL
+
+
+def test_the_planners_limit_goes_through_libxls_bounds() -> None:
+    # A limit above nr_pages / 2 is refused by libxl, as the admin's own would be.
+    scenario = load_scenario(
+        SMALL.replace("memory = 1024", "memory = 32"), "s", read=lambda n: PLAIN
+    )
+    with pytest.raises(ScenarioError) as info:
+        run_design(scenario, "rangeset", wp_limit=8192)
+    assert "max_wp_ram_ranges" in str(info.value)
+    assert run_design(scenario, "rangeset", wp_limit=4096).shadow_mismatches == 0

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ioreqlab import devicemodel
 from ioreqlab.dm.gvtg import GvtgMediator
@@ -27,7 +27,7 @@ from ioreqlab.host import DomainStats, Host
 from ioreqlab.hv.domain import LOWMEM_END_PFN
 from ioreqlab.scenario.engine import Engine
 from ioreqlab.scenario.spec import DomainSpec, Scenario, ScenarioError, WorkloadSpec
-from ioreqlab.toolstack import LibxlError, build_config, domain_create
+from ioreqlab.toolstack import LibxlError, build_config, domain_create, parse_xl_cfg
 from ioreqlab.workload.devices import move_bar, pci_probe, uart_print
 from ioreqlab.workload.gpu import GpuDriver, GpuProcess, HostileGpuDriver
 from ioreqlab.workload.guest import Guest, GuestAllocator, TraceRecord
@@ -181,12 +181,15 @@ def _build(
     for name, spec in _instances(scenario):
         try:
             config = build_config(spec.xl, gpu=scenario.host.gpu)
+            vgt = bool(config.values.get("vgt"))
+            if wp_limit is not None and vgt:
+                # As if the admin had written it in the file: libxl checks it like any other.
+                extra = parse_xl_cfg(f"max_wp_ram_ranges = {wp_limit}\n", "the planner's limit")
+                xl = replace(spec.xl, settings={**spec.xl.settings, **extra.settings}, warnings=[])
+                config = build_config(xl, gpu=scenario.host.gpu)
         except LibxlError as err:
             raise ScenarioError(f"domain {name}: {err}") from None
         config.values["name"] = name
-        vgt = bool(config.values.get("vgt"))
-        if wp_limit is not None and vgt:
-            config.values["max_wp_ram_ranges"] = wp_limit  # as if the admin had set it
         if spec.workload.kind in ("gpu", "hostile") and not vgt:
             raise ScenarioError(f"domain {name}: a {spec.workload.kind} workload needs vgt = 1")
         try:
