@@ -193,3 +193,11 @@ def test_no_import_cycles() -> None:
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_property_runs_ignore_literals_in_the_source() -> None:
+    # tests/conftest.py stops Hypothesis seeding draws from the project's constants.
+    from hypothesis.internal.conjecture import providers  # noqa: PLC0415
+
+    constants = providers._get_local_constants()
+    assert len(constants) == 0
