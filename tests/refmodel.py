@@ -212,15 +212,15 @@ class RefModel:
         d.wp_param = value
         return 0
 
-    def get_param(self, caller: int, domid: int, index: int) -> int:
-        """HVMOP_get_param of 36 (the seed param), 10 (timer mode) or 0 (callback irq)."""
+    def get_param(self, caller: int, domid: int, index: int, wp_index: int = 36) -> int:
+        """HVMOP_get_param of the seed param (``wp_index``), 10 (timer mode) or 0 (callback irq)."""
         got = self.param_target(caller, domid)
         if isinstance(got, int):
             return got
         c, d = got
         if c is d and index != 0:  # a guest may read CALLBACK_IRQ on itself, not these two
             return -E.EPERM
-        return d.wp_param if index == 36 else 0
+        return d.wp_param if index == wp_index else 0
 
     # -- memory types and claims ---------------------------------------------------------
 

@@ -182,6 +182,15 @@ class HypercallMachine(RuleBasedStateMachine):
         rc = self.host.hvm_op(caller, HvmOp.SET_PARAM, HvmParamArg(domid, wp, value).pack())
         self.check(domid, rc, self.ref.set_wp_param(caller, domid, value, CAP), "set_param 36")
 
+    @rule(caller=CALLERS, domid=TARGETS, which=st.sampled_from(["wp", "timer", "callback"]))
+    def get_param(self, caller: int, domid: int, which: str) -> None:
+        wp = self.host.xen.params.max_wp_ram_ranges
+        index = {"wp": wp, "timer": 10, "callback": 0}[which]
+        buf = bytearray(HvmParamArg(domid, index).pack())
+        rc = self.host.hvm_op(caller, HvmOp.GET_PARAM, buf)
+        got = HvmParamArg.unpack(buf).value if rc == 0 else rc
+        self.check(domid, got, self.ref.get_param(caller, domid, index, wp), f"get_param {which}")
+
     @rule(
         caller=CALLERS,
         domid=TARGETS,
