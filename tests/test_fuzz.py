@@ -28,7 +28,9 @@ from ioreqlab.abi import (
     DestroyIoreqServer,
     DmOp,
     GetIoreqServerInfo,
+    HvmGetMemType,
     HvmOp,
+    HvmParamArg,
     InjectEvent,
     InjectMsi,
     IoreqServerRange,
@@ -277,3 +279,41 @@ def test_the_structured_fuzzer_mostly_reaches_a_success() -> None:
         pytest.skip("the structured fuzzer did not run in this session")
     ok = sum(n for k, n in _SEEN.items() if k.endswith(" ok"))
     assert ok >= sum(_SEEN.values()) // 4, sorted(_SEEN.items())
+
+
+@st.composite
+def structured_hvm_call(draw: st.DrawFn) -> tuple[int, int, bytearray]:
+    """set_param / get_param / get_mem_type with real domains and mostly real indices."""
+    op = draw(st.sampled_from([HvmOp.SET_PARAM, HvmOp.GET_PARAM, HvmOp.GET_MEM_TYPE]))
+    domid = draw(st.sampled_from([2, 2, 2, 1, 0x7FF0, 9]))
+    caller = draw(st.sampled_from([0, 0, 0, 1, 2]))
+    if op == HvmOp.GET_MEM_TYPE:
+        return op, caller, bytearray(HvmGetMemType(domid, 0, draw(st.integers(0, 0x10000))).pack())
+    index = draw(st.one_of(st.integers(0, 40), st.integers(0, 2**32 - 1)))
+    value = draw(st.sampled_from([0, 1, 3, 4, 8, 256, 2**32, 2**64 - 1]))
+    return op, caller, bytearray(HvmParamArg(domid, index, value).pack())
+
+
+@given(st.lists(structured_hvm_call(), min_size=1, max_size=12), st.sampled_from(["4.7", "4.17"]))
+def test_structured_hvmops_reach_their_handlers(
+    calls: list[tuple[int, int, bytearray]], xen: str
+) -> None:
+    host, g, _ = fuzz_host(xen)
+    assert g == 2
+    for op, caller, buf in calls:
+        rc = host.hvm_op(caller, op, buf)
+        assert rc <= 0
+        outcome = f"{HvmOp(op).name} {'ok' if rc == 0 else errno.errorcode.get(-rc, rc)}"
+        event(outcome)
+        _SEEN_HVM[outcome] += 1
+        host.check_invariants()
+
+
+_SEEN_HVM: Counter[str] = Counter()
+
+
+def test_the_structured_hvmop_fuzzer_reaches_every_op() -> None:
+    if not _SEEN_HVM:
+        pytest.skip("the structured HVMOP fuzzer did not run in this session")
+    for op in ("SET_PARAM", "GET_PARAM", "GET_MEM_TYPE"):
+        assert _SEEN_HVM[f"{op} ok"] > 0, sorted(_SEEN_HVM.items())
