@@ -7,7 +7,18 @@ from typing import Any
 
 from ioreqlab import devicemodel
 from ioreqlab.abi import IOREQ_SIZE, IOREQ_STATE_MASK, IOREQ_STATE_OFFSET, IoReq, IoReqState
+from ioreqlab.errors import XenError
 from ioreqlab.host import Host
+
+
+def errno_of(call: object) -> int:
+    """The errno ``call()`` raised as a XenError, or 0 if it returned."""
+    assert callable(call)
+    try:
+        call()
+    except XenError as err:
+        return err.errno or 0
+    return 0
 
 
 def snapshot(host: Host) -> dict[str, Any]:

@@ -8,23 +8,13 @@ import pytest
 
 from ioreqlab import devicemodel
 from ioreqlab.abi import DOMID_SELF, HvmOp, HvmParam, HvmParamArg
-from ioreqlab.errors import XenError
 from ioreqlab.host import Host
-from tests.hv_helpers import snapshot
+from tests.hv_helpers import errno_of, snapshot
 
 
 @pytest.fixture
 def host() -> Host:
     return Host(xen_heap_bytes=4 << 20)
-
-
-def errno_of(call: object) -> int:
-    assert callable(call)
-    try:
-        call()
-    except XenError as err:
-        return err.errno or 0
-    return 0
 
 
 def test_guest_may_set_only_its_whitelist(host: Host) -> None:

@@ -11,22 +11,12 @@ import pytest
 
 from ioreqlab import devicemodel
 from ioreqlab.abi import DOMID_SELF, HvmParam, IoReqType
-from ioreqlab.errors import XenError
 from ioreqlab.host import Host
 from ioreqlab.rangeset import NodeLayout, RangeSet
-from tests.hv_helpers import EchoEmulator
+from tests.hv_helpers import EchoEmulator, errno_of
 from tests.rangesets import IDS, IMPLEMENTATIONS, SmallBlockRangeSet
 
 MMIO = 0xF000_0000
-
-
-def errno_of(call: object) -> int:
-    assert callable(call)
-    try:
-        call()
-    except XenError as err:
-        return err.errno or 0
-    return 0
 
 
 def served(xen: str = "4.7") -> tuple[Host, int, int, EchoEmulator]:
