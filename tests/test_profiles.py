@@ -28,8 +28,10 @@ from ioreqlab.abi import (
     HvmParamArg,
     dm_op_buffer,
 )
+from ioreqlab.alloc import tlsf_cost
 from ioreqlab.errors import XenError
 from ioreqlab.host import Host
+from ioreqlab.hv.ioreq import IOREQ_VCPU_BYTES, RANGESET_STRUCT_BYTES
 from ioreqlab.profiles import (
     BEHAVIOURS,
     PARAMS_47,
@@ -266,6 +268,21 @@ def check_rep_movs_to_ioreq(xen: str) -> Any:
     return "elements"
 
 
+def check_ioreq_server_bytes(xen: str) -> Any:
+    """What creating a server of each kind charges, read back as struct sizes."""
+    sizes = {}
+    for design, ranges in (("p2m", 3), ("rangeset", 4)):
+        host = Host(design=design, xen=xen, xen_heap_bytes=1 << 20)
+        g = host.create_domain(memory_mib=64)
+        devicemodel.open(host, 0).create_ioreq_server(g)
+        charged = host.domain_heap(g).in_use
+        rest = ranges * tlsf_cost(RANGESET_STRUCT_BYTES) + tlsf_cost(IOREQ_VCPU_BYTES)
+        sizes[ranges] = charged - rest  # the server struct's TLSF block
+    expected = PROFILES[xen].ioreq_server_bytes
+    assert sizes == {n: tlsf_cost(b) for n, b in expected.items()}
+    return expected
+
+
 CHECKS: dict[str, Callable[[str], Any]] = {
     "max_servers": check_max_servers,
     "first_server_id": check_first_server_id,
@@ -280,6 +297,7 @@ CHECKS: dict[str, Callable[[str], Any]] = {
     "dmop_per_op_size": check_dmop_per_op_size,
     "dmop_max": check_dmop_max,
     "rep_movs_to_ioreq": check_rep_movs_to_ioreq,
+    "ioreq_server_bytes": check_ioreq_server_bytes,
     "params": check_params,
     "nested_altp2m_privileged": check_nested_altp2m_privileged,
     "libxl_hvm_params": check_libxl_hvm_params,
@@ -425,3 +443,50 @@ def test_param_lists_are_xens(table: ParamTable, lists: tuple[set[Any], ...]) ->
     assert table.deprecated == _numbers(deprecated)
     assert table.set_once == _numbers(set_once)
     assert table.memory_event == _numbers(memory_event)
+
+
+# -- struct sizes, computed from Xen's definitions ---------------------------------------
+
+
+def c_sizeof(fields: list[tuple[int, int]]) -> int:
+    """sizeof a C struct of (size, alignment) members on x86_64 (GCC's layout)."""
+    off = 0
+    align = 1
+    for size, al in fields:
+        off = -(-off // al) * al + size
+        align = max(align, al)
+    return -(-off // align) * align
+
+
+# Members as x86_64 non-debug builds lay them out: a list_head is 16 (align 8), a
+# pointer 8, spinlock_t 8 (align 4: 4-byte tickets, then u16 recurse bits, empty
+# lock_debug), a page descriptor 24 (gfn, page, va), evtchn_port_t 4, bool 1.
+_LIST, _PTR, _LOCK, _PAGE = (16, 8), (8, 8), (8, 4), (24, 8)
+
+
+def _xen_47_server(ranges: int) -> int:
+    # struct hvm_ioreq_server, xen/include/asm-x86/hvm/domain.h (RELEASE-4.7.0).
+    return c_sizeof(
+        [_LIST, _PTR, _LOCK, (2, 2), (2, 2), _PAGE, _LIST, _PAGE, _LOCK, (4, 4)]
+        + [_PTR] * ranges
+        + [(1, 1), (1, 1)]
+    )
+
+
+def _xen_417_server(ranges: int) -> int:
+    # struct ioreq_server, xen/include/xen/ioreq.h (RELEASE-4.17.0).
+    return c_sizeof(
+        [_PTR, _PTR, _LOCK, _PAGE, _LIST, _PAGE, _LOCK, (4, 4)] + [_PTR] * ranges + [(1, 1), (1, 1)]
+    )
+
+
+def test_server_struct_sizes_are_xens() -> None:
+    for ranges in (3, 4):
+        assert PROFILES["4.7"].ioreq_server_bytes[ranges] == _xen_47_server(ranges)
+        assert PROFILES["4.17"].ioreq_server_bytes[ranges] == _xen_417_server(ranges)
+    # struct hvm_ioreq_vcpu / ioreq_vcpu: list link, vcpu pointer, port, flag.
+    assert c_sizeof([_LIST, _PTR, (4, 4), (1, 1)]) == IOREQ_VCPU_BYTES
+    # struct rangeset (xen/common/rangeset.c): links, domain, range list, nr_ranges,
+    # rwlock_t (atomic_t + spinlock_t: 12, align 4), name[32], flags.
+    rangeset = [_LIST, _PTR, _LIST, (4, 4), (12, 4), (32, 1), (4, 4)]
+    assert c_sizeof(rangeset) == RANGESET_STRUCT_BYTES

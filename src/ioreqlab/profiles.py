@@ -240,6 +240,15 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
         "'x86/HVM: __hvm_copy() should not write to p2m_ioreq_server pages' (4.12)",
     ),
     _row(
+        "ioreq_server_bytes",
+        "sizeof the server struct on x86_64 (non-debug), by the number of range types: "
+        "3 in Xen, 4 with the seed series' WP_MEM",
+        {3: 152, 4: 160},
+        {3: 136, 4: 144},
+        "xen/include/asm-x86/hvm/domain.h:struct hvm_ioreq_server (RELEASE-4.7.0); "
+        "xen/include/xen/ioreq.h:struct ioreq_server (RELEASE-4.17.0; 1723e4a08c, 4.15)",
+    ),
+    _row(
         "params",
         "the HVM param table: numbering, the guest's own set/get lists, the deprecated "
         "and set-once lists, where the seed's max_wp_ram_ranges sits (ParamTable)",
@@ -287,6 +296,7 @@ class XenProfile:
     dmop_per_op_size: bool
     dmop_max: int
     rep_movs_to_ioreq: str
+    ioreq_server_bytes: Mapping[int, int]
     params: ParamTable
     nested_altp2m_privileged: frozenset[int]
     libxl_hvm_params: tuple[int, ...]

@@ -73,8 +73,8 @@ __all__ = [
     "unmap_range",
 ]
 
-#: ``sizeof(struct hvm_ioreq_server)`` in 4.7 (links, lock, ids, two page
-#: descriptors, the vCPU list, ``range[3]``, flags): about 160 bytes.
+#: ``sizeof(struct hvm_ioreq_server)`` in 4.7 with the seed's ``range[4]``; the
+#: charge per release and range count is the profile's ``ioreq_server_bytes``.
 SERVER_STRUCT_BYTES = 160
 #: ``sizeof(struct rangeset)``: links, domain, list head, ``nr_ranges``,
 #: rwlock, ``name[32]``, flags: 96 bytes.
@@ -238,7 +238,7 @@ def create_server(
     if not 0 <= bufioreq <= BufIoreqMode.ATOMIC:
         raise XenEINVAL(f"handle_bufioreq {bufioreq} is not OFF, LEGACY or ATOMIC")
     charges = _Charges(account)
-    charges.take(SERVER_STRUCT_BYTES, "ioreq_server")
+    charges.take(xen.ioreq_server_bytes[4 if wp_mem else 3], "ioreq_server")
     taken: list[int] = []
     ioreq_pfn: int | None = None
     bufioreq_pfn: int | None = None
