@@ -278,9 +278,10 @@ def check_ioreq_server_bytes(xen: str) -> Any:
         charged = host.domain_heap(g).in_use
         rest = ranges * tlsf_cost(RANGESET_STRUCT_BYTES) + tlsf_cost(IOREQ_VCPU_BYTES)
         sizes[ranges] = charged - rest  # the server struct's TLSF block
+    # TLSF rounds 152 and 160 to the same block, so the charge tells the row's sizes
+    # apart only up to rounding: the row holds if every charge is its size's block.
     expected = PROFILES[xen].ioreq_server_bytes
-    assert sizes == {n: tlsf_cost(b) for n, b in expected.items()}
-    return expected
+    return expected if sizes == {n: tlsf_cost(b) for n, b in expected.items()} else sizes
 
 
 CHECKS: dict[str, Callable[[str], Any]] = {
