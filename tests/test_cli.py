@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def test_bad_usage_is_one_line_exit_2() -> None:
     proc = subprocess.run(
@@ -76,3 +78,22 @@ def test_xl_create_creates_and_errors_exit_1() -> None:
     over_cap = run_cli("xl", "create", str(XL_DATA / "hvm-basic.cfg"), "max_wp_ram_ranges=9000")
     assert over_cap.returncode == 1
     assert "HVM_PARAM_MAX_WP_RAM_RANGES=9000 failed: Invalid argument" in over_cap.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--seed", "-1"], "seed must be 0..2**63"),
+        (["run", "--seed", str(2**63 + 1)], "seed must be 0..2**63"),
+        (["plan", "--budget", "nan"], "budget must be a finite number"),
+        (["plan", "--budget", "-3"], "budget must be a finite number"),
+        (["plan", "--budget", "inf"], "budget must be a finite number"),
+    ],
+)
+def test_out_of_range_numbers_are_refused_before_any_work(args: list[str], message: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "ioreqlab", *args], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -35,6 +36,29 @@ from ioreqlab.toolstack import (
 __all__ = ["main"]
 
 EXIT_USAGE = 2
+
+
+def _seed(text: str) -> int:
+    """``--seed``: the same range a scenario file allows (0..2**63)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 0 <= value <= 2**63:
+        raise argparse.ArgumentTypeError(f"seed must be 0..2**63, not {value}")
+    return value
+
+
+def _budget(text: str) -> float:
+    """``--budget``: a finite number of pages, not negative."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"budget must be a finite number >= 0, not {text}")
+    return value
+
 
 #: What --xen means, for every command that builds a host.
 XEN_HELP = (
@@ -305,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a scenario on every design and compare them")
     run.add_argument("scenario", nargs="?", help="scenario TOML (default: the built-in XenGT host)")
-    run.add_argument("--seed", type=int, help="override the scenario's seed")
+    run.add_argument("--seed", type=_seed, help="override the scenario's seed (0..2**63)")
     run.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     run.add_argument("--plots", metavar="DIR", help="also draw PNG plots into DIR")
     run.add_argument("--xen", choices=XEN_VERSIONS, help=XEN_HELP)
@@ -315,7 +339,10 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("scenario", nargs="?", help="scenario TOML (default: the built-in one)")
     pl.add_argument("--percentile", type=float, default=99.0, help="across seeds (default 99)")
     pl.add_argument(
-        "--budget", type=float, default=0.0, help="allowed pages re-read per submission (default 0)"
+        "--budget",
+        type=_budget,
+        default=0.0,
+        help="allowed pages re-read per submission (default 0)",
     )
     pl.add_argument("--seeds", type=int, default=3, help="how many seeds (default 3)")
     pl.add_argument("--limits", type=int, nargs="+", help="limits to sweep")
