@@ -105,3 +105,26 @@ def test_hostile_guest_stays_correct_and_leaves_others_alone(design: str, xen: s
     victim_proc = next(iter(victim.driver.processes.values()))
     victim.driver.submit(victim_proc)
     assert victim.mediator.statistics()["shadow_mismatches"] == 0
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"dom": "g", "vcpu": 0, "space": "mmio", "addr": 1e999, "size": 4, "write": true, "data": 1}',
+        "[" * 100_000 + "]" * 100_000,
+        '{"dom": "g"}',
+        "not json",
+        "[1, 2]",
+    ],
+    ids=["infinite", "deep", "missing", "garbage", "not-an-object"],
+)
+def test_bad_trace_lines_are_value_errors(line: str) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011  (the documented contract is ValueError)
+        TraceRecord.from_json(line)
+
+
+def test_replaying_a_trace_for_an_unknown_domain_is_a_value_error() -> None:
+    host = Host(xen_heap_bytes=1 << 20)
+    line = TraceRecord("nobody", 0, "pio", 0x80, 1, True, 1).to_json()
+    with pytest.raises(ValueError, match="domain 'nobody'"):
+        replay(host, {}, [line])

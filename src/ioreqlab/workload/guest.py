@@ -65,7 +65,10 @@ class TraceRecord:
     @classmethod
     def from_json(cls, line: str) -> TraceRecord:
         """Parse one line (``ValueError`` on anything malformed)."""
-        obj = json.loads(line)
+        try:
+            obj = json.loads(line)
+        except RecursionError:
+            raise ValueError("trace line nests too deeply") from None
         if not isinstance(obj, dict):
             raise ValueError("trace line is not an object")
         try:
@@ -80,6 +83,8 @@ class TraceRecord:
             )
         except (KeyError, TypeError) as err:
             raise ValueError(f"trace line lacks a field: {err}") from None
+        except OverflowError:
+            raise ValueError("trace line has a number that is not finite") from None
         return rec
 
 
@@ -193,13 +198,18 @@ class GuestAllocator:
 
 
 def replay(host: Host, guests: dict[str, Guest], lines: Iterable[str]) -> list[int | None]:
-    """Re-issue a trace's accesses; return each access's data (reads) or None."""
+    """Re-issue a trace's accesses; return each access's data (reads) or None.
+
+    A malformed line, or one naming an unknown domain, is ``ValueError``.
+    """
     out: list[int | None] = []
     for line in lines:
         if not line.strip():
             continue
         rec = TraceRecord.from_json(line)
-        g = guests[rec.dom]
+        g = guests.get(rec.dom)
+        if g is None:
+            raise ValueError(f"trace names a domain {rec.dom!r} the host does not have")
         got = g.host.guest_access(
             g.domid, rec.vcpu, rec.space, rec.addr, rec.size, write=rec.write, data=rec.data or 0
         )
