@@ -227,6 +227,7 @@ def test_full_ring_falls_back_to_synchronous(xen: str) -> None:
     struct.pack_into("<I", pages.buffered, 0, 511)
     set_state(pages, 0, IoReqState.IORESP_READY)
     wake(host, g, sid, 0)
+    assert host.resume_vcpu(g, 0).status == "done"  # the vCPU takes its result first
     assert host.guest_access(g, 0, "mmio", 0xA0001, 1, write=True, data=2).status == "buffered"
     assert BufIoReq.unpack(bytes(pages.buffered[8:16])).addr == 0xA0001
 
@@ -278,3 +279,16 @@ def test_atomic_mode_canonicalises_the_ring_pointers(
     struct.pack_into("<II", pages.buffered, 0, 1022, 1022)  # two rings consumed
     assert host.guest_access(g, 0, "mmio", 0xA0000, 1, write=True, data=1).status == "buffered"
     assert ring(pages) == after
+
+
+def test_a_vcpu_takes_its_result_before_its_next_access(xen: str) -> None:
+    # One access in flight per vCPU: the completion must be collected first, so a
+    # later access never receives an older access's data.
+    host, g, sid, pages, _ = setup(xen)
+    host.guest_access(g, 0, "mmio", MMIO, 4, write=False)
+    set_state(pages, 0, IoReqState.IORESP_READY, data=0x1111)
+    wake(host, g, sid, 0)  # completed while the guest was not looking
+    with pytest.raises(XenEBUSY):
+        host.guest_access(g, 0, "mmio", MMIO + 4, 4, write=False)
+    assert host.resume_vcpu(g, 0).data == 0x1111
+    assert host.guest_access(g, 0, "mmio", MMIO + 4, 4, write=False).status == "pending"

@@ -121,8 +121,13 @@ class VcpuIo:
         self.notifiers: dict[Key, Callable[[int], None]] = {}
 
     def blocked(self, domid: int, vcpu: int) -> bool:
-        """Whether the vCPU waits on an emulator."""
-        return (domid, vcpu) in self.waiting
+        """Whether the vCPU waits on an emulator, or has a result it has not taken yet.
+
+        A vCPU runs on only once its I/O has completed and been consumed
+        (``vcpu_ioreq_handle_completion``), so it cannot start a second access
+        while the first one's result waits for :meth:`resume`.
+        """
+        return (domid, vcpu) in self.waiting or (domid, vcpu) in self.finished
 
     def access(self, d: Domain, vcpu: int, req: IoReq) -> Access:
         """Route and deliver a validated request from ``vcpu`` of ``d``."""
