@@ -32,23 +32,15 @@ from collections.abc import Callable
 from ioreqlab.abi.constants import DOMID_SELF, SHUTDOWN_MAX, UINT32_MAX, HvmParam
 from ioreqlab.errors import XenEBUSY, XenEEXIST, XenEINVAL, XenEOPNOTSUPP, XenEPERM
 from ioreqlab.hv.domain import Domain
-from ioreqlab.profiles import PARAMS_47, XenProfile
+from ioreqlab.profiles import XenProfile
 
 __all__ = [
-    "GUEST_GETTABLE",
-    "GUEST_SETTABLE",
     "HVMPV_FEATURE_MASK",
     "MAX_IOREQ_SERVER_PAGES",
-    "SET_ONCE",
     "allow_target",
     "get_param",
     "set_param",
 ]
-
-#: The 4.7 lists, kept as names for readers of the debate's tree.
-GUEST_SETTABLE = PARAMS_47.guest_settable
-GUEST_GETTABLE = PARAMS_47.guest_gettable
-SET_ONCE = PARAMS_47.set_once
 
 #: ``HVMPV_feature_mask`` in 4.7: base_freq, no_freq, time_ref_count,
 #: reference_tsc, hcall_remote_tlb_flush, apic_assist.
