@@ -28,6 +28,7 @@ import itertools
 from collections.abc import Callable, Sequence
 
 from ioreqlab.abi.constants import (
+    DOMID_SELF,
     NR_IOREQ_SERVER_PAGES,
     PAGE_SHIFT,
     PAGE_SIZE,
@@ -55,8 +56,10 @@ from ioreqlab.hv import memory as mem
 from ioreqlab.hv import params as prm
 from ioreqlab.hv.dmop import Buffer, dispatch_dm_op, dispatch_hvm_op
 from ioreqlab.hv.domain import Domain, layout_hvm
+from ioreqlab.hv.evtchn import port_owner
 from ioreqlab.hv.heap import FaultHook, HeapStats, XenHeap
 from ioreqlab.hv.lookup import Lookup
+from ioreqlab.hv.pages import HEAP_PAGES, Page, PageProvider
 from ioreqlab.hv.server import IoreqServer
 from ioreqlab.hv.stats import DomainStats, HostStats, IoreqServerInfo
 from ioreqlab.hv.vcpu_io import Access, Route, Status, VcpuIo
@@ -110,6 +113,7 @@ class Host:
         p2t_types: int = 4,
         p2t_node_bits: int = 6,
         fault: FaultHook | None = None,
+        pages: PageProvider = HEAP_PAGES,
     ) -> None:
         if xen_heap_bytes < 0 or wp_ram_ranges_cap < 0:
             raise XenEINVAL("heap size and wp cap must not be negative")
@@ -123,8 +127,19 @@ class Host:
             NodeLayout[node_layout.upper()] if isinstance(node_layout, str) else node_layout
         )
         self.heap = XenHeap(xen_heap_bytes, fault=fault)
+        #: Where every page Xen allocates comes from (:mod:`ioreqlab.hv.pages`).
+        self.pages = pages
         self.domains: dict[int, Domain] = {
-            0: Domain(0, "Domain-0", hvm=False, hap=True, nr_pages=0, vcpus=1, privileged=True)
+            0: Domain(
+                0,
+                "Domain-0",
+                hvm=False,
+                hap=True,
+                nr_pages=0,
+                vcpus=1,
+                privileged=True,
+                pages=pages,
+            )
         }
         #: How hypercalls find their domains (also the DMOP boundary's).
         self.lookup = Lookup(self.domains)
@@ -173,6 +188,7 @@ class Host:
             nr_pages=(memory_mib << 20) >> PAGE_SHIFT,
             vcpus=vcpus,
             dm_domid=dm_domid,
+            pages=self.pages,
         )
         if hvm:
             layout_hvm(d, ioreq_server_pages, legacy_gfns=self.xen.legacy_gfns)
@@ -252,7 +268,7 @@ class Host:
 
     def acquire_ioreq_server_frames(
         self, caller: int, domid: int, sid: int, frame: int, nr_frames: int
-    ) -> list[bytearray]:
+    ) -> list[Page]:
         """``XENMEM_acquire_resource`` of ``XENMEM_resource_ioreq_server`` (4.11+).
 
         Frame 0 is the buffered ring, frame 1 the ioreq page.  ``nr_frames``
@@ -488,7 +504,52 @@ class Host:
             s = srv.lookup_server(d, sid, c.domid)
         return self.io.completed(d, s, vcpu)
 
-    def foreign_page(self, caller: int, domid: int, gfn: int) -> bytearray:
+    def evtchn_bind_interdomain(
+        self, caller: int, remote_domid: int, remote_port: int, notify: Callable[[], None]
+    ) -> int:
+        """``EVTCHNOP_bind_interdomain``: bind a server's guest port; return the local port.
+
+        The remote domain must exist (``-ESRCH``, DOMID_SELF included); the port
+        must be one Xen allocated for an ioreq server of that domain and offered
+        to ``caller`` — the server's emulator — and not bound yet (``-EINVAL``,
+        ``common/event_channel.c:evtchn_bind_interdomain``).  ``notify`` runs
+        each time Xen signals the channel, and once at binding: Xen sets the new
+        port pending in case a signal was lost while it was unbound.
+        """
+        self.lookup.live(caller)
+        d = self.domains.get(caller if remote_domid == DOMID_SELF else remote_domid)
+        if d is None or not d.alive:
+            raise XenESRCH(f"domain {remote_domid} does not exist")
+        owner = port_owner(d, remote_port)
+        if owner is None or owner[0].emulator != caller:
+            raise XenEINVAL(f"port {remote_port} of domain {d.domid} is not offered to {caller}")
+        if self.io.channels.bound(d.domid, remote_port) is not None:
+            raise XenEINVAL(f"port {remote_port} of domain {d.domid} is already bound")
+        local = self.io.channels.bind(caller, d.domid, remote_port, notify).local_port
+        notify()  # "we may have lost notifications": the new port starts pending
+        return local
+
+    def evtchn_send(self, caller: int, local_port: int) -> Access | None:
+        """``EVTCHNOP_send`` on the caller's port: for a vCPU's port, Xen wakes the vCPU.
+
+        Returns the access the signal completed, if any.  A port whose guest
+        end is gone drops the signal (``ECS_UNBOUND``); an unknown port is
+        ``-EINVAL``.
+        """
+        b = self.io.channels.local(caller, local_port)
+        if b is None:
+            return None
+        d = self.domains[b.remote_domid]
+        owner = port_owner(d, b.remote_port)
+        if owner is None or owner[1] < 0:
+            return None
+        return self.io.completed(d, owner[0], owner[1])
+
+    def evtchn_close(self, caller: int, local_port: int) -> None:
+        """``EVTCHNOP_close``: the guest's port is unbound, offered to the caller again."""
+        self.io.channels.close(caller, local_port)
+
+    def foreign_page(self, caller: int, domid: int, gfn: int) -> Page:
         """``xenforeignmemory_map`` of one guest RAM frame, for its device model.
 
         Only dom0 or the guest's device-model domain may map; the frame must be

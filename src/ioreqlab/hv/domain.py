@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ioreqlab.abi.constants import PAGE_SHIFT, PAGE_SIZE, HvmParam
+from ioreqlab.hv.pages import HEAP_PAGES, Page, PageProvider
 from ioreqlab.hv.platform import Platform
 from ioreqlab.hv.server import IoreqServer
 from ioreqlab.p2m import P2mTable
@@ -100,7 +101,9 @@ class Domain:
     #: Hypervisor-side counters: requests sent, refused emulator moves, etc.
     counters: dict[str, int] = field(default_factory=dict)
     #: Guest RAM contents, sparse: untouched pages read as zeros.
-    ram: dict[int, bytearray] = field(default_factory=dict)
+    ram: dict[int, Page] = field(default_factory=dict)
+    #: Where new pages come from (:mod:`ioreqlab.hv.pages`).
+    pages: PageProvider = field(default=HEAP_PAGES, repr=False)
     #: Each frame's p2m type (all RAM ``ram_rw`` at creation).
     p2m: P2mTable = field(init=False)
     #: The p2t design's page-to-type table (None in other designs).
@@ -179,7 +182,7 @@ class Domain:
             gfn = gpa >> PAGE_SHIFT
             page = self.ram.get(gfn)
             if page is None:
-                page = self.ram[gfn] = bytearray(PAGE_SIZE)
+                page = self.ram[gfn] = self.pages.new_page()
             off = gpa & (PAGE_SIZE - 1)
             n = min(len(raw), PAGE_SIZE - off)
             page[off : off + n] = raw[:n]

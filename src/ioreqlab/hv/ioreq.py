@@ -53,6 +53,7 @@ from ioreqlab.alloc import tlsf_cost
 from ioreqlab.errors import XenEEXIST, XenEINVAL, XenENOENT, XenENOMEM, XenENOSPC, XenEPERM
 from ioreqlab.hv.domain import Domain
 from ioreqlab.hv.heap import HeapAccount
+from ioreqlab.hv.pages import Page
 from ioreqlab.hv.server import IoreqServer
 from ioreqlab.profiles import XenProfile
 from ioreqlab.rangeset import NodeLayout, RangeSet
@@ -196,7 +197,7 @@ def _unmap_gfns(d: Domain, s: IoreqServer) -> None:
 FRAME_BUFIOREQ, FRAME_IOREQ = 0, 1
 
 
-def get_frame(d: Domain, s: IoreqServer, idx: int) -> bytearray:
+def get_frame(d: Domain, s: IoreqServer, idx: int) -> Page:
     """``ioreq_server_get_frame`` (4.11+) after the lookup: allocate, then pick ``idx``.
 
     ``-EPERM`` if the pages are guest frames already; ``-ENOENT`` for the
@@ -257,6 +258,7 @@ def create_server(
                 ioreq_pfn, bufioreq_pfn = _take_frames(d, bufioreq, taken)
         for _ in range(d.vcpus):
             charges.take(IOREQ_VCPU_BYTES, "ioreq_vcpu")
+        shared_page, buffered_page = d.pages.new_page(), d.pages.new_page()
     except BaseException:
         for frame in taken:
             d.gmfn_pool.give_back(frame, d.params)
@@ -273,6 +275,8 @@ def create_server(
         ioreq_pfn=ioreq_pfn,
         bufioreq_pfn=bufioreq_pfn,
         ranges=ranges,
+        shared_page=shared_page,
+        buffered_page=buffered_page,
         struct_bytes=charges.total,
     )
     if is_default:
@@ -356,7 +360,7 @@ def set_state(d: Domain, s: IoreqServer, enabled: bool) -> None:
         s.write_vp_eports()
 
 
-def _gfn_pages(s: IoreqServer) -> list[tuple[int, bytearray]]:
+def _gfn_pages(s: IoreqServer) -> list[tuple[int, Page]]:
     pages = [(s.ioreq_pfn, s.shared_page), (s.bufioreq_pfn, s.buffered_page)]
     return [(pfn, page) for pfn, page in pages if pfn is not None]
 
@@ -383,7 +387,7 @@ def destroy_server(d: Domain, s: IoreqServer, account: HeapAccount) -> None:
     s.frames = False
 
 
-def acquire_frames(c: Domain, d: Domain, sid: int, frame: int, nr: int) -> list[bytearray]:
+def acquire_frames(c: Domain, d: Domain, sid: int, frame: int, nr: int) -> list[Page]:
     """``acquire_resource`` after the domain lookup: XSM, the target, each frame.
 
     ``XSM_DM_PRIV`` (``-EPERM``), an HVM target (``-EINVAL``), an id that fits

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ioreqlab.abi.constants import PAGE_SHIFT, PAGE_SIZE, UINT64_MAX, HvmMem, P2mType
+from ioreqlab.abi.constants import PAGE_SHIFT, UINT64_MAX, HvmMem, P2mType
 from ioreqlab.errors import XenEINVAL
 from ioreqlab.hv.domain import Domain
+from ioreqlab.hv.pages import Page
 from ioreqlab.hv.wp import WpDesign
 
 __all__ = ["foreign_frame", "populate_physmap"]
@@ -22,7 +23,7 @@ _CTLDOM_MAX_ORDER, _DOMU_MAX_ORDER = 12, 9
 _NOT_RAM = (P2mType.INVALID, P2mType.MMIO_DM, P2mType.MMIO_DIRECT)
 
 
-def foreign_frame(d: Domain, gfn: int) -> bytearray:
+def foreign_frame(d: Domain, gfn: int) -> Page:
     """The page behind RAM frame ``gfn`` (``-EINVAL`` for a hole or MMIO).
 
     An ioreq server's gfn-mapped page is the guest's own frame, so mapping
@@ -32,7 +33,7 @@ def foreign_frame(d: Domain, gfn: int) -> bytearray:
         raise XenEINVAL(f"gfn {gfn:#x} of domain {d.domid} is not RAM")
     page = d.ram.get(gfn)
     if page is None:
-        page = d.ram[gfn] = bytearray(PAGE_SIZE)
+        page = d.ram[gfn] = d.pages.new_page()
     return page
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from ioreqlab.abi.constants import PAGE_SIZE, BufIoreqMode, IoRangeType
 from ioreqlab.abi.ioreq import IOREQ_SIZE, IOREQ_VP_EPORT_OFFSET
+from ioreqlab.hv.pages import Page
 from ioreqlab.rangeset import RangeSet
 
 __all__ = ["IoreqServer"]
@@ -38,8 +39,8 @@ class IoreqServer:
     frames: bool = False
     enabled: bool = False
     ranges: dict[IoRangeType, RangeSet] = field(default_factory=dict)
-    shared_page: bytearray = field(default_factory=lambda: bytearray(PAGE_SIZE))
-    buffered_page: bytearray = field(default_factory=lambda: bytearray(PAGE_SIZE))
+    shared_page: Page = field(default_factory=lambda: bytearray(PAGE_SIZE))
+    buffered_page: Page = field(default_factory=lambda: bytearray(PAGE_SIZE))
     #: Heap bytes charged for the structs (nodes are charged by the rangesets).
     struct_bytes: int = 0
     #: Requests delivered, by kind ("sync", "buffered"), for statistics.

@@ -34,6 +34,7 @@ from ioreqlab.abi.ioreq import IoReq
 from ioreqlab.errors import XenEINVAL
 from ioreqlab.hv.delivery import SlotStatus, check_slot, send_buffered, send_sync
 from ioreqlab.hv.domain import Domain
+from ioreqlab.hv.evtchn import EventChannels
 from ioreqlab.hv.intercept import intercept_port
 from ioreqlab.hv.routing import select_server
 from ioreqlab.hv.server import IoreqServer
@@ -117,8 +118,10 @@ class VcpuIo:
         self.waiting: dict[Key, _Waiting] = {}
         #: Completions the guest has not collected yet (finished asynchronously).
         self.finished: dict[Key, Access] = {}
-        #: Bound event channels: (domid, server id) -> notify(vcpu).
+        #: Emulators in this process: (domid, server id) -> notify(vcpu).
         self.notifiers: dict[Key, Callable[[int], None]] = {}
+        #: Ports an emulator bound with ``EVTCHNOP_bind_interdomain``.
+        self.channels = EventChannels()
 
     def blocked(self, domid: int, vcpu: int) -> bool:
         """Whether the vCPU waits on an emulator, or has a result it has not taken yet.
@@ -282,6 +285,10 @@ class VcpuIo:
         fn = self.notifiers.get((d.domid, s.id))
         if fn is not None:
             fn(vcpu)
+            return
+        b = self.channels.bound(d.domid, s.bufioreq_port if vcpu < 0 else s.vcpu_ports[vcpu])
+        if b is not None:
+            b.notify()
 
     def complete(self, d: Domain, vcpu: int, w: _Waiting, *, keep: bool = True) -> Access:
         """Read the slot once; on completion, unblock the vCPU.
@@ -370,9 +377,12 @@ class VcpuIo:
         freed and nothing will notify it (``ioreq_server_remove_all_vcpus``).
         """
         self.notifiers.pop((s.domid, s.id), None)
+        ports = [*s.vcpu_ports, s.bufioreq_port] if s.has_bufioreq else list(s.vcpu_ports)
+        self.channels.drop_remote(s.domid, ports)
 
     def forget_domain(self, domid: int) -> None:
         """A domain went away: drop every table entry about it."""
         for table in (self.waiting, self.finished, self.notifiers):
             for key in [k for k in table if k[0] == domid]:
                 del table[key]
+        self.channels.forget_domain(domid)
