@@ -23,6 +23,7 @@ run: $(VENV)/.installed-run
 	$(BIN)/ioreqlab run
 
 test: $(VENV)/.installed-test
+	./scripts/system-packages
 	$(BIN)/ruff check src tests bench fuzz
 	$(BIN)/ruff format --check src tests bench fuzz
 	$(BIN)/mypy

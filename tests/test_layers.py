@@ -40,6 +40,7 @@ LAYERS: dict[str, int] = {
     "ioreqlab.workload": 4,
     "ioreqlab.scenario": 4,
     "ioreqlab.analysis": 5,
+    "ioreqlab.realdm": 5,  # the process boundary: real device models, sockets, a C compiler
     "ioreqlab.cli": 6,
     "ioreqlab.__main__": 6,
 }

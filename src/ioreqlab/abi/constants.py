@@ -12,6 +12,7 @@ from enum import IntEnum, IntFlag
 
 __all__ = [
     "BHDR_OVERHEAD",
+    "DOMID_INVALID",
     "DOMID_SELF",
     "HVM_NR_PARAMS",
     "IOREQ_BUFFER_SLOT_NUM",
@@ -49,6 +50,8 @@ PAGE_SIZE = 1 << PAGE_SHIFT
 
 #: ``DOMID_SELF`` (``public/xen.h``): "the calling domain".
 DOMID_SELF = 0x7FF0
+#: ``DOMID_INVALID`` (``public/xen.h``): no domain; libxendevicemodel's probe target.
+DOMID_INVALID = 0x7FF4
 
 #: Per-server, per-type rangeset limit (``asm-x86/hvm/domain.h``, 4.5+).
 MAX_NR_IO_RANGES = 256

@@ -1,0 +1,99 @@
+"""Unmodified QEMU (Debian's qemu-system-xen) as the device model of a modelled guest.
+
+QEMU 7.2's start-up as realclient.md records it: it creates its server
+(buffered, atomic), maps the server's frames by resource, binds one port per
+vCPU and the buffered port, maps its ranges and writes ``state = running``;
+on SIGTERM it disables and destroys the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ioreqlab.abi.constants import BufIoreqMode, IoRangeType
+from ioreqlab.hv.vcpu_io import Route, Status
+from ioreqlab.realdm import DeviceModel, shared_host
+from tests.realdm_helpers import qemu_argv
+
+
+def _pci_read(dm: DeviceModel, bdf: tuple[int, int, int], reg: int) -> int:
+    bus, dev, fn = bdf
+    dm.access(
+        0, "pio", 0xCF8, 4, write=True, data=0x80000000 | bus << 16 | dev << 11 | fn << 8 | reg
+    )
+    acc = dm.access(0, "pio", 0xCFC, 4, write=False)
+    assert acc.status == Status.DONE
+    assert acc.data is not None
+    return acc.data
+
+
+@pytest.fixture
+def qemu(tmp_path: Path) -> Iterator[DeviceModel]:
+    host = shared_host()
+    g = host.create_domain(memory_mib=128, name="guest")
+    argv = qemu_argv("-serial", f"file:{tmp_path / 'com1.txt'}")
+    dm = DeviceModel(host, g, argv, timeout=30)
+    dm.start()
+    yield dm
+    dm.stop()
+
+
+def test_qemu_creates_maps_and_enables_its_server(qemu: DeviceModel) -> None:
+    d = qemu.host.domains[qemu.domid]
+    assert len(d.servers) == 1
+    s = d.servers[0]
+    assert s.enabled
+    assert s.emulator == 0
+    assert s.bufioreq == BufIoreqMode.ATOMIC
+    assert s.frames  # mapped by XENMEM_acquire_resource, not by gfn
+    assert s.ioreq_pfn is None
+    ports = s.ranges[IoRangeType.PORT].ranges()
+    assert any(lo <= 0x3F8 <= hi for lo, hi in ports)  # COM1
+    assert qemu.fake.xenstore.read(f"/local/domain/0/device-model/{qemu.domid}/state") == (
+        b"running"
+    )
+    # Every vCPU port and the buffered port are bound by QEMU's evtchn fd.
+    channels = qemu.host.io.channels
+    assert all(channels.bound(qemu.domid, p) for p in s.vcpu_ports)
+    assert channels.bound(qemu.domid, s.bufioreq_port) is not None
+
+
+def test_pci_config_identities_through_cf8_cfc(qemu: DeviceModel) -> None:
+    # The i440FX host bridge, the PIIX3 ISA bridge and the Xen platform device.
+    assert _pci_read(qemu, (0, 0, 0), 0) == 0x12378086
+    assert _pci_read(qemu, (0, 1, 0), 0) == 0x70008086
+    assert _pci_read(qemu, (0, 2, 0), 0) == 0x00015853
+    assert _pci_read(qemu, (0, 31, 0), 0) == 0xFFFFFFFF  # no device there
+
+
+def test_serial_output_and_a_rep_outs_from_guest_ram(qemu: DeviceModel, tmp_path: Path) -> None:
+    for ch in b"hi\n":
+        acc = qemu.access(0, "pio", 0x3F8, 1, write=True, data=ch)
+        assert acc.status == Status.DONE
+        assert acc.route == Route.SERVER
+    # rep outsb: the bytes are in guest RAM at 0x10000, QEMU reads them itself.
+    text = b"from RAM\n"
+    for i, ch in enumerate(text):
+        qemu.host.guest_access(qemu.domid, 0, "mmio", 0x10000 + i, 1, write=True, data=ch)
+    acc = qemu.access(
+        0, "pio", 0x3F8, 1, write=True, data=0x10000, count=len(text), data_is_ptr=True
+    )
+    assert acc.status == Status.DONE
+    assert (tmp_path / "com1.txt").read_bytes() == b"hi\n" + text
+
+
+def test_sigterm_tears_the_server_down(qemu: DeviceModel) -> None:
+    d = qemu.host.domains[qemu.domid]
+    assert d.servers
+    assert qemu.stop() == 0
+    assert d.servers == []  # QEMU's own destroy DMOP was served
+    assert qemu.host.io.channels.bound(qemu.domid, 1) is None
+
+
+def test_unserved_calls_are_logged_by_name(qemu: DeviceModel) -> None:
+    names = {u.call for u in qemu.fake.unserved}
+    # No gntdev on this host: QEMU's grant-table open is answered ENOENT and logged.
+    assert "open /dev/xen/gntdev" in names
