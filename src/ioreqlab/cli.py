@@ -321,6 +321,128 @@ def _cmd_xl_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dm_guest(args: argparse.Namespace) -> tuple[Host, int, str]:
+    """The modelled host and guest ``dm`` serves: from ``--cfg``, or the default guest."""
+    from ioreqlab.realdm import shared_host
+
+    host = shared_host(design=args.design, xen=args.xen)
+    if args.cfg is None:
+        return host, host.create_domain(memory_mib=128, vcpus=1, name="guest"), "guest"
+    try:
+        text = Path(args.cfg).read_bytes().decode("latin-1")
+        cfg = parse_xl_cfg(text, args.cfg)
+        config = build_config(cfg)
+        log: list[str] = []
+        domid = domain_create(host, config, log=log)
+    except OSError as e:
+        raise UsageError(f"cannot read {args.cfg}: {e.strerror}") from None
+    except XlCfgError as e:
+        raise UsageError(e.messages[0] if e.messages else f"{args.cfg}: bad config") from None
+    except LibxlError as e:
+        raise UsageError(f"{args.cfg}: {e}") from None
+    if not config.hvm:
+        raise UsageError(f"{args.cfg}: the guest is not HVM: it has no device model")
+    return host, domid, str(config["name"])
+
+
+def _cmd_dm(args: argparse.Namespace) -> int:
+    """``dm``: a real device model serves a modelled guest; play a trace against it."""
+    from ioreqlab.hv.vcpu_io import Access
+    from ioreqlab.realdm import DeviceModel, DeviceModelError
+    from ioreqlab.realdm.play import AccessFailed, play_trace
+    from ioreqlab.workload.guest import TraceRecord
+
+    command = list(args.command)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if not command:
+        raise UsageError("dm needs a device-model command after --")
+    if not (args.timeout > 0 and math.isfinite(args.timeout)):
+        raise UsageError(f"--timeout {args.timeout}: must be a positive number of seconds")
+    _check_output(args.log)
+    trace: list[str] | None = None
+    if args.trace is not None:
+        try:
+            trace = Path(args.trace).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            why = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
+            raise UsageError(f"cannot read {args.trace}: {why}") from None
+    host, domid, name = _dm_guest(args)
+    out: list[str] = []
+
+    def event(kind: str, fields: dict[str, object]) -> None:
+        out.append(json.dumps({"event": kind, **fields}, separators=(",", ":")))
+
+    dm = DeviceModel(host, domid, command, timeout=args.timeout, on_event=event, stdout=None)
+    failure: str | None = None
+    try:
+        dm.start()
+        sys.stderr.write(f"ioreqlab: device model serving domain {domid} ({name})\n")
+        if trace is None:
+            dm.wait_for(lambda: False, timeout=float("inf"))
+        else:
+
+            def issue(r: TraceRecord) -> Access:
+                return dm.access(
+                    r.vcpu,
+                    r.space,
+                    r.addr,
+                    r.size,
+                    write=r.write,
+                    data=r.data or 0,
+                    count=r.count,
+                    df=r.df,
+                    data_is_ptr=r.ptr,
+                )
+
+            for played in play_trace(trace, name, issue):
+                out.append(played.to_json())
+    except (DeviceModelError, AccessFailed, ValueError) as e:
+        failure = str(e)
+    except KeyboardInterrupt:
+        failure = "interrupted"
+    finally:
+        status = dm.stop()
+        if args.log is not None:
+            _write_atomic(args.log, "".join(line + "\n" for line in out))
+    unserved = len(dm.fake.unserved)
+    sys.stderr.write(
+        f"ioreqlab: device model exited with status {status}; "
+        f"{unserved} call{'s' if unserved != 1 else ''} it made were not served (see the log)\n"
+    )
+    if failure is not None:
+        sys.stderr.write(f"ioreqlab: error: {failure}\n")
+        return 130 if failure == "interrupted" else 1
+    return 0 if status == 0 else 1
+
+
+def _write_atomic(path: str, data: str) -> None:
+    """Write ``path`` through a temporary file and a rename: never half written."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    _write(tmp, data)
+    os.replace(tmp, path)
+
+
+def _add_dm_parser(sub: Any) -> None:
+    dm = sub.add_parser(
+        "dm",
+        help="run a real device model (QEMU, ...) against a modelled guest",
+        description="Boot a modelled host, create the guest, start COMMAND as its device "
+        "model ({domid} in its arguments is the guest's id), wait until it is ready, play "
+        "the trace's accesses and log each outcome.  See docs/device-models.md.",
+    )
+    dm.add_argument("--cfg", metavar="FILE", help="xl.cfg of the guest (default: 128 MiB, 1 vCPU)")
+    dm.add_argument(
+        "--xen", choices=XEN_VERSIONS, default="4.17", help="Xen release (default 4.17)"
+    )
+    dm.add_argument("--design", default="p2m", choices=DESIGNS, help="host design (default p2m)")
+    dm.add_argument("--trace", metavar="IN.jsonl", help="guest accesses to play (default: serve)")
+    dm.add_argument("--log", metavar="OUT.jsonl", help="write each access with its outcome")
+    dm.add_argument("--timeout", type=float, default=30.0, help="seconds per wait (default 30)")
+    dm.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARG...]")
+    dm.set_defaults(func=_cmd_dm)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = _Parser(prog="ioreqlab", description=__doc__.splitlines()[0] if __doc__ else None)
@@ -374,6 +496,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("file", help="xl.cfg file")
     create.add_argument("extra", nargs="*", help="extra key=value settings")
     create.set_defaults(func=_cmd_xl_create)
+
+    _add_dm_parser(sub)
     return parser
 
 

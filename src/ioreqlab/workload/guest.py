@@ -46,21 +46,34 @@ class TraceRecord:
     size: int
     write: bool
     data: int | None
+    #: A rep access: how many elements, the direction flag, and whether the
+    #: data is in guest RAM at ``data`` (``rep ins``/``outs``).
+    count: int = 1
+    df: bool = False
+    ptr: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        """The record's fields; the rep fields only when they are not the defaults."""
+        out: dict[str, object] = {
+            "dom": self.dom,
+            "vcpu": self.vcpu,
+            "space": self.space,
+            "addr": self.addr,
+            "size": self.size,
+            "write": self.write,
+            "data": self.data,
+        }
+        if self.count != 1:
+            out["count"] = self.count
+        if self.df:
+            out["df"] = True
+        if self.ptr:
+            out["ptr"] = True
+        return out
 
     def to_json(self) -> str:
         """One line of the trace."""
-        return json.dumps(
-            {
-                "dom": self.dom,
-                "vcpu": self.vcpu,
-                "space": self.space,
-                "addr": self.addr,
-                "size": self.size,
-                "write": self.write,
-                "data": self.data,
-            },
-            separators=(",", ":"),
-        )
+        return json.dumps(self.as_dict(), separators=(",", ":"))
 
     @classmethod
     def from_json(cls, line: str) -> TraceRecord:
@@ -80,11 +93,18 @@ class TraceRecord:
                 int(obj["size"]),
                 bool(obj["write"]),
                 None if obj["data"] is None else int(obj["data"]),
+                int(obj.get("count", 1)),
+                bool(obj.get("df", False)),
+                bool(obj.get("ptr", False)),
             )
         except (KeyError, TypeError) as err:
             raise ValueError(f"trace line lacks a field: {err}") from None
         except OverflowError:
             raise ValueError("trace line has a number that is not finite") from None
+        if rec.count < 1:
+            raise ValueError(f"trace line has count {rec.count}: a rep access has at least 1")
+        if rec.ptr and rec.data is None:
+            raise ValueError("trace line with ptr needs data: the guest address of the buffer")
         return rec
 
 
@@ -210,12 +230,7 @@ def replay(host: Host, guests: dict[str, Guest], lines: Iterable[str]) -> list[i
         g = guests.get(rec.dom)
         if g is None:
             raise ValueError(f"trace names a domain {rec.dom!r} the host does not have")
-        got = g.host.guest_access(
-            g.domid, rec.vcpu, rec.space, rec.addr, rec.size, write=rec.write, data=rec.data or 0
-        )
-        for _ in range(_MAX_RETRIES):
-            if got.route != "retry":
-                break
+        for _ in range(_MAX_RETRIES + 1):
             got = g.host.guest_access(
                 g.domid,
                 rec.vcpu,
@@ -224,7 +239,12 @@ def replay(host: Host, guests: dict[str, Guest], lines: Iterable[str]) -> list[i
                 rec.size,
                 write=rec.write,
                 data=rec.data or 0,
+                count=rec.count,
+                df=rec.df,
+                data_is_ptr=rec.ptr,
             )
+            if got.route != "retry":
+                break
         out.append(None if rec.write else got.data)
     return out
 

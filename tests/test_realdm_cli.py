@@ -1,0 +1,93 @@
+"""``ioreqlab dm``: QEMU serves the default guest; the trace's outcomes are logged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ioreqlab.cli import main
+from tests.realdm_helpers import qemu_argv
+
+TRACE = [
+    {
+        "dom": "guest",
+        "vcpu": 0,
+        "space": "pio",
+        "addr": 0xCF8,
+        "size": 4,
+        "write": True,
+        "data": 0x80000800,
+    },
+    {
+        "dom": "guest",
+        "vcpu": 0,
+        "space": "pio",
+        "addr": 0xCFC,
+        "size": 4,
+        "write": False,
+        "data": None,
+    },
+    {
+        "dom": "guest",
+        "vcpu": 0,
+        "space": "pio",
+        "addr": 0x3F8,
+        "size": 1,
+        "write": True,
+        "data": 0x4F,
+    },
+]
+
+
+def _run(
+    tmp_path: Path, trace: list[dict[str, object]], *extra: str
+) -> tuple[int, list[dict[str, object]]]:
+    src = tmp_path / "trace.jsonl"
+    src.write_text("".join(json.dumps(t) + "\n" for t in trace))
+    log = tmp_path / "log.jsonl"
+    argv = qemu_argv("-serial", f"file:{tmp_path / 'com1.txt'}")
+    rc = main(
+        ["dm", "--trace", str(src), "--log", str(log), "--timeout", "20", *extra, "--", *argv]
+    )
+    lines = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
+    return rc, lines
+
+
+def test_dm_plays_the_trace_and_logs_outcomes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc, lines = _run(tmp_path, TRACE)
+    assert rc == 0
+    accesses = [x for x in lines if "event" not in x]
+    assert [x["status"] for x in accesses] == ["done", "done", "done"]
+    assert accesses[1]["result"] == 0x70008086  # 00:01.0, the PIIX3
+    assert all(x["route"] == "server" and x["server_id"] == 0 for x in accesses)
+    assert (tmp_path / "com1.txt").read_bytes() == b"O"
+    unserved = [x for x in lines if x.get("event") == "unserved"]
+    assert {"driver": "linux", "call": "open /dev/xen/gntdev"}.items() <= unserved[-1].items()
+    err = capsys.readouterr().err
+    assert "device model exited with status 0" in err
+
+
+def test_dm_names_the_access_that_failed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = [*TRACE[:1], {**TRACE[1], "vcpu": 3}]  # the guest has one vCPU
+    rc, lines = _run(tmp_path, bad)
+    assert rc == 1
+    assert len([x for x in lines if "event" not in x]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("ioreqlab: error: access on line 2 (pio read 0xcfc size 4): refused")
+
+
+def test_dm_refuses_bad_usage_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["dm", "--timeout", "0", "--", "true"]) == 2
+    assert main(["dm"]) == 2
+    assert main(["dm", "--trace", str(tmp_path / "missing"), "--", "true"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3
+    assert all(line.startswith("ioreqlab: error: ") for line in err)
