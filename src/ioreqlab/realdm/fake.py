@@ -80,6 +80,8 @@ class FakeXen:
         self.xenstore_path = str(self.dir / "xenstored.sock")
         self.xenstore = XenStore(self._unserved, self._xs_write)
         self.xs_writes: list[tuple[str, bytes]] = []
+        #: Every DMOP a client made, either transport: (domid, input buffers, rc).
+        self.dm_ops: list[tuple[int, list[bytes], int]] = []
         self.xenstore_used = False
         self._sel = selectors.DefaultSelector()
         self._listen = self._listener(self.sock_path)
@@ -132,6 +134,9 @@ class FakeXen:
         self.unserved.append(Unserved(driver, call, detail))
         if self.on_event is not None:
             self.on_event("unserved", {"driver": driver, "call": call, "detail": detail})
+
+    def _record_dm_op(self, domid: int, bufs: list[bytes], rc: int) -> None:
+        self.dm_ops.append((domid, bufs, rc))
 
     def _xs_write(self, path: str, value: bytes) -> None:
         self.xs_writes.append((path, value))
@@ -244,7 +249,7 @@ class FakeXen:
                 self.host,
                 self.pages,
                 mem,
-                Hypercalls(self.host, mem, self._unserved),
+                Hypercalls(self.host, mem, self._unserved, self._record_dm_op),
                 self._unserved,
             )
             ours, theirs = socket.socketpair()

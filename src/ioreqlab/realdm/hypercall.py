@@ -56,7 +56,14 @@ Unserved = Callable[[str, str, str], None]
 class Hypercalls:
     """The hypercalls of one client (dom0), decoded from its memory."""
 
-    def __init__(self, host: Host, mem: ClientMemory, unserved: Unserved) -> None:
+    def __init__(
+        self,
+        host: Host,
+        mem: ClientMemory,
+        unserved: Unserved,
+        record: Callable[[int, list[bytes], int], None] | None = None,
+    ) -> None:
+        self.record = record
         self.host = host
         self.mem = mem
         self.unserved = unserved
@@ -87,6 +94,8 @@ class Hypercalls:
         """``HYPERVISOR_dm_op`` with buffers read from the client; outputs copied back."""
         before = [bytes(b) for b in bufs]
         rc = self.host.dm_op(0, domid, bufs)
+        if self.record is not None:
+            self.record(domid, before, rc)
         for (ptr, _), old, new in zip(descs, before, bufs, strict=True):
             if bytes(new) != old:
                 self.mem.write(ptr, bytes(new))

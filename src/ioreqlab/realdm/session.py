@@ -109,6 +109,17 @@ class DeviceModel:
     def start(self) -> None:
         """Start the process and wait until it is ready (:class:`DeviceModelError` if not)."""
         self.fake.start()
+        self.start_process()
+        assert self.proc is not None
+        if not self.wait_for(self.ready):
+            why = "exited" if self.proc.poll() is not None else "timed out"
+            self.stop()
+            raise DeviceModelError(
+                f"device model {why} before it was ready (status {self.returncode})"
+            )
+
+    def start_process(self) -> None:
+        """Start the process only (the fake must be serving): for clients that just run."""
         try:
             self.proc = subprocess.Popen(
                 self.argv, env=self._env, stdout=self._stdout, stderr=self._stderr
@@ -117,12 +128,6 @@ class DeviceModel:
             self.fake.close()
             raise DeviceModelError(f"cannot start {self.argv[0]}: {err.strerror}") from err
         threading.Thread(target=self._reap, name="ioreqlab-dm-reaper", daemon=True).start()
-        if not self.wait_for(self.ready):
-            why = "exited" if self.proc.poll() is not None else "timed out"
-            self.stop()
-            raise DeviceModelError(
-                f"device model {why} before it was ready (status {self.returncode})"
-            )
 
     def _reap(self) -> None:
         """Wake every waiter when the process exits."""

@@ -1,0 +1,76 @@
+"""A device model in a few lines: Debian's libxendevicemodel through ctypes.
+
+Run under ioreqlab's interposition library (``DeviceModel``); makes
+:data:`tests.libxendm_calls.CALLS` against the guest named by
+``IOREQLAB_DOMID`` and prints one JSON line per call: its name, return value
+and errno.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import sys
+
+from tests.libxendm_calls import CALLS, SID
+
+U16, U32, U64, U8 = ctypes.c_uint16, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_uint8
+INT, UINT, PTR = ctypes.c_int, ctypes.c_uint, ctypes.c_void_p
+SIGNATURES: dict[str, list[type]] = {
+    "create_ioreq_server": [INT, ctypes.POINTER(U16)],
+    "get_ioreq_server_info": [U16, ctypes.POINTER(U64), ctypes.POINTER(U64), ctypes.POINTER(U32)],
+    "map_io_range_to_ioreq_server": [U16, INT, U64, U64],
+    "unmap_io_range_from_ioreq_server": [U16, INT, U64, U64],
+    "map_pcidev_to_ioreq_server": [U16, U16, U8, U8, U8],
+    "unmap_pcidev_from_ioreq_server": [U16, U16, U8, U8, U8],
+    "map_mem_type_to_ioreq_server": [U16, U16, U32],
+    "set_mem_type": [INT, U64, U32],
+    "set_ioreq_server_state": [U16, INT],
+    "set_isa_irq_level": [U8, UINT],
+    "set_pci_intx_level": [U16, U8, U8, U8, UINT],
+    "set_pci_link_route": [U8, U8],
+    "inject_msi": [U64, U32],
+    "modified_memory": [U64, U32],
+    "pin_memory_cacheattr": [U64, U64, U32],
+    "nr_vcpus": [ctypes.POINTER(UINT)],
+    "relocate_memory": [U32, U64, U64],
+    "destroy_ioreq_server": [U16],
+}
+
+
+def main() -> int:
+    lib = ctypes.CDLL("libxendevicemodel.so.1", use_errno=True)
+    lib.xendevicemodel_open.restype = PTR
+    lib.xendevicemodel_open.argtypes = [PTR, UINT]
+    handle = lib.xendevicemodel_open(None, 0)
+    if not handle:
+        print(json.dumps({"call": "open", "errno": ctypes.get_errno()}))
+        return 1
+    dom = int(os.environ["IOREQLAB_DOMID"])
+    sid = 0
+    for name, args in CALLS:
+        fn = getattr(lib, f"xendevicemodel_{name}")
+        fn.restype = INT
+        fn.argtypes = [PTR, U16, *SIGNATURES[name]]
+        real = [sid if a == SID else a for a in args]
+        out: list[ctypes._SimpleCData[int]] = []
+        if name == "create_ioreq_server":
+            out = [U16()]
+        elif name == "get_ioreq_server_info":
+            out = [U64(), U64(), U32()]
+        elif name == "nr_vcpus":
+            out = [UINT()]
+        ctypes.set_errno(0)
+        rc = fn(handle, dom, *real, *(ctypes.byref(o) for o in out))
+        err = ctypes.get_errno() if rc < 0 else 0
+        if name == "create_ioreq_server" and rc == 0:
+            sid = out[0].value
+        values = [o.value for o in out] if rc == 0 else []
+        print(json.dumps({"call": name, "rc": rc, "errno": err, "out": values}), flush=True)
+    lib.xendevicemodel_close(ctypes.c_void_p(handle))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Debian's libxendevicemodel 4.17, unmodified, against the model: byte for byte.
+
+The real library (through ctypes, in a child process under the interposition
+library) and the model's own wrappers make the same calls
+(:mod:`tests.libxendm_calls`) on identical hosts.  Every DMOP's buffers must
+be equal byte for byte, and every return and errno equal — through both of
+the library's transports: ``IOCTL_PRIVCMD_DM_OP``, and the raw
+``__HYPERVISOR_dm_op`` hypercall it falls back to on a kernel whose privcmd
+answers that ioctl ``-ENOTTY``.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from ioreqlab import devicemodel
+from ioreqlab.errors import XenError
+from ioreqlab.host import Host
+from ioreqlab.hv.dmop import Buffer
+from ioreqlab.realdm import DeviceModel, shared_host
+from tests.libxendm_calls import CALLS, MODEL, SID
+from tests.realdm_helpers import LIBXENDEVICEMODEL, require
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _model_run(host: Host, dom: int) -> tuple[list[tuple[int, list[bytes], int]], list[int]]:
+    """The calls through ioreqlab.devicemodel, recording each DMOP as the fake does."""
+    seen: list[tuple[int, list[bytes], int]] = []
+    real_dm_op = host.dm_op
+
+    def recording(caller: int, domid: int, bufs: Sequence[Buffer]) -> int:
+        before = [bytes(b) for b in bufs]
+        rc = real_dm_op(caller, domid, bufs)
+        seen.append((domid, before, rc))
+        return rc
+
+    host.dm_op = recording  # type: ignore[method-assign]  # the recording is the point
+    dm = devicemodel.DeviceModel(host, 0)
+    sid = 0
+    errnos = []
+    for name, args in CALLS:
+        real = [sid if a == SID else a for a in args]
+        try:
+            got = MODEL[name](dm, dom, *real)
+        except XenError as err:
+            errnos.append(err.errno or 0)
+            continue
+        errnos.append(0)
+        if name == "create_ioreq_server":
+            assert isinstance(got, int)
+            sid = got
+    return seen, errnos
+
+
+@pytest.mark.parametrize("transport", ["dm_op ioctl", "hypercall"])
+def test_the_real_library_sends_the_models_bytes(transport: str, tmp_path: Path) -> None:
+    require(LIBXENDEVICEMODEL, "libxen-dev")
+    host = shared_host()
+    g = host.create_domain(memory_mib=64, vcpus=2, name="guest")
+    out = tmp_path / "client.jsonl"
+    with out.open("wb") as sink:
+        dm = DeviceModel(
+            host,
+            g,
+            [sys.executable, "-m", "tests.libxendm_client"],
+            env={"PYTHONPATH": str(ROOT)},
+            dm_op_ioctl=transport == "dm_op ioctl",
+            stdout=sink.fileno(),
+            stderr=subprocess.DEVNULL,
+        )
+        dm.fake.start()
+        dm.start_process()
+        assert dm.wait_for(lambda: not dm.alive(), timeout=60)
+        assert dm.stop() == 0
+    real = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["call"] for r in real] == [name for name, _ in CALLS]
+
+    ref_host = Host(xen="4.17")
+    ref_g = ref_host.create_domain(memory_mib=64, vcpus=2, name="guest")
+    assert ref_g == g
+    expected, errnos = _model_run(ref_host, ref_g)
+    # The library's probe at open (a DM_OP with no buffers) never reaches Xen.
+    assert len(dm.fake.dm_ops) == len(expected)
+    for i, ((d1, bufs1, rc1), (d2, bufs2, rc2)) in enumerate(
+        zip(dm.fake.dm_ops, expected, strict=True)
+    ):
+        assert (d1, rc1) == (d2, rc2), i
+        assert bufs1 == bufs2, i
+    assert [r["errno"] for r in real] == errnos
+    assert errnos.count(errno.ENOENT) == 2  # the bad server id, the second destroy
+    assert real[0]["out"][0] == 0  # the first server of a 4.17 guest has id 0
