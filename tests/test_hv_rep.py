@@ -86,3 +86,24 @@ def test_elementwise_rep_movs_goes_on_after_an_asynchronous_completion() -> None
     assert values == [(0x30000 + i, 0x11 * (i + 1)) for i in range(4)]
     assert host.resume_vcpu(g, 0).status == "done"
     assert not host.io.blocked(g, 0)
+
+
+def test_rep_ins_to_ram_sends_the_buffer_address_and_gives_no_value(xen: str) -> None:
+    # A read with data_is_ptr (rep insb into guest RAM): the ioreq's data is the RAM
+    # buffer's address, which the emulator writes (hvmemul_do_io_buffer/_addr in
+    # arch/x86/hvm/emulate.c); the vCPU gets no register value.  Found by real QEMU,
+    # which wrote LSR bytes at guest address 0 when the model sent data 0.
+    host = Host(xen=xen)
+    g = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g)
+    dm.map_io_range_to_ioreq_server(g, sid, False, 0x3F8, 0x3FF)
+    echo = EchoEmulator(host, 0, g, sid)
+    dm.set_ioreq_server_state(g, sid, True)
+    got = host.guest_access(
+        g, 0, "pio", 0x3FD, 1, write=False, data=0x20000, count=4, data_is_ptr=True
+    )
+    req = echo.seen[-1]
+    assert (req.addr, req.data, req.count, req.data_is_ptr, req.dir) == (0x3FD, 0x20000, 4, 1, 1)
+    assert got.status == "done"
+    assert got.data is None

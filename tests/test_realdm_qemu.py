@@ -97,3 +97,47 @@ def test_unserved_calls_are_logged_by_name(qemu: DeviceModel) -> None:
     names = {u.call for u in qemu.fake.unserved}
     # No gntdev on this host: QEMU's grant-table open is answered ENOENT and logged.
     assert "open /dev/xen/gntdev" in names
+
+
+def test_qemu_writes_guest_ram_for_a_rep_ins(qemu: DeviceModel) -> None:
+    # rep insb from COM1's line status register into guest RAM: QEMU writes the
+    # bytes through its mapcache (IOCTL_PRIVCMD_MMAPBATCH_V2 of the guest frame).
+    acc = qemu.access(0, "pio", 0x3FD, 1, write=False, count=4, data=0x20000, data_is_ptr=True)
+    assert acc.status == Status.DONE
+    assert acc.data is None
+    d = qemu.host.domains[qemu.domid]
+    assert d.read_ram(0x20000, 4) == 0x60606060  # THR empty, transmitter empty
+    assert d.read_ram(0, 4) == 0  # and nothing at address 0
+
+
+def test_restricted_qemu_still_serves_the_guest(tmp_path: Path) -> None:
+    host = shared_host()
+    g = host.create_domain(memory_mib=128, name="guest")
+    with DeviceModel(host, g, qemu_argv("-xen-domid-restrict"), timeout=30) as dm:
+        assert _pci_read(dm, (0, 0, 0), 0) == 0x12378086
+        # xentoolcore_restrict_all: every privcmd and evtchn fd still open is restricted.
+        assert [f.restriction for f in dm.fake.privcmd_files[-1:]] == [g]
+        assert any(f.restriction == g for f in dm.fake.evtchn_files)
+    assert host.domains[g].servers == []
+
+
+def test_default_devices_vga_memory_through_the_buffered_ring(tmp_path: Path) -> None:
+    # Without -nodefaults QEMU adds VGA (and populates video RAM and ROMs).  A write
+    # to the VGA window goes into the buffered ring; QEMU drains it before it answers
+    # the read that follows, which returns the byte written.
+    host = shared_host()
+    g = host.create_domain(memory_mib=128, name="guest")
+    argv = [a for a in qemu_argv("-serial", "null") if a != "-nodefaults"]
+    with DeviceModel(host, g, argv, timeout=30) as dm:
+        d = host.domains[g]
+        assert d.counters.get("populated_extents", 0) >= 4096  # 16 MiB of video RAM
+        s = d.servers[0]
+        assert any(lo <= 0xA0000 <= hi for lo, hi in s.ranges[IoRangeType.MEMORY].ranges())
+        # Sequencer map mask: all planes; graphics bit mask: all bits.
+        for port, value in ((0x3C4, 2), (0x3C5, 0x0F), (0x3CE, 8), (0x3CF, 0xFF)):
+            assert dm.access(0, "pio", port, 1, write=True, data=value).status == Status.DONE
+        acc = dm.access(0, "mmio", 0xA0010, 1, write=True, data=0x5A)
+        assert acc.status == Status.BUFFERED
+        assert dm.buffered_drained()
+        back = dm.access(0, "mmio", 0xA0010, 1, write=False)
+        assert (back.route, back.status, back.data) == (Route.SERVER, Status.DONE, 0x5A)

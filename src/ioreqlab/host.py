@@ -597,7 +597,7 @@ class Host:
             raise XenEBUSY(f"vcpu {vcpu} of domain {domid} is blocked on an emulator")
         req = IoReq(
             addr=addr,
-            data=data if write else 0,
+            data=data if write or data_is_ptr else 0,  # with a pointer: the buffer address
             count=count,
             size=size,
             dir=IoReqDir.WRITE if write else IoReqDir.READ,

@@ -270,7 +270,7 @@ class VcpuIo:
         if refused is not None:
             d.count(f"send_refused_{refused.value}")
             return Access(route, s.id, status=Status.UNHANDLED, request=req, fault=GP_FAULT)
-        w = _Waiting(s, 1, req.dir == IoReqDir.READ, req.size, route)
+        w = _Waiting(s, 1, req.dir == IoReqDir.READ and not req.data_is_ptr, req.size, route)
         self.waiting[(d.domid, vcpu)] = w
         self.notify(d, s, vcpu)
         done = self.finished.pop((d.domid, vcpu), None)  # woken during the notification

@@ -93,8 +93,9 @@ class FakeXen:
         self._stop = False
         self._thread = threading.Thread(target=self._serve, name="ioreqlab-fakexen", daemon=True)
         self.requests = 0
-        #: Every evtchn fd opened so far (closed ones included, for the record).
+        #: Every evtchn and privcmd fd opened so far (closed ones included, for the record).
         self.evtchn_files: list[EvtchnFile] = []
+        self.privcmd_files: list[PrivcmdFile] = []
 
     @staticmethod
     def _listener(path: str) -> socket.socket:
@@ -245,13 +246,15 @@ class FakeXen:
 
     def _open(self, c: _Client, mem: ClientMemory, path: str) -> Reply:
         if path == "/dev/xen/privcmd":
-            f: PrivcmdFile | EvtchnFile = PrivcmdFile(
+            pf = PrivcmdFile(
                 self.host,
                 self.pages,
                 mem,
                 Hypercalls(self.host, mem, self._unserved, self._record_dm_op),
                 self._unserved,
             )
+            self.privcmd_files.append(pf)
+            f: PrivcmdFile | EvtchnFile = pf
             ours, theirs = socket.socketpair()
             ours.close()
         elif path == "/dev/xen/evtchn":
