@@ -12,6 +12,7 @@ import ctypes
 import json
 import os
 import sys
+from collections.abc import Callable
 
 from tests.libxendm_calls import CALLS, SID
 
@@ -39,6 +40,27 @@ SIGNATURES: dict[str, list[type]] = {
 }
 
 
+def privcmd_errors(lib: ctypes.CDLL, handle: int, dom: int) -> None:
+    """Calls Linux's privcmd refuses itself, before Xen: one JSON line each."""
+    bulk = lib.xendevicemodel_modified_memory_bulk
+    bulk.restype, bulk.argtypes = INT, [PTR, U16, PTR, U32]
+    extents = (ctypes.c_uint8 * (16 * 300))()  # 300 extents: a 4,800-byte buffer
+    vram = lib.xendevicemodel_track_dirty_vram
+    vram.restype, vram.argtypes = INT, [PTR, U16, U64, U32, PTR]
+    bitmap = (ctypes.c_uint8 * 8)()
+    calls: dict[str, Callable[[], int]] = {
+        "bulk_over_4096_bytes": lambda: bulk(handle, dom, extents, 300),
+        "bitmap_at_a_bad_address": lambda: vram(handle, dom, 0xA0, 64, 0x10),
+        "bitmap_in_kernel_space": lambda: vram(handle, dom, 0xA0, 64, 0xFFFF800000000000),
+        "bitmap_ok": lambda: vram(handle, dom, 0xA0, 64, ctypes.addressof(bitmap)),
+    }
+    for name, call in calls.items():
+        ctypes.set_errno(0)
+        rc = call()
+        err = ctypes.get_errno() if rc < 0 else 0
+        print(json.dumps({"call": name, "rc": rc, "errno": err, "out": []}), flush=True)
+
+
 def main() -> int:
     lib = ctypes.CDLL("libxendevicemodel.so.1", use_errno=True)
     lib.xendevicemodel_open.restype = PTR
@@ -48,6 +70,9 @@ def main() -> int:
         print(json.dumps({"call": "open", "errno": ctypes.get_errno()}))
         return 1
     dom = int(os.environ["IOREQLAB_DOMID"])
+    if sys.argv[1:] == ["privcmd-errors"]:
+        privcmd_errors(lib, handle, dom)
+        return 0
     sid = 0
     for name, args in CALLS:
         fn = getattr(lib, f"xendevicemodel_{name}")

@@ -15,7 +15,7 @@ import errno
 import json
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -97,3 +97,50 @@ def test_the_real_library_sends_the_models_bytes(transport: str, tmp_path: Path)
     assert [r["errno"] for r in real] == errnos
     assert errnos.count(errno.ENOENT) == 2  # the bad server id, the second destroy
     assert real[0]["out"][0] == 0  # the first server of a 4.17 guest has id 0
+
+
+def _client(
+    host: Host, g: int, tmp_path: Path, *args: str, dm_op_ioctl: bool = True
+) -> list[dict[str, object]]:
+    out = tmp_path / "client.jsonl"
+    with out.open("wb") as sink:
+        dm = DeviceModel(
+            host,
+            g,
+            [sys.executable, "-m", "tests.libxendm_client", *args],
+            env={"PYTHONPATH": str(ROOT)},
+            dm_op_ioctl=dm_op_ioctl,
+            stdout=sink.fileno(),
+            stderr=subprocess.DEVNULL,
+        )
+        dm.fake.start()
+        dm.start_process()
+        assert dm.wait_for(lambda: not dm.alive(), timeout=60)
+        assert dm.stop() == 0
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def test_privcmd_refuses_oversized_and_bad_buffers_before_xen(tmp_path: Path) -> None:
+    # Linux's privcmd_ioctl_dm_op: a buffer over 4096 bytes is E2BIG; one beyond
+    # TASK_SIZE fails access_ok, and an unmapped one fails to pin: both EFAULT.
+    require(LIBXENDEVICEMODEL, "libxen-dev")
+    host = shared_host()
+    g = host.create_domain(memory_mib=64, name="guest")
+    got = {r["call"]: r["errno"] for r in _client(host, g, tmp_path, "privcmd-errors")}
+    assert got == {
+        "bulk_over_4096_bytes": errno.E2BIG,
+        "bitmap_at_a_bad_address": errno.EFAULT,
+        "bitmap_in_kernel_space": errno.EFAULT,
+        # A good call reaches Xen and gets what the model's own wrapper gets.
+        "bitmap_ok": _model_errno(lambda dm: dm.track_dirty_vram(g, 0xA0, 64)),
+    }
+
+
+def _model_errno(call: Callable[[devicemodel.DeviceModel], object]) -> int:
+    host = Host(xen="4.17")
+    host.create_domain(memory_mib=64, name="guest")
+    try:
+        call(devicemodel.DeviceModel(host, 0))
+    except XenError as err:
+        return err.errno or 0
+    return 0

@@ -141,3 +141,18 @@ def test_default_devices_vga_memory_through_the_buffered_ring(tmp_path: Path) ->
         assert dm.buffered_drained()
         back = dm.access(0, "mmio", 0xA0010, 1, write=False)
         assert (back.route, back.status, back.data) == (Route.SERVER, Status.DONE, 0x5A)
+
+
+def test_without_resource_mapping_qemu_maps_the_legacy_gfns() -> None:
+    # A privcmd without IOCTL_PRIVCMD_MMAP_RESOURCE (Linux < 4.18): libxenforeignmemory
+    # reports EOPNOTSUPP and QEMU asks for the gfns and maps them while the server is
+    # disabled (4.17 maps them on get_ioreq_server_info; ioreq.c:ioreq_server_get_info).
+    host = shared_host()
+    g = host.create_domain(memory_mib=128, name="guest")
+    with DeviceModel(host, g, qemu_argv(), timeout=30, map_resource=False) as dm:
+        s = host.domains[g].servers[0]
+        assert not s.frames
+        assert s.ioreq_pfn is not None
+        assert s.bufioreq_pfn is not None
+        assert s.enabled
+        assert _pci_read(dm, (0, 1, 0), 0) == 0x70008086

@@ -30,7 +30,7 @@ from pathlib import Path
 from ioreqlab.host import Host
 from ioreqlab.realdm.evtchn import EvtchnFile
 from ioreqlab.realdm.hypercall import Hypercalls
-from ioreqlab.realdm.privcmd import PrivcmdFile
+from ioreqlab.realdm.privcmd import IOCTL, PrivcmdFile
 from ioreqlab.realdm.shm import SharedPages
 from ioreqlab.realdm.wire import ClientMemory, Kind, Reply, Request, recv_request, send_reply
 from ioreqlab.realdm.xenstored import XenStore, XenStoreConnection
@@ -63,6 +63,7 @@ class FakeXen:
         host: Host,
         *,
         dm_op_ioctl: bool = True,
+        map_resource: bool = True,
         on_event: Callable[[str, dict[str, object]], None] | None = None,
     ) -> None:
         if not isinstance(host.pages, SharedPages):
@@ -72,6 +73,9 @@ class FakeXen:
         #: Serve ``IOCTL_PRIVCMD_DM_OP`` (False: ``-ENOTTY``, a kernel without it,
         #: so libxendevicemodel falls back to the raw hypercall).
         self.dm_op_ioctl = dm_op_ioctl
+        #: Serve ``IOCTL_PRIVCMD_MMAP_RESOURCE`` (False: ``-ENOTTY``, a kernel before
+        #: 4.18; libxenforeignmemory then says EOPNOTSUPP and QEMU maps the gfns).
+        self.map_resource = map_resource
         self.cond = threading.Condition(threading.RLock())
         self.unserved: list[Unserved] = []
         self.on_event = on_event
@@ -240,6 +244,8 @@ class FakeXen:
                 return Reply(f.ioctl(req.args[0], req.args[1]))
             if not self.dm_op_ioctl and req.args[0] == _DM_OP_IOCTL:
                 return Reply(-errno.ENOTTY)
+            if not self.map_resource and req.args[0] == _MMAP_RESOURCE_IOCTL:
+                return Reply(-errno.ENOTTY)
             ret, maps = f.ioctl(req.args[0], req.args[1])
             return Reply(ret, maps)
         return Reply(-errno.EINVAL)
@@ -273,4 +279,5 @@ class FakeXen:
         return Reply(handle, fd=fd)
 
 
-_DM_OP_IOCTL = (16 << 16) | (ord("P") << 8) | 5
+_DM_OP_IOCTL = IOCTL["DM_OP"]
+_MMAP_RESOURCE_IOCTL = IOCTL["MMAP_RESOURCE"]

@@ -61,6 +61,7 @@ _NAMES = {v: k for k, v in IOCTL.items()}
 
 DM_OP_MAX_BUFS = 16  # privcmd_dm_op_max_num
 DM_OP_MAX_BUF_SIZE = 4096  # privcmd_dm_op_buf_max_size
+TASK_SIZE = (1 << 47) - 4096  # x86_64 TASK_SIZE_MAX: access_ok's limit
 _XENMEM_RESOURCE_IOREQ_SERVER = 0
 
 _DM_OP = struct.Struct("<HH4xQ")
@@ -134,8 +135,11 @@ class PrivcmdFile:
             return -errno.E2BIG
         raw = self.mem.read(ubufs, num * _DM_OP_BUF.size)
         descs = [_DM_OP_BUF.unpack_from(raw, i * _DM_OP_BUF.size) for i in range(num)]
-        if any(size > DM_OP_MAX_BUF_SIZE for _, size in descs):
-            return -errno.E2BIG
+        for ptr, size in descs:  # per buffer, in order: the size, then access_ok
+            if size > DM_OP_MAX_BUF_SIZE:
+                return -errno.E2BIG
+            if ptr + size > TASK_SIZE:
+                return -errno.EFAULT
         bufs = [bytearray(self.mem.read(ptr, size)) for ptr, size in descs]
         return self.hypercalls.dm_op_bufs(dom, descs, bufs)
 

@@ -59,6 +59,7 @@ class DeviceModel:
         env: dict[str, str] | None = None,
         timeout: float = 30.0,
         dm_op_ioctl: bool = True,
+        map_resource: bool = True,
         stdout: int | None = subprocess.DEVNULL,
         stderr: int | None = None,
         on_event: Callable[[str, dict[str, object]], None] | None = None,
@@ -68,7 +69,9 @@ class DeviceModel:
         self.host = host
         self.domid = domid
         self.timeout = timeout
-        self.fake = FakeXen(host, dm_op_ioctl=dm_op_ioctl, on_event=on_event)
+        self.fake = FakeXen(
+            host, dm_op_ioctl=dm_op_ioctl, map_resource=map_resource, on_event=on_event
+        )
         self.argv = [a.replace("{domid}", str(domid)) for a in argv]
         self._env = {**os.environ, **(env or {}), **self.fake.environment()}
         self._env["IOREQLAB_DOMID"] = str(domid)
