@@ -7,11 +7,14 @@ handle and domid; ``SID`` stands for the server id the first call returned,
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from typing import Any
 
 from ioreqlab import devicemodel
 from ioreqlab.abi.constants import HvmMem, IoRangeType
+from ioreqlab.abi.structs import DM_OP_SIZE, DM_OP_UNION_OFFSET, DmOpHeader
+from ioreqlab.errors import raise_errno
 
 SID = "SID"
 DOM = "DOM"
@@ -35,11 +38,29 @@ CALLS: list[tuple[str, tuple[Any, ...]]] = [
     ("pin_memory_cacheattr", (0x300, 0x30F, 0)),
     ("nr_vcpus", ()),
     ("relocate_memory", (1, 0x400, 0x500)),
+    ("inject_event", (0, 14, 3, 0, 0, 0x1234)),
+    ("inject_event", (5, 14, 3, 0, 0, 0)),  # no vCPU 5: EINVAL
+    ("set_irq_level", (5, 1)),  # x86 has no XEN_DMOP_set_irq_level: EOPNOTSUPP
+    ("modified_memory_bulk", ([(0x200, 1), (0x300, 2)],)),
+    ("track_dirty_vram", (0xA0, 64)),
     ("map_io_range_to_ioreq_server", (77, 0, 0x60, 0x60)),  # no such server: ENOENT
     ("set_ioreq_server_state", (SID, 0)),
     ("destroy_ioreq_server", (SID,)),
     ("destroy_ioreq_server", (SID,)),  # twice: ENOENT
+    ("shutdown", (0,)),
+    ("set_isa_irq_level", (4, 0)),  # DMOPs are still served to a shut-down domain
 ]
+
+
+def _set_irq_level(dm: devicemodel.DeviceModel, domid: int, irq: int, level: int) -> None:
+    """XEN_DMOP_set_irq_level (19) as libxendevicemodel packs it; the model has no wrapper."""
+    buf = bytearray(DM_OP_SIZE)
+    buf[:DM_OP_UNION_OFFSET] = DmOpHeader(19, 0).pack()
+    struct.pack_into("<IB", buf, DM_OP_UNION_OFFSET, irq, level)
+    rc = dm.host.dm_op(dm.caller, domid, [buf])
+    if rc < 0:
+        raise_errno(rc, "set_irq_level")
+
 
 #: The same calls through the model's own wrappers (:mod:`ioreqlab.devicemodel`).
 MODEL: dict[str, Callable[..., object]] = {
@@ -71,6 +92,11 @@ MODEL: dict[str, Callable[..., object]] = {
     "nr_vcpus": lambda dm, d: dm.nr_vcpus(d),
     "relocate_memory": lambda dm, d, n, src, dst: dm.relocate_memory(d, n, src, dst),
     "destroy_ioreq_server": lambda dm, d, s: dm.destroy_ioreq_server(d, s),
+    "inject_event": lambda dm, d, *a: dm.inject_event(d, *a),
+    "set_irq_level": _set_irq_level,
+    "modified_memory_bulk": lambda dm, d, extents: dm.modified_memory_bulk(d, extents),
+    "track_dirty_vram": lambda dm, d, first, nr: dm.track_dirty_vram(d, first, nr),
+    "shutdown": lambda dm, d, reason: dm.shutdown(d, reason),
 }
 
 assert set(MODEL) == {name for name, _ in CALLS}

@@ -11,8 +11,10 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import struct
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from tests.libxendm_calls import CALLS, SID
 
@@ -37,6 +39,11 @@ SIGNATURES: dict[str, list[type]] = {
     "nr_vcpus": [ctypes.POINTER(UINT)],
     "relocate_memory": [U32, U64, U64],
     "destroy_ioreq_server": [U16],
+    "inject_event": [INT, U8, U8, U32, U8, U64],
+    "set_irq_level": [UINT, UINT],
+    "modified_memory_bulk": [PTR, U32],
+    "track_dirty_vram": [U64, U32, PTR],
+    "shutdown": [UINT],
 }
 
 
@@ -78,7 +85,18 @@ def main() -> int:
         fn = getattr(lib, f"xendevicemodel_{name}")
         fn.restype = INT
         fn.argtypes = [PTR, U16, *SIGNATURES[name]]
-        real = [sid if a == SID else a for a in args]
+        real: list[Any] = [sid if a == SID else a for a in args]
+        keep: list[object] = []  # buffers passed by pointer, alive until the call returns
+        if name == "modified_memory_bulk":
+            (extents,) = real
+            raw = b"".join(struct.pack("<IIQ", nr, 0, pfn) for pfn, nr in extents)
+            array = ctypes.create_string_buffer(raw, len(raw))
+            keep.append(array)
+            real = [ctypes.addressof(array), len(extents)]
+        elif name == "track_dirty_vram":
+            bitmap = ctypes.create_string_buffer((real[1] + 7) // 8)
+            keep.append(bitmap)
+            real = [*real, ctypes.addressof(bitmap)]
         out: list[ctypes._SimpleCData[int]] = []
         if name == "create_ioreq_server":
             out = [U16()]

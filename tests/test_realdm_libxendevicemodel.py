@@ -96,6 +96,10 @@ def test_the_real_library_sends_the_models_bytes(transport: str, tmp_path: Path)
         assert bufs1 == bufs2, i
     assert [r["errno"] for r in real] == errnos
     assert errnos.count(errno.ENOENT) == 2  # the bad server id, the second destroy
+    by_call = [(name, r["errno"]) for (name, _), r in zip(CALLS, real, strict=True)]
+    assert ("set_irq_level", errno.EOPNOTSUPP) in by_call  # not an x86 DMOP in 4.17
+    assert ("inject_event", errno.EINVAL) in by_call  # the vCPU that does not exist
+    assert by_call[-1] == ("set_isa_irq_level", 0)  # after the remote shutdown
     assert real[0]["out"][0] == 0  # the first server of a 4.17 guest has id 0
 
 
