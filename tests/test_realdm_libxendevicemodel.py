@@ -25,6 +25,7 @@ from ioreqlab.errors import XenError
 from ioreqlab.host import Host
 from ioreqlab.hv.dmop import Buffer
 from ioreqlab.realdm import DeviceModel, shared_host
+from ioreqlab.realdm.build import compile_c
 from tests.libxendm_calls import CALLS, MODEL, SID
 from tests.realdm_helpers import LIBXENDEVICEMODEL, require
 
@@ -60,9 +61,34 @@ def _model_run(host: Host, dom: int) -> tuple[list[tuple[int, list[bytes], int]]
     return seen, errnos
 
 
+def _call_lines() -> str:
+    """CALLS as the C harness reads them: one call per line, numbers and SID."""
+    lines = []
+    for name, args in CALLS:
+        flat: list[object] = []
+        for a in args:
+            if isinstance(a, list):  # modified_memory_bulk's extents: pfn nr pfn nr ...
+                flat.extend(x for pair in a for x in pair)
+            else:
+                flat.append(a)
+        lines.append(" ".join([name, *(str(x) for x in flat)]))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("client", ["ctypes", "C"])
 @pytest.mark.parametrize("transport", ["dm_op ioctl", "hypercall"])
-def test_the_real_library_sends_the_models_bytes(transport: str, tmp_path: Path) -> None:
+def test_the_real_library_sends_the_models_bytes(
+    client: str, transport: str, tmp_path: Path
+) -> None:
     require(LIBXENDEVICEMODEL, "libxen-dev")
+    if client == "C":
+        require("cc", "gcc")
+        exe = compile_c(ROOT / "tests" / "c" / "dmcalls.c", shared=False, libs=("xendevicemodel",))
+        script = tmp_path / "calls.txt"
+        script.write_text(_call_lines())
+        argv = [str(exe), str(script)]
+    else:
+        argv = [sys.executable, "-m", "tests.libxendm_client"]
     host = shared_host()
     g = host.create_domain(memory_mib=64, vcpus=2, name="guest")
     out = tmp_path / "client.jsonl"
@@ -70,7 +96,7 @@ def test_the_real_library_sends_the_models_bytes(transport: str, tmp_path: Path)
         dm = DeviceModel(
             host,
             g,
-            [sys.executable, "-m", "tests.libxendm_client"],
+            argv,
             env={"PYTHONPATH": str(ROOT)},
             dm_op_ioctl=transport == "dm_op ioctl",
             stdout=sink.fileno(),
