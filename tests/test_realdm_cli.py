@@ -91,3 +91,20 @@ def test_dm_refuses_bad_usage_in_one_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3
     assert all(line.startswith("ioreqlab: error: ") for line in err)
+
+
+def test_the_same_trace_on_qemu_and_on_the_builtin_emulator(tmp_path: Path) -> None:
+    trace = Path(__file__).resolve().parents[1] / "docs" / "examples" / "qemu-hello.jsonl"
+    real_log, builtin_log = tmp_path / "real.jsonl", tmp_path / "builtin.jsonl"
+    argv = qemu_argv("-serial", f"file:{tmp_path / 'com1.txt'}")
+    assert main(["dm", "--trace", str(trace), "--log", str(real_log), "--", *argv]) == 0
+    assert main(["dm", "--builtin", "--trace", str(trace), "--log", str(builtin_log)]) == 0
+    assert (tmp_path / "com1.txt").read_bytes() == b"hi\n"
+    real = [json.loads(x) for x in real_log.read_text().splitlines() if '"event"' not in x]
+    builtin = [json.loads(x) for x in builtin_log.read_text().splitlines()]
+    assert len(real) == len(builtin) == 7
+    differ = [i for i, (a, b) in enumerate(zip(real, builtin, strict=True)) if a != b]
+    # The one difference: QEMU has the PIIX3 at 00:01.0, the built-in emulator has not.
+    assert differ == [3]
+    assert real[3]["result"] == 0x70008086
+    assert (builtin[3]["route"], builtin[3]["result"]) == ("null", 0xFFFFFFFF)

@@ -345,40 +345,54 @@ def _dm_guest(args: argparse.Namespace) -> tuple[Host, int, str]:
     return host, domid, str(config["name"])
 
 
-def _cmd_dm(args: argparse.Namespace) -> int:
-    """``dm``: a real device model serves a modelled guest; play a trace against it."""
-    from ioreqlab.hv.vcpu_io import Access
-    from ioreqlab.realdm import DeviceModel, DeviceModelError
-    from ioreqlab.realdm.play import AccessFailed, play_trace
-    from ioreqlab.workload.guest import TraceRecord
-
+def _dm_inputs(args: argparse.Namespace) -> tuple[list[str], list[str] | None]:
+    """``dm``'s command and trace lines, checked before anything starts."""
     command = list(args.command)
     if command[:1] == ["--"]:
         command = command[1:]
-    if not command:
-        raise UsageError("dm needs a device-model command after --")
+    if args.builtin and command:
+        raise UsageError("dm --builtin takes no device-model command")
+    if not command and not args.builtin:
+        raise UsageError("dm needs a device-model command after -- (or --builtin)")
+    if args.builtin and args.trace is None:
+        raise UsageError("dm --builtin needs --trace: the built-in emulator has no life of its own")
     if not (args.timeout > 0 and math.isfinite(args.timeout)):
         raise UsageError(f"--timeout {args.timeout}: must be a positive number of seconds")
     _check_output(args.log)
-    trace: list[str] | None = None
-    if args.trace is not None:
-        try:
-            trace = Path(args.trace).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as e:
-            why = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
-            raise UsageError(f"cannot read {args.trace}: {why}") from None
+    if args.trace is None:
+        return command, None
+    try:
+        return command, Path(args.trace).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        why = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
+        raise UsageError(f"cannot read {args.trace}: {why}") from None
+
+
+def _cmd_dm(args: argparse.Namespace) -> int:
+    """``dm``: a real device model serves a modelled guest; play a trace against it."""
+    from ioreqlab.hv.vcpu_io import Access
+    from ioreqlab.realdm import BuiltinDeviceModel, DeviceModel, DeviceModelError
+    from ioreqlab.realdm.play import AccessFailed, play_trace
+    from ioreqlab.workload.guest import TraceRecord
+
+    command, trace = _dm_inputs(args)
     host, domid, name = _dm_guest(args)
     out: list[str] = []
 
     def event(kind: str, fields: dict[str, object]) -> None:
         out.append(json.dumps({"event": kind, **fields}, separators=(",", ":")))
 
-    dm = DeviceModel(host, domid, command, timeout=args.timeout, on_event=event, stdout=None)
+    dm: DeviceModel | BuiltinDeviceModel = (
+        BuiltinDeviceModel(host, domid)
+        if args.builtin
+        else DeviceModel(host, domid, command, timeout=args.timeout, on_event=event, stdout=None)
+    )
     failure: str | None = None
     try:
         dm.start()
         sys.stderr.write(f"ioreqlab: device model serving domain {domid} ({name})\n")
         if trace is None:
+            assert isinstance(dm, DeviceModel)  # --builtin always has a trace
             dm.wait_for(lambda: False, timeout=float("inf"))
         else:
 
@@ -405,7 +419,7 @@ def _cmd_dm(args: argparse.Namespace) -> int:
         status = dm.stop()
         if args.log is not None:
             _write_atomic(args.log, "".join(line + "\n" for line in out))
-    unserved = len(dm.fake.unserved)
+    unserved = len(dm.unserved)
     sys.stderr.write(
         f"ioreqlab: device model exited with status {status}; "
         f"{unserved} call{'s' if unserved != 1 else ''} it made were not served (see the log)\n"
@@ -439,6 +453,11 @@ def _add_dm_parser(sub: Any) -> None:
     dm.add_argument("--trace", metavar="IN.jsonl", help="guest accesses to play (default: serve)")
     dm.add_argument("--log", metavar="OUT.jsonl", help="write each access with its outcome")
     dm.add_argument("--timeout", type=float, default=30.0, help="seconds per wait (default 30)")
+    dm.add_argument(
+        "--builtin",
+        action="store_true",
+        help="play the trace on the model's own QEMU-like emulator instead (compare the logs)",
+    )
     dm.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARG...]")
     dm.set_defaults(func=_cmd_dm)
 

@@ -16,7 +16,20 @@ does I/O, starts processes and compiles C; nothing below it does.
 from __future__ import annotations
 
 from ioreqlab.realdm.fake import FakeXen, Unserved
-from ioreqlab.realdm.session import DeviceModel, DeviceModelError, shared_host
+from ioreqlab.realdm.session import (
+    BuiltinDeviceModel,
+    DeviceModel,
+    DeviceModelError,
+    shared_host,
+)
 from ioreqlab.realdm.shm import SharedPages
 
-__all__ = ["DeviceModel", "DeviceModelError", "FakeXen", "SharedPages", "Unserved", "shared_host"]
+__all__ = [
+    "BuiltinDeviceModel",
+    "DeviceModel",
+    "DeviceModelError",
+    "FakeXen",
+    "SharedPages",
+    "Unserved",
+    "shared_host",
+]

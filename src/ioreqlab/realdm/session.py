@@ -29,13 +29,15 @@ import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
 
+from ioreqlab import devicemodel
+from ioreqlab.dm.qemu import QemuEmulator
 from ioreqlab.host import Host
 from ioreqlab.hv.vcpu_io import Access, Status
 from ioreqlab.realdm.build import preload_library
-from ioreqlab.realdm.fake import FakeXen
+from ioreqlab.realdm.fake import FakeXen, Unserved
 from ioreqlab.realdm.shm import SharedPages
 
-__all__ = ["DeviceModel", "DeviceModelError", "shared_host"]
+__all__ = ["BuiltinDeviceModel", "DeviceModel", "DeviceModelError", "shared_host"]
 
 
 class DeviceModelError(RuntimeError):
@@ -159,6 +161,11 @@ class DeviceModel:
         bound = [f for f in self.fake.evtchn_files if f.ports]
         return runs and (not bound or any(f.unmasks for f in bound))
 
+    @property
+    def unserved(self) -> list[Unserved]:
+        """The calls the fake did not serve, in order."""
+        return self.fake.unserved
+
     def alive(self) -> bool:
         """Whether the process still runs."""
         return self.proc is not None and self.proc.poll() is None
@@ -253,3 +260,55 @@ class DeviceModel:
             return True
 
         return self.wait_for(drained, timeout)
+
+
+class BuiltinDeviceModel:
+    """The model's own QEMU-like emulator (``dm/qemu.py``) in the same role.
+
+    Same methods as :class:`DeviceModel`, so a trace can be played on both
+    and the logs compared line by line.
+    """
+
+    def __init__(self, host: Host, domid: int) -> None:
+        self.host = host
+        self.domid = domid
+        self.emulator = QemuEmulator(devicemodel.open(host, 0), domid)
+        self.unserved: list[Unserved] = []
+
+    def start(self) -> None:
+        """Create, map and enable the emulator's server."""
+        self.emulator.start()
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """Disable and destroy the server; the status is always 0."""
+        del timeout
+        self.emulator.stop()
+        return 0
+
+    def access(
+        self,
+        vcpu: int,
+        space: str,
+        addr: int,
+        size: int,
+        *,
+        write: bool,
+        data: int = 0,
+        count: int = 1,
+        df: bool = False,
+        data_is_ptr: bool = False,
+    ) -> Access:
+        """One guest access; the emulator answers within the call."""
+        acc = self.host.guest_access(
+            self.domid,
+            vcpu,
+            space,
+            addr,
+            size,
+            write=write,
+            data=data,
+            count=count,
+            df=df,
+            data_is_ptr=data_is_ptr,
+        )
+        return self.host.resume_vcpu(self.domid, vcpu) if acc.status == Status.PENDING else acc
