@@ -7,7 +7,7 @@ import datetime
 import time
 from pathlib import Path
 
-from bench import rangeset_bench, routing_bench, scenario_bench, wp_bench
+from bench import rangeset_bench, realdm_bench, routing_bench, scenario_bench, wp_bench
 from bench.harness import machine_note
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -20,7 +20,7 @@ def main() -> None:
     t0 = time.monotonic()
     sizes = [256, 8192] if args.quick else rangeset_bench.SIZES
     section, _ = rangeset_bench.run(sizes)
-    sections = [section, routing_bench.run(), wp_bench.run()]
+    sections = [section, routing_bench.run(), wp_bench.run(), realdm_bench.run()]
     if not args.quick:
         sections.append(scenario_bench.run())
     elapsed = time.monotonic() - t0

@@ -18,6 +18,8 @@ from ioreqlab.abi import (
 )
 from ioreqlab.errors import XenEBUSY, XenEINVAL, XenError
 from ioreqlab.host import Host
+from ioreqlab.hv.delivery import send_buffered
+from ioreqlab.hv.pages import Page, compare_exchange_private
 from tests.hv_helpers import EchoEmulator
 
 MMIO = 0xF000_0000
@@ -292,3 +294,50 @@ def test_a_vcpu_takes_its_result_before_its_next_access(xen: str) -> None:
         host.guest_access(g, 0, "mmio", MMIO + 4, 4, write=False)
     assert host.resume_vcpu(g, 0).data == 0x1111
     assert host.guest_access(g, 0, "mmio", MMIO + 4, 4, write=False).status == "pending"
+
+
+def test_canonicalisation_retries_when_the_emulator_moves_the_read_pointer() -> None:
+    # ioreq_send_buffered's loop: the 64-bit cmpxchg fails if the emulator moved its
+    # read pointer in between; Xen re-reads both pointers and tries again.  Only the
+    # write pointer is written before that: the read pointer is the emulator's.
+    host = Host(xen="4.17")
+    g = host.create_domain(memory_mib=64)
+    sid = host.create_ioreq_server(0, g, bufioreq=2)
+    s = host.domains[g].find_server(sid)
+    assert s is not None
+    host.acquire_ioreq_server_frames(0, g, sid, 0, 2)
+    host.set_ioreq_server_state(0, g, sid, True)
+    struct.pack_into("<II", s.buffered_page, 0, 600, 610)
+    calls: list[tuple[int, int]] = []
+
+    def racing_cmpxchg(page: Page, offset: int, old: int, new: int) -> bool:
+        calls.append((old & 0xFFFFFFFF, old >> 32))
+        if len(calls) == 1:  # the emulator consumed five more slots meanwhile
+            struct.pack_into("<I", page, 0, 605)
+        return compare_exchange_private(page, offset, old, new)
+
+    req = IoReq(addr=0xA0000, data=1, size=1, dir=0, type=1)
+    assert send_buffered(s, req, racing_cmpxchg)
+    assert calls == [(600, 611), (605, 611)]
+    assert struct.unpack_from("<II", s.buffered_page, 0) == (605 - 511, 611 - 511)
+
+
+def test_canonicalisation_gives_up_after_a_ring_of_tries() -> None:
+    # An emulator that keeps the read pointer moving cannot make Xen loop for ever:
+    # the loop stops after IOREQ_BUFFER_SLOT_NUM tries (qw counts as one for 8 bytes).
+    host = Host(xen="4.17")
+    g = host.create_domain(memory_mib=64)
+    sid = host.create_ioreq_server(0, g, bufioreq=2)
+    s = host.domains[g].find_server(sid)
+    assert s is not None
+    host.acquire_ioreq_server_frames(0, g, sid, 0, 2)
+    host.set_ioreq_server_state(0, g, sid, True)
+    struct.pack_into("<II", s.buffered_page, 0, 600, 600)
+    tries = [0]
+
+    def never(page: Page, offset: int, old: int, new: int) -> bool:
+        tries[0] += 1
+        return False
+
+    assert send_buffered(s, IoReq(addr=0xA0000, data=1, size=8, dir=0, type=1), never)
+    assert tries[0] == 510  # 511 less the 8-byte write's extra slot

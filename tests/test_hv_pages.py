@@ -6,7 +6,7 @@ import mmap
 
 from ioreqlab.abi.constants import PAGE_SIZE, IoRangeType
 from ioreqlab.host import Host
-from ioreqlab.hv.pages import Page
+from ioreqlab.hv.pages import Page, compare_exchange_private
 from ioreqlab.hv.vcpu_io import Status
 
 
@@ -22,6 +22,9 @@ class SharedPages:
         page = self.view[self.used * PAGE_SIZE : (self.used + 1) * PAGE_SIZE]
         self.used += 1
         return page
+
+    def compare_exchange_u64(self, page: Page, offset: int, old: int, new: int) -> bool:
+        return compare_exchange_private(page, offset, old, new)
 
 
 def test_guest_ram_and_ioreq_pages_come_from_the_provider() -> None:

@@ -34,6 +34,7 @@ caller sends it synchronously.  There is no reply.  For a server in
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -49,7 +50,11 @@ from ioreqlab.abi.ioreq import (
     BufIoReq,
     IoReq,
 )
+from ioreqlab.hv.pages import Page
 from ioreqlab.hv.server import IoreqServer
+
+#: The page provider's 64-bit compare-and-swap: ``(page, offset, old, new) -> swapped``.
+CompareExchange = Callable[[Page, int, int, int], bool]
 
 __all__ = [
     "SendRefused",
@@ -66,6 +71,8 @@ _DATA_OFFSET = IOREQ_DATA_OFFSET
 _PORT_OFFSET = IOREQ_VP_EPORT_OFFSET
 _PORT = struct.Struct("<I")
 _RING = struct.Struct("<II")
+_FULL = struct.Struct("<Q")  # union bufioreq_pointers: read pointer low, write pointer high
+_WRITE_POINTER = 4
 _RING_BASE = BUFIOREQ_RING_OFFSET
 _SLOT = BUF_IOREQ_SIZE
 
@@ -142,8 +149,16 @@ def check_slot(s: IoreqServer, vcpu: int, last_seen: int) -> tuple[SlotOutcome, 
     return SlotOutcome(SlotStatus.PENDING), state
 
 
-def send_buffered(s: IoreqServer, req: IoReq) -> bool:
-    """Append a write to the buffered ring; False when it cannot be buffered."""
+def send_buffered(s: IoreqServer, req: IoReq, cmpxchg: CompareExchange) -> bool:
+    """Append a write to the buffered ring; False when it cannot be buffered.
+
+    ``ioreq_send_buffered`` (``common/ioreq.c``, 4.17; ``hvm/ioreq.c``, 4.7):
+    the slots, then only the write pointer moves (the emulator owns the read
+    pointer).  In ``BUFIOREQ_ATOMIC`` mode both pointers are then brought
+    below one ring with a 64-bit ``cmpxchg`` (``cmpxchg`` is the page
+    provider's, atomic on a shared page), retried while the read pointer is
+    still past a ring, at most 511 times.
+    """
     if not s.has_bufioreq or not s.has_pages:
         return False
     if req.addr > 0xFFFFF or req.data_is_ptr or req.count != 1 or req.size not in (1, 2, 4, 8):
@@ -166,19 +181,16 @@ def send_buffered(s: IoreqServer, req: IoReq) -> bool:
     for i, raw in enumerate(slots):
         idx = (wp + i) % IOREQ_BUFFER_SLOT_NUM
         page[_RING_BASE + idx * _SLOT : _RING_BASE + (idx + 1) * _SLOT] = raw
-    wp = (wp + len(slots)) & 0xFFFFFFFF
-    _RING.pack_into(page, 0, rp, wp)
+    _PORT.pack_into(page, _WRITE_POINTER, (wp + len(slots)) & 0xFFFFFFFF)
     if s.bufioreq == BufIoreqMode.ATOMIC:
-        # Canonicalise the pointers so they never overflow (ioreq_send_buffered):
-        # the emulator's read pointer may have moved past a whole ring.
-        rp = _RING.unpack_from(page, 0)[0]
-        if rp >= IOREQ_BUFFER_SLOT_NUM:
-            n = rp // IOREQ_BUFFER_SLOT_NUM
-            _RING.pack_into(
-                page,
-                0,
-                rp - n * IOREQ_BUFFER_SLOT_NUM,
-                (wp - n * IOREQ_BUFFER_SLOT_NUM) & 0xFFFFFFFF,
-            )
+        tries = qw
+        while tries < IOREQ_BUFFER_SLOT_NUM:
+            tries += 1
+            full = _FULL.unpack_from(page, 0)[0]
+            rp, wp = full & 0xFFFFFFFF, full >> 32
+            if rp < IOREQ_BUFFER_SLOT_NUM:
+                break
+            n = (rp // IOREQ_BUFFER_SLOT_NUM) * IOREQ_BUFFER_SLOT_NUM
+            cmpxchg(page, 0, full, (rp - n) | (((wp - n) & 0xFFFFFFFF) << 32))
     s.delivered["buffered"] = s.delivered.get("buffered", 0) + 1
     return True

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from ioreqlab.abi.constants import PAGE_SIZE
 
-__all__ = ["HEAP_PAGES", "HeapPages", "Page", "PageProvider"]
+__all__ = ["HEAP_PAGES", "HeapPages", "Page", "PageProvider", "compare_exchange_private"]
 
 #: One page of memory, private (``bytearray``) or shared (``memoryview``).
 Page = bytearray | memoryview
@@ -30,6 +30,14 @@ class PageProvider(Protocol):
         """A fresh page of zeros (``-ENOMEM`` as :class:`XenENOMEM` when none is left)."""
         ...
 
+    def compare_exchange_u64(self, page: Page, offset: int, old: int, new: int) -> bool:
+        """Xen's ``cmpxchg`` of the little-endian u64 at ``offset``: True if it swapped.
+
+        Atomic against another process writing the same memory, where the
+        page is shared (the buffered ring's pointers, which an emulator moves).
+        """
+        ...
+
 
 class HeapPages:
     """The default provider: each page a private ``bytearray``."""
@@ -37,6 +45,18 @@ class HeapPages:
     def new_page(self) -> bytearray:
         """A fresh page of zeros."""
         return bytearray(PAGE_SIZE)
+
+    def compare_exchange_u64(self, page: Page, offset: int, old: int, new: int) -> bool:
+        """Compare and swap: no other process sees a private page, so no atomics needed."""
+        return compare_exchange_private(page, offset, old, new)
+
+
+def compare_exchange_private(page: Page, offset: int, old: int, new: int) -> bool:
+    """``cmpxchg`` of a u64 on memory only this process sees."""
+    if int.from_bytes(page[offset : offset + 8], "little") != old:
+        return False
+    page[offset : offset + 8] = new.to_bytes(8, "little")
+    return True
 
 
 #: The provider hosts use unless told otherwise (it keeps no state).

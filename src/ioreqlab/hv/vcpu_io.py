@@ -262,7 +262,7 @@ class VcpuIo:
             req.type == IoReqType.COPY
             and req.dir == IoReqDir.WRITE
             and lo <= req.addr <= hi
-            and send_buffered(s, req)
+            and send_buffered(s, req, d.pages.compare_exchange_u64)
         ):
             self.notify(d, s, -1)
             return Access(route, s.id, status=Status.BUFFERED, request=req)
@@ -353,7 +353,7 @@ class VcpuIo:
         for s in d.all_servers():
             if not (s.enabled or self.xen.broadcast_disabled):
                 continue
-            if send_buffered(s, req):
+            if send_buffered(s, req, d.pages.compare_exchange_u64):
                 self.notify(d, s, -1)
             else:
                 failed += 1

@@ -15,9 +15,20 @@ import os
 
 from ioreqlab.abi.constants import PAGE_SIZE
 from ioreqlab.errors import XenENOMEM
-from ioreqlab.hv.pages import Page
+from ioreqlab.hv.pages import Page, compare_exchange_private
 
 __all__ = ["SharedPages"]
+
+_SEQ_CST = 5  # __ATOMIC_SEQ_CST
+_CMPXCHG8 = ctypes.CDLL("libatomic.so.1").__atomic_compare_exchange_8
+_CMPXCHG8.restype = ctypes.c_bool
+_CMPXCHG8.argtypes = (
+    ctypes.c_void_p,
+    ctypes.POINTER(ctypes.c_uint64),
+    ctypes.c_uint64,
+    ctypes.c_int,
+    ctypes.c_int,
+)
 
 
 class SharedPages:
@@ -39,6 +50,17 @@ class SharedPages:
         page = self._view[self.used * PAGE_SIZE : (self.used + 1) * PAGE_SIZE]
         self.used += 1
         return page
+
+    def compare_exchange_u64(self, page: Page, offset: int, old: int, new: int) -> bool:
+        """An atomic 64-bit compare-and-swap on the shared page (libatomic's, sequentially
+        consistent), as Xen's ``cmpxchg`` of the buffered ring's pointers is."""
+        if not isinstance(page, memoryview) or page.obj is not self._map:
+            return compare_exchange_private(page, offset, old, new)
+        if offset % 8 or not 0 <= offset <= PAGE_SIZE - 8:
+            raise ValueError(f"offset {offset} is not an aligned u64 of the page")
+        addr = ctypes.addressof(ctypes.c_char.from_buffer(page)) + offset
+        expected = ctypes.c_uint64(old)
+        return bool(_CMPXCHG8(addr, ctypes.byref(expected), new, _SEQ_CST, _SEQ_CST))
 
     def offset(self, page: Page) -> int:
         """Where ``page`` lies in the file (``ValueError`` for a page not from it)."""
