@@ -42,12 +42,15 @@ TRACE = [
 
 
 def _run(
-    tmp_path: Path, trace: list[dict[str, object]], *extra: str
+    tmp_path: Path,
+    trace: list[dict[str, object]],
+    *extra: str,
+    qemu_extra: tuple[str, ...] = (),
 ) -> tuple[int, list[dict[str, object]]]:
     src = tmp_path / "trace.jsonl"
     src.write_text("".join(json.dumps(t) + "\n" for t in trace))
     log = tmp_path / "log.jsonl"
-    argv = qemu_argv("-serial", f"file:{tmp_path / 'com1.txt'}")
+    argv = qemu_argv("-serial", f"file:{tmp_path / 'com1.txt'}", *qemu_extra)
     rc = main(
         ["dm", "--trace", str(src), "--log", str(log), "--timeout", "20", *extra, "--", *argv]
     )
@@ -108,3 +111,17 @@ def test_the_same_trace_on_qemu_and_on_the_builtin_emulator(tmp_path: Path) -> N
     assert differ == [3]
     assert real[3]["result"] == 0x70008086
     assert (builtin[3]["route"], builtin[3]["result"]) == ("null", 0xFFFFFFFF)
+
+
+def test_dm_creates_the_guest_from_an_xl_cfg(tmp_path: Path) -> None:
+    cfg = tmp_path / "vm.cfg"
+    cfg.write_text('name = "vm1"\nbuilder = "hvm"\nmemory = 256\nvcpus = 2\n')
+    trace = [{**TRACE[0], "dom": "vm1", "vcpu": 1}, {**TRACE[1], "dom": "vm1", "vcpu": 1}]
+    # libxl gives QEMU the vCPU count (-smp, libxl_dm.c); without it QEMU binds one port.
+    rc, lines = _run(tmp_path, trace, "--cfg", str(cfg), qemu_extra=("-smp", "2"))
+    assert rc == 0
+    accesses = [x for x in lines if "event" not in x]
+    assert accesses[1]["result"] == 0x70008086
+    # A trace line for a guest of another name is refused with its line number.
+    rc, _ = _run(tmp_path, TRACE[:1], "--cfg", str(cfg))
+    assert rc == 1

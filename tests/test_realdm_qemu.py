@@ -8,12 +8,13 @@ on SIGTERM it disables and destroys the server.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ioreqlab.abi.constants import BufIoreqMode, IoRangeType
+from ioreqlab.abi.constants import BufIoreqMode, DmOp, IoRangeType
 from ioreqlab.hv.vcpu_io import Route, Status
 from ioreqlab.realdm import DeviceModel, shared_host
 from tests.realdm_helpers import qemu_argv
@@ -91,6 +92,13 @@ def test_sigterm_tears_the_server_down(qemu: DeviceModel) -> None:
     assert qemu.stop() == 0
     assert d.servers == []  # QEMU's own destroy DMOP was served
     assert qemu.host.io.channels.bound(qemu.domid, 1) is None
+    # Start-up and teardown: every DMOP QEMU sent was answered 0, as Xen answers them.
+    ops = [(DmOp(struct.unpack_from("<I", bufs[0])[0]), rc) for _, bufs, rc in qemu.fake.dm_ops]
+    assert all(rc == 0 for _, rc in ops)
+    names = [op for op, _ in ops]
+    assert names[:2] == [DmOp.CREATE_IOREQ_SERVER, DmOp.GET_IOREQ_SERVER_INFO]
+    assert names[-2:] == [DmOp.SET_IOREQ_SERVER_STATE, DmOp.DESTROY_IOREQ_SERVER]
+    assert names.count(DmOp.MAP_IO_RANGE_TO_IOREQ_SERVER) >= 40  # 34 port, 3 MMIO, 5 PCI
 
 
 def test_unserved_calls_are_logged_by_name(qemu: DeviceModel) -> None:
