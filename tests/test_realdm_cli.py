@@ -125,3 +125,12 @@ def test_dm_creates_the_guest_from_an_xl_cfg(tmp_path: Path) -> None:
     # A trace line for a guest of another name is refused with its line number.
     rc, _ = _run(tmp_path, TRACE[:1], "--cfg", str(cfg))
     assert rc == 1
+
+
+def test_dm_without_a_trace_serves_until_the_device_model_exits(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A client that never becomes ready (it exits at once) is reported, status and all.
+    assert main(["dm", "--timeout", "5", "--", "sh", "-c", "exit 3"]) == 1
+    err = capsys.readouterr().err
+    assert "device model exited before it was ready (status 3)" in err
