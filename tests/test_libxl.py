@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from ioreqlab.abi import HvmParam
@@ -10,6 +12,8 @@ from ioreqlab.toolstack import (
     ERROR_FAIL,
     ERROR_INVAL,
     GPU_WP_RANGES,
+    SCHEMA,
+    DomainConfig,
     LibxlError,
     build_config,
     domain_create,
@@ -19,7 +23,7 @@ from ioreqlab.toolstack import (
 
 
 def config(text: str, gpu: str = "bdw") -> dict[str, object]:
-    return build_config(parse_xl_cfg(text, "t.cfg"), gpu=gpu).values
+    return build_config(parse_xl_cfg(text, "t.cfg"), gpu=gpu).as_dict()
 
 
 def refused(text: str) -> LibxlError:
@@ -135,3 +139,20 @@ def test_pv_domain_create() -> None:
     host = Host(xen_heap_bytes=1 << 20)
     domid = domain_create(host, build_config(parse_xl_cfg("name='p'\nmemory=256\n")))
     assert not host.domains[domid].hvm
+
+
+def test_domain_config_is_typed_from_the_schema() -> None:
+    # One typed field per SCHEMA row, in order, of the row's kind (libxl_types.idl's
+    # role); HVM-only rows may be None (a PV guest has none of them).
+    kinds = {"uint": "int", "int": "int", "bool": "bool", "string": "str", "enum": "str"}
+    fields = dataclasses.fields(DomainConfig)
+    assert [f.name for f in fields] == [row.name for row in SCHEMA]
+    for f, row in zip(fields, SCHEMA, strict=True):
+        want = "tuple[str, ...]" if row.kind in ("list", "strings") else kinds[row.kind]
+        if row.hvm_only:
+            want += " | None"
+        assert f.type == want, row.name
+    pv = build_config(parse_xl_cfg("name='p'\nmemory=256\n"))
+    assert all(getattr(pv, row.name) is None for row in SCHEMA if row.hvm_only)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        pv.name = "q"  # type: ignore[misc]  # the assignment is what is tested

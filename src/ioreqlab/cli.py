@@ -317,7 +317,7 @@ def _cmd_xl_create(args: argparse.Namespace) -> int:
         return 1
     if args.verbose:
         err.writelines(line + "\n" for line in log)
-    print(f"Domain {domid} ({config['name']}) created on a {args.design} host")
+    print(f"Domain {domid} ({config.name}) created on a {args.design} host")
     return 0
 
 
@@ -342,7 +342,7 @@ def _dm_guest(args: argparse.Namespace) -> tuple[Host, int, str]:
         raise UsageError(f"{args.cfg}: {e}") from None
     if not config.hvm:
         raise UsageError(f"{args.cfg}: the guest is not HVM: it has no device model")
-    return host, domid, str(config["name"])
+    return host, domid, config.name
 
 
 def _dm_inputs(args: argparse.Namespace) -> tuple[list[str], list[str] | None]:

@@ -181,7 +181,7 @@ def _build(
     for name, spec in _instances(scenario):
         try:
             config = build_config(spec.xl, gpu=scenario.host.gpu)
-            vgt = bool(config.values.get("vgt"))
+            vgt = bool(config.vgt)
             if wp_limit is not None and vgt:
                 # As if the admin had written it in the file: libxl checks it like any other.
                 extra = parse_xl_cfg(f"max_wp_ram_ranges = {wp_limit}\n", "the planner's limit")
@@ -189,7 +189,7 @@ def _build(
                 config = build_config(xl, gpu=scenario.host.gpu)
         except LibxlError as err:
             raise ScenarioError(f"domain {name}: {err}") from None
-        config.values["name"] = name
+        config = replace(config, name=name)
         if spec.workload.kind in ("gpu", "hostile") and not vgt:
             raise ScenarioError(f"domain {name}: a {spec.workload.kind} workload needs vgt = 1")
         try:
@@ -200,7 +200,7 @@ def _build(
         run = GuestRun(name, domid, spec.workload, Guest(host, domid, name, trace=trace), rng)
         if config.hvm:
             dm = devicemodel.open(host, 0)
-            run.qemu = QemuEmulator(dm, domid, vga=config.values["vga"] != "none" and not vgt)
+            run.qemu = QemuEmulator(dm, domid, vga=config.vga != "none" and not vgt)
             run.qemu.start()
             if vgt:
                 run.mediator = GvtgMediator(dm, domid)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ioreqlab.abi.constants import PAGE_SHIFT, UINT32_MAX, HvmParam
@@ -124,28 +124,58 @@ SCHEMA: tuple[Field, ...] = (
 _BY_NAME = {f.name: f for f in SCHEMA}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DomainConfig:
-    """A resolved domain config (after setdefault and validation)."""
+    """A resolved domain config (after setdefault and validation), one field per SCHEMA row.
 
-    values: dict[str, Any] = field(default_factory=dict)
+    Typed from :data:`SCHEMA` as libxl's types come from ``libxl_types.idl``:
+    ``uint``/``int`` rows are ``int``, ``bool`` rows ``bool``, ``string`` and
+    ``enum`` rows ``str``, ``list``/``strings`` rows a tuple of strings.  HVM-only
+    fields are None for a PV guest (``tests/test_libxl.py`` checks the two agree).
+    """
 
-    def __getitem__(self, name: str) -> Any:
-        return self.values[name]
+    name: str
+    type: str
+    max_memkb: int
+    target_memkb: int
+    avail_vcpus: int
+    max_vcpus: int
+    hap: bool | None
+    device_model_version: str | None
+    vga: str | None
+    videoram: int | None
+    timer_mode: int | None
+    hpet: bool | None
+    viridian: bool | None
+    nested_hvm: bool | None
+    altp2m: bool | None
+    vpt_align: bool | None
+    max_wp_ram_ranges: int | None
+    vgt: bool | None
+    vgt_low_gm_sz: int | None
+    vgt_high_gm_sz: int | None
+    vgt_fence_sz: int | None
+    disks: tuple[str, ...]
+    nics: tuple[str, ...]
+    serial: tuple[str, ...]
 
     @property
     def hvm(self) -> bool:
         """Whether the guest is HVM."""
-        return bool(self.values["type"] == "hvm")
+        return self.type == "hvm"
 
     @property
     def nr_pages(self) -> int:
         """Guest RAM in 4 KiB pages (from ``max_memkb``)."""
-        return int(self.values["max_memkb"]) >> (PAGE_SHIFT - 10)
+        return self.max_memkb >> (PAGE_SHIFT - 10)
+
+    def as_dict(self) -> dict[str, object]:
+        """Every field by its SCHEMA name."""
+        return {f.name: getattr(self, f.name) for f in SCHEMA}
 
     def to_json(self) -> dict[str, Any]:
         """libxl's JSON shape: ``c_info``, ``b_info`` (with ``type.hvm``), devices."""
-        v = self.values
+        v = self.as_dict()
         b_info: dict[str, Any] = {
             k: v[k] for k in ("max_vcpus", "avail_vcpus", "max_memkb", "target_memkb")
         }
@@ -153,18 +183,18 @@ class DomainConfig:
             b_info["type.hvm"] = {
                 f.name: v[f.name] for f in SCHEMA if f.hvm_only and not f.name.startswith("vgt")
             }
-            if v["vgt"]:
+            if self.vgt:
                 b_info["type.hvm"]["vgt"] = {
-                    "low_gm_sz": v["vgt_low_gm_sz"],
-                    "high_gm_sz": v["vgt_high_gm_sz"],
-                    "fence_sz": v["vgt_fence_sz"],
+                    "low_gm_sz": self.vgt_low_gm_sz,
+                    "high_gm_sz": self.vgt_high_gm_sz,
+                    "fence_sz": self.vgt_fence_sz,
                 }
         return {
-            "c_info": {"type": v["type"], "name": v["name"]},
+            "c_info": {"type": self.type, "name": self.name},
             "b_info": b_info,
-            "disks": list(v["disks"]),
-            "nics": list(v["nics"]),
-            "serial": list(v["serial"]),
+            "disks": list(self.disks),
+            "nics": list(self.nics),
+            "serial": list(self.serial),
         }
 
 
@@ -253,7 +283,7 @@ def build_config(cfg: XlConfig, *, gpu: str = "bdw") -> DomainConfig:
                 raise LibxlError(ERROR_INVAL, f"{f.key} is only valid for HVM guests", option=f.key)
             if f.hvm_only:
                 v[f.name] = None
-        return DomainConfig(v)
+        return DomainConfig(**v)
     if v["videoram"] is None:
         v["videoram"] = 16 if v["vga"] == "stdvga" else 8
     if v["nested_hvm"] and v["altp2m"]:
@@ -262,7 +292,7 @@ def build_config(cfg: XlConfig, *, gpu: str = "bdw") -> DomainConfig:
         if gpu not in GPU_WP_RANGES:
             raise LibxlError(ERROR_INVAL, f"unknown GPU generation {gpu!r}")
         v["max_wp_ram_ranges"] = GPU_WP_RANGES[gpu]
-    config = DomainConfig(v)
+    config = DomainConfig(**v)
     bound, why = max_wp_ram_ranges_bound(config.nr_pages)
     if v["max_wp_ram_ranges"] > bound:
         raise LibxlError(
@@ -279,11 +309,11 @@ def build_config(cfg: XlConfig, *, gpu: str = "bdw") -> DomainConfig:
 #: host's profile's (``libxl_hvm_params``).
 _HVM_PARAMS: dict[int, Callable[[DomainConfig], int]] = {
     HvmParam.PAE_ENABLED: lambda c: 1,
-    HvmParam.HPET_ENABLED: lambda c: int(c["hpet"]),
-    HvmParam.TIMER_MODE: lambda c: int(c["timer_mode"]),
-    HvmParam.VPT_ALIGN: lambda c: int(c["vpt_align"]),
-    HvmParam.NESTEDHVM: lambda c: int(c["nested_hvm"]),
-    HvmParam.ALTP2M: lambda c: int(c["altp2m"]),
+    HvmParam.HPET_ENABLED: lambda c: int(bool(c.hpet)),
+    HvmParam.TIMER_MODE: lambda c: int(c.timer_mode or 0),
+    HvmParam.VPT_ALIGN: lambda c: int(bool(c.vpt_align)),
+    HvmParam.NESTEDHVM: lambda c: int(bool(c.nested_hvm)),
+    HvmParam.ALTP2M: lambda c: int(bool(c.altp2m)),
 }
 
 
@@ -300,14 +330,13 @@ def domain_create(
     :class:`LibxlError`; the half-built domain is destroyed first.
     """
     lines = log if log is not None else []
-    v = config.values
     try:
         domid = host.create_domain(
-            memory_mib=v["max_memkb"] // 1024,
-            vcpus=v["max_vcpus"],
+            memory_mib=config.max_memkb // 1024,
+            vcpus=config.max_vcpus,
             hvm=config.hvm,
-            hap=bool(v["hap"]) if config.hvm else True,
-            name=v["name"],
+            hap=bool(config.hap) if config.hvm else True,
+            name=config.name,
             preallocate_bytes=preallocate_bytes,
         )
     except XenError as err:
@@ -320,11 +349,11 @@ def domain_create(
         return domid
     dm = DeviceModel(host, 0)
     params = [(HvmParam(i).name, i, _HVM_PARAMS[i]) for i in host.xen.libxl_hvm_params]
-    if v["viridian"]:
+    if config.viridian:
         params.append(("VIRIDIAN", HvmParam.VIRIDIAN, lambda c: 1))
-    if v["max_wp_ram_ranges"]:
+    if config.max_wp_ram_ranges:
         wp = host.xen.params.max_wp_ram_ranges  # where the seed's param sits in this Xen
-        params.append(("MAX_WP_RAM_RANGES", wp, lambda c: int(c["max_wp_ram_ranges"])))
+        params.append(("MAX_WP_RAM_RANGES", wp, lambda c: int(c.max_wp_ram_ranges or 0)))
     for name, param, value_of in params:
         value = value_of(config)
         try:
