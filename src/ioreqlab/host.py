@@ -11,9 +11,8 @@ Xen's errno and changing nothing when it fails:
 * the guest: :meth:`guest_access` — a port or MMIO access from one vCPU,
   routed, delivered to an emulator's slot and completed.
 
-The ABI boundary, where real struct bytes come in and ``0``/``-errno`` goes
-out, is :meth:`dm_op` and :meth:`hvm_op` (see :mod:`ioreqlab.hv.dmop`); the
-client library :mod:`ioreqlab.devicemodel` goes through it.
+The ABI boundary (struct bytes in, ``0``/``-errno`` out) is :meth:`dm_op` and
+:meth:`hvm_op` (:mod:`ioreqlab.hv.dmop`), which :mod:`ioreqlab.devicemodel` uses.
 
 Domain lookup follows ``rcu_lock_remote_domain_by_id``: the caller acting on
 itself is ``-EPERM``, an unknown (or crashed, or destroyed) domain ``-ESRCH``.
@@ -28,17 +27,13 @@ import itertools
 from collections.abc import Callable, Sequence
 
 from ioreqlab.abi.constants import (
-    DOMID_SELF,
     NR_IOREQ_SERVER_PAGES,
     PAGE_SHIFT,
     PAGE_SIZE,
-    PREEMPT_PAGES,
-    UINT64_MAX,
     HvmMem,
     HvmParam,
     IoReqDir,
     IoReqType,
-    P2mType,
 )
 from ioreqlab.abi.ioreq import IoReq
 from ioreqlab.errors import (
@@ -53,10 +48,12 @@ from ioreqlab.errors import (
 )
 from ioreqlab.hv import ioreq as srv
 from ioreqlab.hv import memory as mem
+from ioreqlab.hv import memtype
 from ioreqlab.hv import params as prm
+from ioreqlab.hv.census import check_host_invariants, host_statistics
 from ioreqlab.hv.dmop import Buffer, dispatch_dm_op, dispatch_hvm_op
 from ioreqlab.hv.domain import Domain, layout_hvm
-from ioreqlab.hv.evtchn import port_owner
+from ioreqlab.hv.evtchn import bind_interdomain, send_target
 from ioreqlab.hv.heap import FaultHook, HeapStats, XenHeap
 from ioreqlab.hv.lookup import Lookup
 from ioreqlab.hv.pages import HEAP_PAGES, Page, PageProvider
@@ -64,7 +61,6 @@ from ioreqlab.hv.server import IoreqServer
 from ioreqlab.hv.stats import DomainStats, HostStats, IoreqServerInfo
 from ioreqlab.hv.vcpu_io import Access, Route, Status, VcpuIo
 from ioreqlab.hv.wp import DESIGN_NAMES, WpDesign, make_design
-from ioreqlab.p2m import get_mem_type
 from ioreqlab.p2t import P2tTable
 from ioreqlab.profiles import DEFAULT_XEN, XenProfile, profile
 from ioreqlab.rangeset import NodeLayout
@@ -129,18 +125,9 @@ class Host:
         self.heap = XenHeap(xen_heap_bytes, fault=fault)
         #: Where every page Xen allocates comes from (:mod:`ioreqlab.hv.pages`).
         self.pages = pages
-        self.domains: dict[int, Domain] = {
-            0: Domain(
-                0,
-                "Domain-0",
-                hvm=False,
-                hap=True,
-                nr_pages=0,
-                vcpus=1,
-                privileged=True,
-                pages=pages,
-            )
-        }
+        dom0 = Domain(0, "Domain-0", hvm=False, hap=True, nr_pages=0, vcpus=1, privileged=True)
+        dom0.pages = pages
+        self.domains: dict[int, Domain] = {0: dom0}
         #: How hypercalls find their domains (also the DMOP boundary's).
         self.lookup = Lookup(self.domains)
         self._rover = 0
@@ -341,35 +328,12 @@ class Host:
         atomic, as in Xen: if page *k* is refused, pages before it stay changed.
         """
         _, d = self.lookup.dm_target(caller, domid)
-        last = first_pfn + nr - 1
-        # set_mem_type: first_pfn > last_pfn (nr 0 wraps) or past domain_get_maximum_gpfn,
-        # the highest gfn ever mapped, special pages included.
-        if nr <= 0 or first_pfn < 0 or last > UINT64_MAX or last > d.max_mapped_pfn:
-            raise XenEINVAL(f"pages [{first_pfn:#x}, +{nr}) are not within the guest")
-        self.wp.check_type(mem)
-        self.wp.precheck(d, mem)
-        todo = min(nr, PREEMPT_PAGES)
-        for gfn in range(first_pfn, first_pfn + todo):
-            old = d.p2m.get(gfn)
-            if not self.wp.allowed(d, gfn, old, mem):
-                d.count("set_mem_type_refused")
-                raise XenEINVAL(f"gfn {gfn:#x}: {old.name.lower()} -> memory type {mem} refused")
-            self.wp.apply(d, gfn, old, mem)
-        d.count("set_mem_type_pages", todo)
-        if todo < nr:
-            d.count("set_mem_type_continuations")
-        return todo
+        return memtype.set_mem_type(self.wp, d, mem, first_pfn, nr)
 
     def get_mem_type(self, caller: int, domid: int, pfn: int) -> HvmMem:
         """``HVMOP_get_mem_type`` (§3.4): the guest itself, its DM or dom0 may ask."""
         c, d = self.lookup.any(caller, domid)
-        prm.allow_target(c, d)  # hvmop_get_mem_type: XSM_TARGET, then the HVM check
-        if not d.hvm:
-            raise XenEINVAL(f"domain {domid} is not an HVM guest")
-        t = d.p2m.get(pfn)
-        if t == P2mType.IOREQ_SERVER:
-            return self.wp.mem_type_of(d, pfn)
-        return get_mem_type(t, tracked_as=self.wp.tracked_as)
+        return memtype.get_mem_type(self.wp, c, d, pfn)
 
     def map_mem_type_to_ioreq_server(
         self, caller: int, domid: int, sid: int, mem: int, flags: int, opaque: int = 0
@@ -383,17 +347,7 @@ class Host:
         ``opaque`` whoever asks.
         """
         c, d = self.lookup.dm_target(caller, domid)
-        self.wp.check_claim_hap(d)
-        if opaque == 0:
-            self.wp.check_claim_args(d, mem, flags)
-            s = srv.lookup_server(d, sid, c.domid)
-            self.wp.claim(d, s, mem, flags)
-        if flags:
-            return 0
-        nxt = self.wp.sweep_chunk(d, mem, opaque)
-        if nxt:
-            d.count("sweep_continuations")
-        return nxt
+        return memtype.map_mem_type(self.wp, c, d, sid, mem, flags, opaque)
 
     def set_log_dirty(self, domid: int, enable: bool) -> None:
         """The toolstack turns global log-dirty (live migration) on or off.
@@ -403,16 +357,7 @@ class Host:
         ``ram_logdirty`` until the guest writes it; off: back to ``ram_rw``
         (``hap_disable_log_dirty``).
         """
-        d = self.domains.get(domid)
-        if d is None or not d.alive:
-            raise XenESRCH(f"no domain {domid}")
-        if enable and d.p2m.entry_count:
-            raise XenEBUSY(f"{d.p2m.entry_count} p2m_ioreq_server entries remain")
-        if enable:
-            d.p2m.change_type_global(P2mType.RAM_RW, P2mType.RAM_LOGDIRTY)
-        else:
-            d.p2m.change_type_global(P2mType.RAM_LOGDIRTY, P2mType.RAM_RW)
-        d.log_dirty = d.global_logdirty = enable
+        mem.set_log_dirty(self._toolstack_target(domid), enable)
 
     def clean_dirty_bitmap(self, domid: int) -> frozenset[int]:
         """``XEN_DOMCTL_SHADOW_OP_CLEAN``: the frames dirtied since the last clean.
@@ -421,16 +366,14 @@ class Host:
         every ``ram_rw`` frame back to ``ram_logdirty``, which also turns
         ``global_logdirty`` back on).  ``-EINVAL`` outside log-dirty mode.
         """
+        return mem.clean_dirty_bitmap(self._toolstack_target(domid))
+
+    def _toolstack_target(self, domid: int) -> Domain:
+        """A live domain for a domctl (``-ESRCH`` otherwise)."""
         d = self.domains.get(domid)
         if d is None or not d.alive:
             raise XenESRCH(f"no domain {domid}")
-        if not d.log_dirty:
-            raise XenEINVAL(f"domain {domid} is not in log-dirty mode")
-        dirty = frozenset(d.platform.dirty)
-        d.platform.dirty.clear()
-        d.p2m.change_type_global(P2mType.RAM_RW, P2mType.RAM_LOGDIRTY)
-        d.global_logdirty = True
-        return dirty
+        return d
 
     # -- HVM params ---------------------------------------------------------
 
@@ -507,27 +450,15 @@ class Host:
     def evtchn_bind_interdomain(
         self, caller: int, remote_domid: int, remote_port: int, notify: Callable[[], None]
     ) -> int:
-        """``EVTCHNOP_bind_interdomain``: bind a server's guest port; return the local port.
+        """``EVTCHNOP_bind_interdomain`` of a server's guest port; the local port.
 
-        The remote domain must exist (``-ESRCH``, DOMID_SELF included); the port
-        must be one Xen allocated for an ioreq server of that domain and offered
-        to ``caller`` — the server's emulator — and not bound yet (``-EINVAL``,
-        ``common/event_channel.c:evtchn_bind_interdomain``).  ``notify`` runs
-        each time Xen signals the channel, and once at binding: Xen sets the new
-        port pending in case a signal was lost while it was unbound.
+        See :func:`ioreqlab.hv.evtchn.bind_interdomain` for Xen's checks.
+        ``notify`` runs each time Xen signals the channel, and once at binding.
         """
         self.lookup.live(caller)
-        d = self.domains.get(caller if remote_domid == DOMID_SELF else remote_domid)
-        if d is None or not d.alive:
-            raise XenESRCH(f"domain {remote_domid} does not exist")
-        owner = port_owner(d, remote_port)
-        if owner is None or owner[0].emulator != caller:
-            raise XenEINVAL(f"port {remote_port} of domain {d.domid} is not offered to {caller}")
-        if self.io.channels.bound(d.domid, remote_port) is not None:
-            raise XenEINVAL(f"port {remote_port} of domain {d.domid} is already bound")
-        local = self.io.channels.bind(caller, d.domid, remote_port, notify).local_port
-        notify()  # "we may have lost notifications": the new port starts pending
-        return local
+        return bind_interdomain(
+            self.io.channels, self.domains, caller, remote_domid, remote_port, notify
+        )
 
     def evtchn_send(self, caller: int, local_port: int) -> Access | None:
         """``EVTCHNOP_send`` on the caller's port: for a vCPU's port, Xen wakes the vCPU.
@@ -536,14 +467,8 @@ class Host:
         end is gone drops the signal (``ECS_UNBOUND``); an unknown port is
         ``-EINVAL``.
         """
-        b = self.io.channels.local(caller, local_port)
-        if b is None:
-            return None
-        d = self.domains[b.remote_domid]
-        owner = port_owner(d, b.remote_port)
-        if owner is None or owner[1] < 0:
-            return None
-        return self.io.completed(d, owner[0], owner[1])
+        target = send_target(self.io.channels, self.domains, caller, local_port)
+        return None if target is None else self.io.completed(*target)
 
     def evtchn_close(self, caller: int, local_port: int) -> None:
         """``EVTCHNOP_close``: the guest's port is unbound, offered to the caller again."""
@@ -647,22 +572,7 @@ class Host:
 
     def statistics(self) -> HostStats:
         """A frozen snapshot of the whole host: heap, and each domain's figures."""
-        doms = []
-        for domid, d in sorted(self.domains.items()):
-            doms.append(
-                DomainStats(
-                    domid=domid,
-                    name=d.name,
-                    servers=len(d.servers) + (d.default_server is not None),
-                    heap=self.heap.account(domid).statistics(),
-                    tracked_pages=d.p2m.entry_count,
-                    tracking_entries=self.wp.tracking_entries(d) if d.hvm else 0,
-                    tracking_bytes=self.wp.tracking_bytes(d) if d.hvm else 0,
-                    counters=tuple(sorted(d.counters.items())),
-                    platform=d.platform.statistics(),
-                )
-            )
-        return HostStats(self.design, self.heap.statistics(), tuple(doms), self.xen.version)
+        return host_statistics(self.design, self.xen.version, self.domains, self.heap, self.wp)
 
     def check_invariants(self) -> None:
         """Each structure's own invariants, and each domain's heap account
@@ -671,19 +581,7 @@ class Host:
         Raises ``AssertionError`` on the first violation; tests, fuzzers and
         the model checker call it after every step.
         """
-        for domid, d in self.domains.items():
-            d.p2m.check_invariants()
-            held = 0
-            for s in d.all_servers():
-                for r in s.ranges.values():
-                    r.check_invariants()
-                held += s.heap_bytes()
-            if d.p2t is not None:
-                d.p2t.check_invariants()
-                held += d.p2t.bytes_in_use
-            held += d.platform.pinned_bytes
-            in_use = self.heap.account(domid).in_use
-            assert in_use == held, f"dom{domid}: heap account {in_use} B, structures hold {held} B"
+        check_host_invariants(self.domains, self.heap)
 
     def heap_statistics(self) -> HeapStats:
         """The whole Xen heap."""

@@ -17,14 +17,15 @@ signal on them means (a vCPU's ioreq completion), is the host's business.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ioreqlab.errors import XenEINVAL
+from ioreqlab.abi.constants import DOMID_SELF
+from ioreqlab.errors import XenEINVAL, XenESRCH
 from ioreqlab.hv.domain import Domain
 from ioreqlab.hv.server import IoreqServer
 
-__all__ = ["Binding", "EventChannels", "port_owner"]
+__all__ = ["Binding", "EventChannels", "bind_interdomain", "port_owner", "send_target"]
 
 
 def port_owner(d: Domain, port: int) -> tuple[IoreqServer, int] | None:
@@ -114,3 +115,51 @@ class EventChannels:
             if b.local_domid != domid:
                 self._dangling.add((b.local_domid, b.local_port))
         self._dangling = {k for k in self._dangling if k[0] != domid}
+
+
+def bind_interdomain(
+    channels: EventChannels,
+    domains: Mapping[int, Domain],
+    caller: int,
+    remote_domid: int,
+    remote_port: int,
+    notify: Callable[[], None],
+) -> int:
+    """``evtchn_bind_interdomain`` (``common/event_channel.c``, 4.17) for an ioreq port.
+
+    The remote domain must exist (``-ESRCH``, DOMID_SELF naming the caller);
+    the port must be one Xen allocated for an ioreq server of that domain,
+    offered to ``caller`` (the server's emulator) and not bound yet
+    (``-EINVAL``).  Xen then sets the new local port pending, "we may have
+    lost notifications": ``notify`` runs once at once.
+    """
+    d = domains.get(caller if remote_domid == DOMID_SELF else remote_domid)
+    if d is None or not d.alive:
+        raise XenESRCH(f"domain {remote_domid} does not exist")
+    owner = port_owner(d, remote_port)
+    if owner is None or owner[0].emulator != caller:
+        raise XenEINVAL(f"port {remote_port} of domain {d.domid} is not offered to {caller}")
+    if channels.bound(d.domid, remote_port) is not None:
+        raise XenEINVAL(f"port {remote_port} of domain {d.domid} is already bound")
+    local = channels.bind(caller, d.domid, remote_port, notify).local_port
+    notify()
+    return local
+
+
+def send_target(
+    channels: EventChannels, domains: Mapping[int, Domain], caller: int, local_port: int
+) -> tuple[Domain, IoreqServer, int] | None:
+    """Whose vCPU a send on ``local_port`` wakes: (domain, server, vcpu), or None.
+
+    None for a port whose guest end is gone (the signal is dropped) or that
+    is a server's buffered port (it wakes no vCPU); ``-EINVAL`` for a port the
+    caller has not.
+    """
+    b = channels.local(caller, local_port)
+    if b is None:
+        return None
+    d = domains[b.remote_domid]
+    owner = port_owner(d, b.remote_port)
+    if owner is None or owner[1] < 0:
+        return None
+    return d, owner[0], owner[1]

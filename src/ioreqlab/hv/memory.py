@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ioreqlab.abi.constants import PAGE_SHIFT, UINT64_MAX, HvmMem, P2mType
-from ioreqlab.errors import XenEINVAL
+from ioreqlab.errors import XenEBUSY, XenEINVAL
 from ioreqlab.hv.domain import Domain
 from ioreqlab.hv.pages import Page
 from ioreqlab.hv.wp import WpDesign
 
-__all__ = ["foreign_frame", "populate_physmap"]
+__all__ = ["clean_dirty_bitmap", "foreign_frame", "populate_physmap", "set_log_dirty"]
 
 #: ``max_order``: a control domain may populate order-12 extents, others 9
 #: (``CONFIG_CTLDOM_MAX_ORDER``, ``CONFIG_DOMU_MAX_ORDER``).
@@ -68,3 +68,29 @@ def populate_physmap(
         done += 1
     d.count("populated_extents", done)
     return done
+
+
+def set_log_dirty(d: Domain, enable: bool) -> None:
+    """Global log-dirty on or off (``hap_enable_log_dirty``/``hap_disable_log_dirty``).
+
+    ``-EBUSY`` while ioreq-typed pages remain.  On: every ``ram_rw`` frame
+    becomes ``ram_logdirty`` until the guest writes it; off: back to ``ram_rw``.
+    """
+    if enable and d.p2m.entry_count:
+        raise XenEBUSY(f"{d.p2m.entry_count} p2m_ioreq_server entries remain")
+    if enable:
+        d.p2m.change_type_global(P2mType.RAM_RW, P2mType.RAM_LOGDIRTY)
+    else:
+        d.p2m.change_type_global(P2mType.RAM_LOGDIRTY, P2mType.RAM_RW)
+    d.log_dirty = d.global_logdirty = enable
+
+
+def clean_dirty_bitmap(d: Domain) -> frozenset[int]:
+    """``hap_clean_dirty_bitmap``: the dirty frames; logging re-armed (``-EINVAL`` if off)."""
+    if not d.log_dirty:
+        raise XenEINVAL(f"domain {d.domid} is not in log-dirty mode")
+    dirty = frozenset(d.platform.dirty)
+    d.platform.dirty.clear()
+    d.p2m.change_type_global(P2mType.RAM_RW, P2mType.RAM_LOGDIRTY)
+    d.global_logdirty = True
+    return dirty

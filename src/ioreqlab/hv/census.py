@@ -1,0 +1,57 @@
+"""The whole host counted: its frozen statistics, and the check that the books balance.
+
+:func:`host_statistics` is :meth:`Host.statistics`'s snapshot;
+:func:`check_host_invariants` is :meth:`Host.check_invariants`: every
+structure's own invariants, and each domain's heap account equal to what its
+servers, its p2t table and its pinned ranges hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ioreqlab.hv.domain import Domain
+from ioreqlab.hv.heap import XenHeap
+from ioreqlab.hv.stats import DomainStats, HostStats
+from ioreqlab.hv.wp import WpDesign
+
+__all__ = ["check_host_invariants", "host_statistics"]
+
+
+def host_statistics(
+    design: str, version: str, domains: Mapping[int, Domain], heap: XenHeap, wp: WpDesign
+) -> HostStats:
+    """A frozen snapshot of the whole host: heap, and each domain's figures."""
+    doms = []
+    for domid, d in sorted(domains.items()):
+        doms.append(
+            DomainStats(
+                domid=domid,
+                name=d.name,
+                servers=len(d.servers) + (d.default_server is not None),
+                heap=heap.account(domid).statistics(),
+                tracked_pages=d.p2m.entry_count,
+                tracking_entries=wp.tracking_entries(d) if d.hvm else 0,
+                tracking_bytes=wp.tracking_bytes(d) if d.hvm else 0,
+                counters=tuple(sorted(d.counters.items())),
+                platform=d.platform.statistics(),
+            )
+        )
+    return HostStats(design, heap.statistics(), tuple(doms), version)
+
+
+def check_host_invariants(domains: Mapping[int, Domain], heap: XenHeap) -> None:
+    """``AssertionError`` on the first structure, or heap account, out of order."""
+    for domid, d in domains.items():
+        d.p2m.check_invariants()
+        held = 0
+        for s in d.all_servers():
+            for r in s.ranges.values():
+                r.check_invariants()
+            held += s.heap_bytes()
+        if d.p2t is not None:
+            d.p2t.check_invariants()
+            held += d.p2t.bytes_in_use
+        held += d.platform.pinned_bytes
+        in_use = heap.account(domid).in_use
+        assert in_use == held, f"dom{domid}: heap account {in_use} B, structures hold {held} B"
