@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: run test test-long lint bench clean
+.PHONY: run test test-long mutate lint bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,15 @@ test: $(VENV)/.installed-test
 # not CI's; see docs/reliability.md.
 test-long: $(VENV)/.installed-test
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest
+
+# Mutation testing of the core, in stages (tests/mutation.py; docs/mutation.md):
+# `make mutate` runs every stage (hours); `make mutate STAGES=rangeset` one.
+$(VENV)/.installed-mutate: $(VENV)/.installed-test
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,mutate]'
+	touch $@
+
+mutate: $(VENV)/.installed-mutate
+	$(BIN)/python -m tests.mutation $(if $(STAGES),$(STAGES),--all) --doc
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench

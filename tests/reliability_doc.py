@@ -85,6 +85,9 @@ and how to run the longer profiles.
 - Coverage-guided fuzzing with atheris (`.venv/bin/pip install -e '.[fuzz]'` first):
   - `.venv/bin/python fuzz/fuzz_dmop.py -atheris_runs=200000` — the DMOP/HVMOP boundary;
   - `.venv/bin/python fuzz/fuzz_xlcfg.py -atheris_runs=500000` — the xl.cfg parser and the scenario loader.
+- Mutation testing, in stages of a few modules against the tests that exercise them:
+  `make mutate STAGES=rangeset` (one stage), `make mutate` (all; hours). Scores and
+  surviving mutants: `docs/mutation.md`.
 
 ## Bad inputs at the hypercall boundary
 

@@ -370,3 +370,33 @@ def test_a_disclaim_with_leftovers_turns_global_log_dirty_off(xen: str) -> None:
     assert d.counters["global_logdirty_lost"] == 1
     host.guest_access(g, 0, "mmio", 0x42 << 12, 4, write=True, data=1)
     assert 0x42 not in d.platform.dirty  # the write a migration needed is not logged
+
+
+@pytest.mark.parametrize("design", ["rangeset", "p2m", "p2t"])
+def test_a_write_straddling_into_a_protected_frame_is_decided_per_frame(design: str) -> None:
+    # linear_write (emulate.c, 4.17) splits at the page boundary: the part on plain
+    # RAM is written, the part on the write-protected frame goes to its owner.  The
+    # model once wrote all eight bytes as RAM, bypassing the protection.
+    host, g, dm, sid = make(design)
+    echo = EchoEmulator(host, 0, g, sid)
+    dm.set_ioreq_server_state(g, sid, True)
+    if design == "rangeset":
+        dm.map_wp_mem_range_to_ioreq_server(g, sid, 0x31, 0x31)
+        dm.set_mem_type(g, HvmMem.MMIO_WRITE_DM, 0x31, 1)
+    else:
+        dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
+        dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x31, 1)
+    got = host.guest_access(g, 0, "mmio", 0x30FFC, 8, write=True, data=0x1122334455667788)
+    assert (got.route, got.server_id, got.status) == ("server", sid, "done")
+    d = host.domains[g]
+    assert d.read_ram(0x30FFC, 4) == 0x55667788  # the RAM part
+    assert d.read_ram(0x31000, 4) == 0  # the protected part: the owner decides
+    assert [(r.addr, r.size, r.data) for r in echo.seen] == [(0x31000, 4, 0x11223344)]
+    # Three bytes on the protected frame go as two power-of-two chunks.
+    echo.seen.clear()
+    host.guest_access(g, 0, "mmio", 0x30FFB, 8, write=True, data=0x1122334455667788)
+    assert [(r.addr, r.size, r.data) for r in echo.seen] == [
+        (0x31000, 2, 0x2233),
+        (0x31002, 1, 0x11),
+    ]
+    assert d.read_ram(0x30FFB, 5) == 0x4455667788

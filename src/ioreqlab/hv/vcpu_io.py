@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ioreqlab.abi.constants import PAGE_SHIFT, UINT64_MAX, IoReqDir, IoReqType, P2mType
+from ioreqlab.abi.constants import PAGE_SHIFT, PAGE_SIZE, UINT64_MAX, IoReqDir, IoReqType, P2mType
 from ioreqlab.abi.ioreq import IoReq
 from ioreqlab.errors import XenEINVAL
 from ioreqlab.hv.delivery import SlotStatus, check_slot, send_buffered, send_sync
@@ -148,6 +148,10 @@ class VcpuIo:
                 return moved
         elif req.type == IoReqType.COPY:
             gfn = req.addr >> PAGE_SHIFT
+            if write and (req.addr & (PAGE_SIZE - 1)) + req.size > PAGE_SIZE:
+                split = self._straddling_write(d, vcpu, req)
+                if split is not None:
+                    return split
             t = d.p2m.get(gfn)
             if t == P2mType.IOREQ_SERVER:
                 if not write:
@@ -161,6 +165,45 @@ class VcpuIo:
             ones = (1 << (8 * req.size)) - 1
             return Access(Route.NULL, data=None if write else ones, request=sent)
         return self._deliver(d, vcpu, s, sent)
+
+    def _straddling_write(self, d: Domain, vcpu: int, req: IoReq) -> Access | None:
+        """A write across a frame boundary onto a write-protected frame, decided per frame.
+
+        ``linear_write`` (``arch/x86/hvm/emulate.c``, 4.17) splits an access at
+        the page boundary and handles each part by its own frame's type; the
+        part on a ``p2m_ioreq_server`` frame goes to its owner in power-of-two
+        chunks (``hvmemul_phys_mmio_access``).  None when neither frame is
+        write-protected (the access then goes on as before).  The RAM part is
+        written first; the protected chunks follow one after another, as the
+        parts of a ``rep`` do.
+        """
+        first = PAGE_SIZE - (req.addr & (PAGE_SIZE - 1))
+        low = req.data & ((1 << (8 * first)) - 1)
+        parts = [
+            (req.addr, first, low),
+            (req.addr + first, req.size - first, req.data >> (8 * first)),
+        ]
+        types = [d.p2m.get(addr >> PAGE_SHIFT) for addr, _, _ in parts]
+        if P2mType.IOREQ_SERVER not in types or req.count != 1:
+            return None
+        d.count("wp_straddling_writes")
+        chunks: list[IoReq] = []
+        for (start, length, part), t in zip(parts, types, strict=True):
+            if t != P2mType.IOREQ_SERVER:
+                if t in (P2mType.RAM_RW, P2mType.RAM_LOGDIRTY):
+                    self._write_ram(d, start, length, part)
+                continue
+            addr, size, value = start, length, part
+            chunk = 1 << (size.bit_length() - 1)
+            while size:
+                while chunk > size:
+                    chunk >>= 1
+                data = value & ((1 << (8 * chunk)) - 1)
+                chunks.append(
+                    IoReq(addr=addr, data=data, size=chunk, dir=IoReqDir.WRITE, type=IoReqType.COPY)
+                )
+                addr, size, value = addr + chunk, size - chunk, value >> (8 * chunk)
+        return self._send_elements(d, vcpu, tuple(chunks))
 
     def _ram(self, d: Domain, req: IoReq, *, discard: bool = False) -> Access:
         """Plain RAM: a read of one element, or a write of ``count`` (``rep stos``)."""
