@@ -62,13 +62,25 @@ class IoreqGmfnPool:
                 return params[index]
         return None
 
-    def give_back(self, gmfn: int, params: list[int]) -> None:
-        """Return a frame taken earlier (``hvm_free_ioreq_gfn``: legacy frames first)."""
+    def give_back(self, gmfn: int, params: list[int]) -> bool:
+        """Return a frame taken earlier (``hvm_free_ioreq_gfn``: legacy frames first).
+
+        Xen computes the bit as ``unsigned int i = gfn - base``: if the toolstack
+        moved ``HVM_PARAM_IOREQ_SERVER_PFN`` since the frame was taken, ``i``
+        wraps or lands past the 64-bit mask, where release builds ``set_bit``
+        outside it (memory that is not the pool's) and debug builds hit the
+        ``ASSERT``.  The model drops such a frame and returns False (the caller
+        counts it); a bit inside the mask is set, whatever frame it now names.
+        """
         for index in _LEGACY_PARAMS:
             if params[index] == gmfn:
                 self.legacy_mask |= 1 << index
-                return
-        self.mask |= 1 << (gmfn - self.base)
+                return True
+        i = (gmfn - self.base) & 0xFFFF_FFFF
+        if i >= 64:
+            return False
+        self.mask |= 1 << i
+        return True
 
     def free_frames(self) -> int:
         """How many frames are left."""

@@ -188,8 +188,8 @@ def map_gfns(d: Domain, s: IoreqServer) -> None:
 def _unmap_gfns(d: Domain, s: IoreqServer) -> None:
     """``arch_ioreq_server_unmap_pages``: the frames go back to the pool."""
     for pfn in (s.bufioreq_pfn, s.ioreq_pfn):
-        if pfn is not None:
-            d.gmfn_pool.give_back(pfn, d.params)
+        if pfn is not None and not d.gmfn_pool.give_back(pfn, d.params):
+            d.count("ioreq_gfn_outside_pool")
     s.ioreq_pfn = s.bufioreq_pfn = None
 
 
@@ -261,7 +261,8 @@ def create_server(
         shared_page, buffered_page = d.pages.new_page(), d.pages.new_page()
     except BaseException:
         for frame in taken:
-            d.gmfn_pool.give_back(frame, d.params)
+            if not d.gmfn_pool.give_back(frame, d.params):
+                d.count("ioreq_gfn_outside_pool")
         charges.rollback()
         raise
     server = IoreqServer(
