@@ -8,6 +8,7 @@ import pytest
 
 from ioreqlab import devicemodel
 from ioreqlab.abi import DOMID_SELF, HvmOp, HvmParam, HvmParamArg
+from ioreqlab.errors import XenENOSPC
 from ioreqlab.host import Host
 from tests.hv_helpers import errno_of, snapshot
 
@@ -287,3 +288,39 @@ def test_destroy_after_the_pool_moved_completes(new_base: int, lost: int, mask: 
     assert d.counters.get("ioreq_gfn_outside_pool", 0) == lost
     assert d.gmfn_pool.mask == mask
     host.check_invariants()
+
+
+def test_setting_the_pool_size_again_refills_it_and_the_invariants_catch_it() -> None:
+    # hvm_allow_set_param lets a set-once param be set again to its value, and
+    # HVM_PARAM_NR_IOREQ_SERVER_PAGES sets the mask's bits again: frames in use
+    # become free, and the next server shares one.  Xen allows it; the model
+    # does too, and check_invariants reports the frame used twice.
+    host = Host(xen="4.7")
+    g = host.create_domain(memory_mib=64, ioreq_server_pages=0)
+    dm = devicemodel.open(host, 0)
+    dm.set_param(g, HvmParam.NR_IOREQ_SERVER_PAGES, 2)
+    dm.create_ioreq_server(g, 1)  # takes both frames
+    host.check_invariants()
+    dm.set_param(g, HvmParam.NR_IOREQ_SERVER_PAGES, 2)  # the same value: allowed
+    dm.create_ioreq_server(g, 1)
+    with pytest.raises(AssertionError, match="used twice"):
+        host.check_invariants()
+
+
+def test_next_ioservid_never_spins(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 4.7's next_ioservid loops for ever once all 65,536 ids are in use; the
+    # model refuses with ENOSPC after one lap instead.
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    from ioreqlab.hv import ioreq as srv  # noqa: PLC0415
+
+    host = Host(xen="4.7")
+    g = host.create_domain(memory_mib=64)
+    d = host.domains[g]
+    everyone = [SimpleNamespace(id=i) for i in range(1 << 16)]
+    monkeypatch.setattr(type(d), "all_servers", lambda self: everyone)
+    with pytest.raises(XenENOSPC):
+        srv._next_ioservid(d)
+    everyone.pop(7)
+    d.last_ioservid = 100
+    assert srv._next_ioservid(d) == 7  # wraps round to the one free id

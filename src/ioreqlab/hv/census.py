@@ -2,8 +2,9 @@
 
 :func:`host_statistics` is :meth:`Host.statistics`'s snapshot;
 :func:`check_host_invariants` is :meth:`Host.check_invariants`: every
-structure's own invariants, and each domain's heap account equal to what its
-servers, its p2t table and its pinned ranges hold.
+structure's own invariants, no ioreq frame given to two servers, and each
+domain's heap account equal to what its servers, its p2t table and its pinned
+ranges hold.
 """
 
 from __future__ import annotations
@@ -44,6 +45,16 @@ def check_host_invariants(domains: Mapping[int, Domain], heap: XenHeap) -> None:
     """``AssertionError`` on the first structure, or heap account, out of order."""
     for domid, d in domains.items():
         d.p2m.check_invariants()
+        frames = [
+            pfn
+            for s in d.all_servers()
+            if not s.is_default
+            for pfn in (s.ioreq_pfn, s.bufioreq_pfn)
+            if pfn is not None
+        ]
+        # Two servers on one frame would share a slot page: Xen lets it happen when
+        # NR_IOREQ_SERVER_PAGES is set again to its value (the pool refills).
+        assert len(frames) == len(set(frames)), f"dom{domid}: an ioreq frame is used twice"
         held = 0
         for s in d.all_servers():
             for r in s.ranges.values():

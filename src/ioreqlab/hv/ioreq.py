@@ -92,13 +92,19 @@ _RANGE_NAMES = {
 
 
 def _next_ioservid(d: Domain) -> int:
+    """4.7's ``next_ioservid``: the next ``ioservid_t`` after the last one not in use.
+
+    With all 65,536 ids in use Xen's ``goto again`` loop never ends; the model
+    stops after one lap and refuses (``-ENOSPC``) rather than hang.
+    """
     used = {s.id for s in d.all_servers()}
     sid = d.last_ioservid
-    while True:
+    for _ in range(UINT16_MAX + 1):
         sid = (sid + 1) & UINT16_MAX
         if sid not in used:
             d.last_ioservid = sid
             return sid
+    raise XenENOSPC(f"domain {d.domid} uses every ioservid_t (Xen 4.7 would spin here)")
 
 
 def _free_slot(d: Domain, slots: int) -> int:
