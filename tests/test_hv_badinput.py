@@ -26,7 +26,7 @@ from ioreqlab.abi import (
 )
 from ioreqlab.errors import XenError
 from ioreqlab.host import Host
-from tests.hv_helpers import snapshot
+from tests.hv_helpers import errno_of, snapshot
 
 
 @pytest.fixture
@@ -383,3 +383,27 @@ def test_get_mem_type_checks_the_caller_before_the_hvm_check(xen: str) -> None:
     with pytest.raises(XenError) as info:
         devicemodel.open(host, 0).get_mem_type(pv, 0)
     assert info.value.errno == errno.EINVAL
+
+
+def test_a_reused_domid_inherits_nothing_from_a_dead_stub() -> None:
+    # Xen: the stub's rights over its guest are the stub's own (d->target on the
+    # stub), and each server holds a reference to its emulating domain
+    # (get_knownalive_domain), so a destroyed stub with live servers is a zombie
+    # whose id is not handed out again.  The model once let a new domain with the
+    # dead stub's id act as the guest's device model and own the stub's servers.
+    host = Host(xen="4.17")
+    stub = host.create_domain(memory_mib=16, hvm=False)
+    guest = host.create_domain(memory_mib=64, dm_domid=stub)
+    second = host.create_domain(memory_mib=64, dm_domid=stub)
+    host.create_ioreq_server(stub, guest)
+    host.destroy_domain(stub)
+    for _ in range(3):  # the rover comes round; the held id is skipped
+        host._rover = stub - 1
+        assert host.create_domain(memory_mib=16, hvm=False) != stub
+    # Once the guest (and so the server, and its reference) goes, the id may be
+    # reused — with no rights over the stub's other guest.
+    host.destroy_domain(guest)
+    host._rover = stub - 1
+    again = host.create_domain(memory_mib=16, hvm=False)
+    assert again == stub
+    assert errno_of(lambda: host.create_ioreq_server(again, second)) == errno.EPERM

@@ -27,6 +27,7 @@ import itertools
 from collections.abc import Callable, Sequence
 
 from ioreqlab.abi.constants import (
+    DOMID_INVALID,
     NR_IOREQ_SERVER_PAGES,
     PAGE_SHIFT,
     PAGE_SIZE,
@@ -194,9 +195,12 @@ class Host:
         return domid
 
     def _next_domid(self) -> int:
+        # A server holds a reference to its emulating domain (get_knownalive_domain):
+        # a destroyed stub stays a zombie, its id taken, until its servers go.
+        held = {s.emulator for d in self.domains.values() for s in d.all_servers()}
         for step in range(1, _DOMID_FIRST_RESERVED):
             cand = (self._rover + step) % _DOMID_FIRST_RESERVED
-            if cand and cand not in self.domains:
+            if cand and cand not in self.domains and cand not in held:
                 return cand
         raise XenENOMEM("no free domain id")  # pragma: no cover - 32k domains
 
@@ -214,6 +218,9 @@ class Host:
         acct.free(d.platform.pinned_bytes)  # hvm_destroy_cacheattr_region_list
         d.platform.pinned_bytes = 0
         d.alive = False
+        for other in self.domains.values():  # its rights were its own (d->target)
+            if other.dm_domid == domid:
+                other.dm_domid = DOMID_INVALID
         self.io.forget_domain(domid)
         self.heap.drop_account(domid)
         del self.domains[domid]
