@@ -400,3 +400,29 @@ def test_a_write_straddling_into_a_protected_frame_is_decided_per_frame(design: 
         (0x31002, 1, 0x11),
     ]
     assert d.read_ram(0x30FFB, 5) == 0x4455667788
+
+
+def test_p2t_disclaim_bounds_its_search_per_call() -> None:
+    # 1,000 pages of one type ahead of the only page of another: the disclaim of the
+    # second looks at no more than 256 tracked pages per call, handing back where to
+    # go on (the DMOP continues below its caller), as Xen's sweeps bound each call.
+    host = Host(design="p2t", xen_heap_bytes=16 << 20)
+    g = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    a, b = dm.create_ioreq_server(g), dm.create_ioreq_server(g)
+    dm.map_mem_type_to_ioreq_server(g, a, HvmMem.IOREQ_SERVER, W)
+    dm.map_mem_type_to_ioreq_server(g, b, HvmMem.IOREQ_SERVER_1, W)
+    for first in range(0x100, 0x100 + 1000, 256):
+        dm.set_mem_type(g, HvmMem.IOREQ_SERVER, first, min(256, 0x100 + 1000 - first))
+    dm.set_mem_type(g, HvmMem.IOREQ_SERVER_1, 0x3000, 1)
+    nxt = host.map_mem_type_to_ioreq_server(0, g, b, HvmMem.IOREQ_SERVER_1, 0)  # disclaim
+    assert nxt == 0x100 + 256  # 256 pages of the other type examined, none reset
+    assert dm.get_mem_type(g, 0x3000) == HvmMem.IOREQ_SERVER_1
+    calls = 1
+    while nxt:
+        nxt = host.map_mem_type_to_ioreq_server(0, g, b, HvmMem.IOREQ_SERVER_1, 0, nxt)
+        calls += 1
+    assert calls == 4  # three scans of 256, then the last 232 and the page's chunk
+    assert dm.get_mem_type(g, 0x3000) == HvmMem.RAM_RW
+    assert dm.get_mem_type(g, 0x100) == HvmMem.IOREQ_SERVER
+    host.check_invariants()

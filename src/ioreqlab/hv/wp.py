@@ -252,6 +252,26 @@ class P2tDesign(WpDesign):
     def entries(self, d: Domain, mem: int) -> int:
         return d.p2t_counts.get(mem, 0)
 
+    def sweep_chunk(self, d: Domain, mem: int, first_gfn: int) -> int:
+        """As the base design's, but the search for the next page of ``mem`` is bounded.
+
+        The pages of the other types share the p2m's tracked set; looking past
+        them is work too, so one call examines at most 256 tracked pages
+        before it hands back a continuation (as Xen's preemptible sweeps bound
+        each call), instead of walking every page of every other type at once.
+        """
+        if mem in d.ioreq_owners or not self.entries(d, mem):
+            return 0
+        assert d.p2t is not None
+        want = mem - HvmMem.IOREQ_SERVER + 1
+        for examined, gfn in enumerate(d.p2m.tracked(first_gfn, 2**64 - 1), 1):
+            if d.p2t.get(gfn) == want:
+                return super().sweep_chunk(d, mem, gfn)
+            if examined == PREEMPT_PAGES:
+                d.count("sweep_scans")
+                return gfn + 1
+        return 0
+
     def _leftovers(self, d: Domain, mem: int, lo: int, hi: int = 2**64 - 1) -> Iterator[int]:
         assert d.p2t is not None
         want = mem - HvmMem.IOREQ_SERVER + 1
