@@ -407,3 +407,20 @@ def test_a_reused_domid_inherits_nothing_from_a_dead_stub() -> None:
     again = host.create_domain(memory_mib=16, hvm=False)
     assert again == stub
     assert errno_of(lambda: host.create_ioreq_server(again, second)) == errno.EPERM
+
+
+def test_the_abi_boundary_takes_its_arguments_as_the_c_prototype_does() -> None:
+    host = Host(xen="4.17")
+    g = host.create_domain(memory_mib=64)
+    buf = dm_op_buffer(DmOp.CREATE_IOREQ_SERVER, CreateIoreqServer(0))
+    before = snapshot(host)
+    # Not integers, not guest memory: refused, nothing done (no TypeError).
+    assert host.dm_op(0, 1.0, [bytearray(buf)]) == -errno.EINVAL  # type: ignore[arg-type]
+    assert host.dm_op(0, g, ["not memory"]) == -errno.EFAULT  # type: ignore[list-item]
+    assert host.dm_op(0, g, bytearray(buf)) == -errno.EFAULT  # type: ignore[arg-type]
+    assert host.hvm_op(0, 1.5, bytearray(16)) == -errno.EINVAL  # type: ignore[arg-type]
+    assert host.hvm_op(0, 1, "x") == -errno.EFAULT  # type: ignore[arg-type]
+    assert snapshot(host) == before
+    # domid_t is 16 bits: the upper bits of a larger number are not seen.
+    assert host.dm_op(0, g + 0x10000, [bytearray(buf)]) == 0
+    assert len(host.domains[g].servers) == 1

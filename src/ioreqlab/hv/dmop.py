@@ -80,9 +80,14 @@ def _write_back(host: HypercallHost, buf: Buffer, op: int, out: WireStruct) -> N
 def dispatch_dm_op(host: HypercallHost, caller: int, domid: int, bufs: Sequence[Buffer]) -> int:
     """Run one DMOP to its end (continuations included); return 0 or ``-errno``.
 
-    Never raises for any input.
+    Never raises for any input.  The arguments are taken as the C prototype
+    takes them (``do_dm_op(domid_t domid, ...)``): ``domid`` is truncated to its
+    16 bits; a caller or domid that is not an integer is ``-EINVAL``, a buffer
+    that is not bytes ``-EFAULT`` (no guest memory behind the handle).
     """
     try:
+        caller, domid = _integers(caller, domid)
+        _buffers(bufs)
         while True:
             try:
                 _dm_op(host, caller, domid, bufs)
@@ -92,6 +97,22 @@ def dispatch_dm_op(host: HypercallHost, caller: int, domid: int, bufs: Sequence[
             return 0
     except XenError as err:
         return -(err.errno or 0)
+
+
+def _integers(caller: object, domid: object) -> tuple[int, int]:
+    if not isinstance(caller, int):
+        raise XenEINVAL(f"{caller!r} is not a domain id")
+    if not isinstance(domid, int):
+        raise XenEINVAL(f"{domid!r} is not a domain id")
+    return caller, domid & 0xFFFF
+
+
+def _buffers(bufs: object) -> None:
+    if not isinstance(bufs, (list, tuple)):
+        raise XenEFAULT("the buffer array is not a sequence of buffers")
+    for buf in bufs:
+        if not isinstance(buf, (bytes, bytearray)):
+            raise XenEFAULT(f"a {type(buf).__name__} is not guest memory")
 
 
 def _dm_op(host: HypercallHost, caller: int, domid: int, bufs: Sequence[Buffer]) -> None:
@@ -156,6 +177,8 @@ def _get_mem_type(host: HypercallHost, caller: int, buf: Buffer) -> None:
 def dispatch_hvm_op(host: HypercallHost, caller: int, op: int, buf: Buffer) -> int:
     """Run ``set_param``, ``get_param`` or ``get_mem_type``; return 0 or ``-errno``."""
     try:
+        _integers(caller, op)  # both as they are: hvm_op's cmd is an unsigned long
+        _buffers([buf])
         if op == HvmOp.GET_MEM_TYPE:
             _get_mem_type(host, caller, buf)
             return 0
