@@ -8,7 +8,7 @@ import pytest
 
 from ioreqlab import devicemodel
 from ioreqlab.alloc import tlsf_cost
-from ioreqlab.errors import XenError
+from ioreqlab.errors import XenEINVAL, XenError
 from ioreqlab.host import Host
 from ioreqlab.hv.heap import XenHeap
 from ioreqlab.hv.ioreq import IOREQ_VCPU_BYTES, RANGESET_STRUCT_BYTES, SERVER_STRUCT_BYTES
@@ -165,3 +165,14 @@ def test_check_invariants_catches_a_charge_no_structure_holds() -> None:
         host.check_invariants()
     host.heap.account(g).free(48)
     host.check_invariants()
+
+
+def test_a_domain_refused_for_its_size_leaves_no_heap_account() -> None:
+    # The p2t table cannot cover a guest past 2**40 frames: the creation is refused,
+    # and the heap account opened for it goes too (it once stayed behind).
+    host = Host(design="p2t", xen_heap_bytes=1 << 20)
+    before = host.heap.accounts()
+    with pytest.raises(XenEINVAL):
+        host.create_domain(memory_mib=1 << 50)
+    assert host.heap.accounts() == before
+    assert list(host.domains) == [0]

@@ -183,13 +183,15 @@ class Host:
         d.tot_pages = d.nr_pages + len(d.special)
         d.max_pages = d.tot_pages + _DM_EXTRA_PAGES
         acct = self.heap.account(domid)  # every domain has its share of the heap from birth
-        if self.wp.has_p2t and hvm:
-            d.p2t = P2tTable(
-                max_gfn=d.max_mapped_pfn, bits=self.p2t_node_bits, allocator=acct.site("p2t_node")
-            )
-        if preallocate_bytes and not self.heap.reserve(domid, preallocate_bytes):
-            self.heap.drop_account(domid)
-            raise XenENOMEM(f"cannot reserve {preallocate_bytes} bytes of Xen heap")
+        try:
+            if self.wp.has_p2t and hvm:
+                site = acct.site("p2t_node")
+                d.p2t = P2tTable(max_gfn=d.max_mapped_pfn, bits=self.p2t_node_bits, allocator=site)
+            if preallocate_bytes and not self.heap.reserve(domid, preallocate_bytes):
+                raise XenENOMEM(f"cannot reserve {preallocate_bytes} bytes of Xen heap")
+        except BaseException:
+            self.heap.drop_account(domid)  # a refused domain leaves no account behind
+            raise
         self._rover = domid
         self.domains[domid] = d
         return domid
@@ -571,8 +573,7 @@ class Host:
 
     def count_continuation(self, domid: int) -> None:
         """One ``-ERESTART`` chunk of a DMOP on ``domid``, continued below its caller."""
-        d = self.domains.get(domid)
-        if d is not None:
+        if (d := self.domains.get(domid)) is not None:
             d.count("dmop_continuations")
 
     # -- statistics ---------------------------------------------------------
