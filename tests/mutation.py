@@ -32,7 +32,7 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rangeset": (
         ("rangeset.py",),
         ("test_rangeset_props", "test_rangeset_vectors", "test_rangeset_memory",
-         "test_rangeset_index"),
+         "test_rangeset_index", "test_pins"),
     ),
     "p2m-p2t": (("p2m.py", "p2t.py"), ("test_wp_designs", "test_wp_tables", "test_wp_session")),
     "hv-ioreq": (
@@ -112,11 +112,41 @@ def run_stage(name: str) -> dict[str, object]:
         for line in _mutmut(stage_dir, "results").splitlines()
         if line.strip().endswith(": survived")
     ]
+    diffs = {m: _changed_lines(_mutmut(stage_dir, "show", m)) for m in survivors}
     record = {"stage": name, "modules": modules, "tests": tests, "stats": stats,
-              "survivors": survivors}  # fmt: skip
+              "survivors": survivors, "diffs": diffs}  # fmt: skip
     BUILD.mkdir(parents=True, exist_ok=True)
     (BUILD / f"{name}.json").write_text(json.dumps(record, indent=1))
     return record
+
+
+def _changed_lines(diff: str) -> list[str]:
+    """The ``-``/``+`` lines of a mutant's diff (headers left out)."""
+    return [
+        line
+        for line in diff.splitlines()
+        if line[:1] in "-+" and not line.startswith(("---", "+++"))
+    ]
+
+
+def message_only(changed: list[str]) -> bool:
+    """Whether a mutant changes only the text of an error (no behaviour Xen defines).
+
+    True when every changed line raises, or is an f-string or string argument
+    of a raise, so the errno and the state are the same either way.
+
+    >>> message_only(['-        raise XenEINVAL(f"bad {x}")', '+        raise XenEINVAL(None)'])
+    True
+    >>> message_only(['-    if s > e:', '+    if s >= e:'])
+    False
+    """
+    if not changed:
+        return False
+    for line in changed:
+        body = line[1:].strip()
+        if not (body.startswith(("raise ", 'f"', '"', "None")) or body.endswith('")')):
+            return False
+    return True
 
 
 def write_doc() -> None:
@@ -144,9 +174,22 @@ def write_doc() -> None:
     not_run = sorted(set(STAGES) - {r["stage"] for r in records})
     if not_run:
         lines += ["", f"Not run yet: {', '.join(not_run)}."]
+    lines += [
+        "",
+        "Survivors that change only an error's message (the errno and the state stay",
+        "the same) are listed by name; every other survivor is shown with its diff and",
+        "is still to be triaged: pinned by a test, or explained as equivalent.",
+    ]
     for r in records:
+        diffs = r.get("diffs", {})
+        wording = [m for m in r["survivors"] if message_only(diffs.get(m, []))]
+        rest = [m for m in r["survivors"] if m not in wording]
         lines += ["", f"## Surviving mutants: {r['stage']}", ""]
-        lines += [f"- `{m}`" for m in r["survivors"]] or ["None."]
+        lines += [f"Message only ({len(wording)}): " + ", ".join(f"`{m}`" for m in wording)]
+        lines += ["", f"To triage ({len(rest)}):"]
+        for m in rest:
+            lines += ["", f"- `{m}`", "", "  ```diff", *(f"  {x}" for x in diffs.get(m, [])),
+                      "  ```"]  # fmt: skip
     DOC.write_text("\n".join(lines) + "\n")
 
 
