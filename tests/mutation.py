@@ -157,8 +157,8 @@ def write_doc() -> None:
         "Written by `python -m tests.mutation --doc` from the stage records of",
         "`make mutate` (mutmut 3.8.1); see `tests/mutation.py` for the stages.",
         "",
-        "| stage | modules | mutants | killed | survived | timeout | no tests | score |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| stage | modules | tests run | mutants | killed | survived | timeout | no tests | score |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     records = [json.loads(p.read_text()) for p in sorted(BUILD.glob("*.json"))]
     for r in records:
@@ -167,7 +167,8 @@ def write_doc() -> None:
         killed = st.get("killed", 0) + st.get("timeout", 0)
         score = f"{100 * killed / total:.0f}%" if total else "-"
         lines.append(
-            f"| {r['stage']} | {', '.join(r['modules'])} | {total} | {st.get('killed', 0)} | "
+            f"| {r['stage']} | {', '.join(r['modules'])} | {', '.join(r['tests'])} | "
+            f"{total} | {st.get('killed', 0)} | "
             f"{st.get('survived', 0)} | {st.get('timeout', 0)} | {st.get('no_tests', 0)} | "
             f"{score} |"
         )
