@@ -97,3 +97,14 @@ def test_out_of_range_numbers_are_refused_before_any_work(args: list[str], messa
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_an_endless_input_file_is_refused_not_read() -> None:
+    # /dev/zero as a config, a scenario or a trace: at most 64 MiB is read, then the
+    # file is refused as too large (it was a MemoryError traceback).
+    xl = run_cli("xl", "-N", "create", "/dev/zero")
+    assert xl.returncode == 1
+    assert xl.stderr.strip() == "/dev/zero: unable to open configuration file: File too large"
+    run = run_cli("run", "/dev/zero")
+    assert run.returncode == 2
+    assert run.stderr.strip() == "ioreqlab: error: /dev/zero: cannot read scenario: File too large"

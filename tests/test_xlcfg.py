@@ -275,3 +275,12 @@ def format_xl_cfg_value(v: Atom | ListValue) -> str:
     one = XlConfig("x")
     one.settings["k"] = Setting("k", v, "=", 1)
     return format_xl_cfg(one).split(" = ", 1)[1].rstrip("\n")
+
+
+def test_a_number_of_thousands_of_digits_is_erange_not_a_traceback() -> None:
+    # strtol saturates with ERANGE however long the number; the model once raised
+    # Python's ValueError past 4,300 digits (int()'s string limit).
+    cfg = parse_xl_cfg('name="a"\nmemory=' + "9" * 5000 + "\nvcpus=" + "0" * 5000 + "2\n", "t")
+    assert cfg.get_long("memory") is None
+    assert "Numerical result out of range" in cfg.warnings[-1]
+    assert cfg.get_long("vcpus") == 2  # leading zeros are not significant (octal 2)

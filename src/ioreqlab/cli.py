@@ -11,6 +11,7 @@ Commands: ``run`` (the main job), ``plan`` (the capacity planner), ``xl``
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import os
@@ -89,18 +90,32 @@ def _load(path: str | None, xen: str | None = None) -> Scenario:
     return replace(scenario, host=replace(scenario.host, xen=xen))
 
 
+#: The largest input file read (a config, a scenario, a trace): 64 MiB.  Anything
+#: longer (``/dev/zero`` included) is refused as too large, never read whole.
+INPUT_LIMIT = 64 << 20
+
+
+def _read_input(path: str | Path) -> bytes:
+    """A file's bytes, at most :data:`INPUT_LIMIT` (``OSError`` EFBIG past it)."""
+    with Path(path).open("rb") as f:
+        data = f.read(INPUT_LIMIT + 1)
+    if len(data) > INPUT_LIMIT:
+        raise OSError(errno.EFBIG, os.strerror(errno.EFBIG))
+    return data
+
+
 def _read_scenario(path: str | None) -> Scenario:
     if path is None:
         return load_scenario(XENGT_BDW, "xengt-bdw (built in)")
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = _read_input(p).decode("utf-8")
     except OSError as err:
         raise ScenarioError(f"{path}: cannot read scenario: {err.strerror}") from None
     except UnicodeDecodeError:
         raise ScenarioError(f"{path}: scenario is not UTF-8 text") from None
     return load_scenario(
-        text, path, read=lambda name: (p.parent / name).read_text(encoding="latin-1")
+        text, path, read=lambda name: _read_input(p.parent / name).decode("latin-1")
     )
 
 
@@ -280,7 +295,7 @@ def _cmd_xl_create(args: argparse.Namespace) -> int:
     err = sys.stderr
     path = args.file
     try:
-        text = Path(path).read_bytes().decode("latin-1")  # libxlu reads 8-bit bytes
+        text = _read_input(path).decode("latin-1")  # libxlu reads 8-bit bytes
     except OSError as e:
         err.write(f"{path}: unable to open configuration file: {e.strerror}\n")
         return 1
@@ -329,7 +344,7 @@ def _dm_guest(args: argparse.Namespace) -> tuple[Host, int, str]:
     if args.cfg is None:
         return host, host.create_domain(memory_mib=128, vcpus=1, name="guest"), "guest"
     try:
-        text = Path(args.cfg).read_bytes().decode("latin-1")
+        text = _read_input(args.cfg).decode("latin-1")
         cfg = parse_xl_cfg(text, args.cfg)
         config = build_config(cfg)
         log: list[str] = []
@@ -362,7 +377,7 @@ def _dm_inputs(args: argparse.Namespace) -> tuple[list[str], list[str] | None]:
     if args.trace is None:
         return command, None
     try:
-        return command, Path(args.trace).read_text(encoding="utf-8").splitlines()
+        return command, _read_input(args.trace).decode("utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
         why = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
         raise UsageError(f"cannot read {args.trace}: {why}") from None

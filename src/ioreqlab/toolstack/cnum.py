@@ -45,6 +45,10 @@ def strtol(s: str, base: int = 0) -> StrtolResult:
     [512, 31, 8, -7, 0]
     >>> strtol("08").end, strtol("abc").end, strtol("9" * 30).errno == _errno.ERANGE
     (1, 0, True)
+    >>> r = strtol("-" + "9" * 5000); (r.value, r.end, r.errno == _errno.ERANGE)
+    (-9223372036854775808, 5001, True)
+    >>> strtol("0" * 5000 + "7").value
+    7
     """
     i = 0
     while i < len(s) and s[i] in _SPACE:
@@ -60,7 +64,10 @@ def strtol(s: str, base: int = 0) -> StrtolResult:
     end = _digits(s, i, base)
     if end == i:
         return StrtolResult(0, 0, 0)  # no digits: end is the start of the string
-    value = int(s[i:end], base)
+    significant = s[i:end].lstrip("0")
+    if len(significant) > 64:  # at least 2**64 in any base: ERANGE, without a huge int()
+        return StrtolResult(LONG_MIN if neg else LONG_MAX, end, _errno.ERANGE)
+    value = int(significant or "0", base)
     value = -value if neg else value
     if value > LONG_MAX:
         return StrtolResult(LONG_MAX, end, _errno.ERANGE)
