@@ -325,3 +325,20 @@ def test_the_planners_limit_goes_through_libxls_bounds() -> None:
         run_design(scenario, "rangeset", wp_limit=8192)
     assert "max_wp_ram_ranges" in str(info.value)
     assert run_design(scenario, "rangeset", wp_limit=4096).shadow_mismatches == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("a = " + "[" * 5000 + "]" * 5000 + "\n", "nested over 64 levels"),
+        ("b = " + "{ c = " * 200 + "1" + " }" * 200 + "\n", "nested over 64 levels"),
+        ("# " + "x" * (1 << 20) + "\n", "more than a scenario may have"),
+    ],
+)
+def test_scenarios_are_bounded_before_parsing(text: str, why: str) -> None:
+    # A deeply nested scenario was a RecursionError from tomllib; a huge one was
+    # parsed whole.  Both are refused before the parser sees them.
+    with pytest.raises(ScenarioError, match=why):
+        load_scenario(text, "t.toml")
+    # Brackets inside strings and comments do not count.
+    load_scenario(XENGT_BDW.replace("\n", "\n# [[[[[[\n", 1), "ok")

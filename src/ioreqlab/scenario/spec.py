@@ -183,14 +183,56 @@ _WORKLOAD = {
 }
 
 
+#: A scenario is a page of TOML: 1 MiB is far more than any needs.
+SCENARIO_MAX_BYTES = 1 << 20
+#: Arrays and inline tables nest a few levels in a scenario; 64 is plenty.
+SCENARIO_MAX_NESTING = 64
+
+
+def _check_bounds(text: str, source: str) -> None:
+    """Refuse a text too long, or nested too deeply, before the TOML parser sees it."""
+    if len(text) > SCENARIO_MAX_BYTES:
+        raise ScenarioError(f"{source}: {len(text):,} characters, more than a scenario may have")
+    depth, quote, i = 0, "", 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\" and quote == '"':
+                i += 1
+            elif ch in (quote, "\n"):
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            while i < len(text) and text[i] != "\n":
+                i += 1
+        elif ch in "[{":
+            depth += 1
+            if depth > SCENARIO_MAX_NESTING:
+                raise ScenarioError(
+                    f"{source}: arrays or tables nested over {SCENARIO_MAX_NESTING} levels deep"
+                )
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+        i += 1
+
+
 def load_scenario(
     text: str, source: str = "scenario", *, read: Callable[[str], str] | None = None
 ) -> Scenario:
-    """Parse and check a scenario; :class:`ScenarioError` on anything wrong."""
+    """Parse and check a scenario; :class:`ScenarioError` on anything wrong.
+
+    Before parsing, the text is bounded: at most :data:`SCENARIO_MAX_BYTES`
+    characters and :data:`SCENARIO_MAX_NESTING` levels of arrays and inline
+    tables, so no input can exhaust the parser's stack, time or memory.
+    """
+    _check_bounds(text, source)
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ScenarioError(f"{source}: not valid TOML: {err}") from None
+    except RecursionError:  # pragma: no cover - the nesting bound comes first
+        raise ScenarioError(f"{source}: nested too deeply") from None
     top = _take(doc, source, _TOP)
     host = HostSpec(**_take(top.get("host", {}), f"{source} [host]", _HOST))
     raw_domains = top.get("domain", [])
