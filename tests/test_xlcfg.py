@@ -284,3 +284,18 @@ def test_a_number_of_thousands_of_digits_is_erange_not_a_traceback() -> None:
     assert cfg.get_long("memory") is None
     assert "Numerical result out of range" in cfg.warnings[-1]
     assert cfg.get_long("vcpus") == 2  # leading zeros are not significant (octal 2)
+
+
+def test_long_runs_of_plus_equals_join_once() -> None:
+    # += is joined at the end of the parse (it was joined at each one: quadratic,
+    # a minute for 1 MB); the values, and a reset by '=', are as libxlu gives them.
+    text = 'a = ["x"]\n' + 'a += ["y"]\n' * 3000 + 'b = "p"\n' + 'b += "q"\n' * 3000
+    text += 'c = "1"\nc += "2"\nc = "3"\nc += "4"\n'
+    cfg = parse_xl_cfg(text, "t")
+    assert cfg.get_string_list("a") == ["x"] + ["y"] * 3000
+    assert cfg.get_string("b") == "p" + "q" * 3000
+    assert cfg.get_string("c") == "34"
+    assert cfg.settings["c"].line == 6006  # the setting is the last +=
+    bad = 'd = "s"\nd += ["l"]\n'
+    with pytest.raises(XlCfgError):
+        parse_xl_cfg(bad, "t")

@@ -403,6 +403,9 @@ class _Parser:
         self.cfg = cfg
         self.quiet = 0  # bison's yyerrstatus: no new report until 3 tokens shifted
         self.failed = False
+        #: ``+=`` parts not yet joined, by name: joined once, by :meth:`finish`, so a
+        #: long run of ``+=`` costs linear time (joining at each one was quadratic).
+        self._parts: dict[str, list[str] | list[Value]] = {}
 
     @property
     def tok(self) -> _Tok:
@@ -492,16 +495,40 @@ class _Parser:
         """``xlu__cfg_set_store``: the last one wins; ``+=`` concatenates."""
         prev = self.cfg.settings.get(name)
         if op == "+=" and prev is not None:
-            if isinstance(prev.value, Atom) and isinstance(value, Atom):
-                value = Atom(prev.value.text + value.text, value.line)
-            elif isinstance(prev.value, ListValue) and isinstance(value, ListValue):
-                value = ListValue(prev.value.items + value.items, value.line)
-            else:
+            atoms = isinstance(prev.value, Atom) and isinstance(value, Atom)
+            lists = isinstance(prev.value, ListValue) and isinstance(value, ListValue)
+            if not (atoms or lists):
                 self.failed = True
                 self.lexer.lexical_error(line, name, 'can\'t add [list] to "string" or vice versa')
                 return
+            if name not in self._parts:
+                self._parts[name] = self._start(prev.value)
+            parts = self._parts[name]
+            if isinstance(value, Atom):
+                parts.append(value.text)  # type: ignore[arg-type]  # an Atom's parts are str
+            else:
+                parts.extend(value.items)  # type: ignore[arg-type]  # a list's are Values
+            # A placeholder of the same kind, with the latest line; finish() joins the parts.
+            value = Atom("", value.line) if atoms else ListValue((), value.line)
+        else:
+            self._parts.pop(name, None)
         self.cfg.settings.pop(name, None)  # keep order of the winning assignment
         self.cfg.settings[name] = Setting(name, value, op, line)
+
+    @staticmethod
+    def _start(value: Value) -> list[str] | list[Value]:
+        return [value.text] if isinstance(value, Atom) else list(value.items)
+
+    def finish(self) -> None:
+        """Join every run of ``+=`` into its setting's value."""
+        for name, parts in self._parts.items():
+            s = self.cfg.settings[name]
+            if isinstance(s.value, Atom):
+                joined: Value = Atom("".join(parts), s.value.line)  # type: ignore[arg-type]
+            else:
+                joined = ListValue(tuple(parts), s.value.line)  # type: ignore[arg-type]
+            self.cfg.settings[name] = Setting(name, joined, s.op, s.line)
+        self._parts.clear()
 
 
 def parse_xl_cfg(text: str, source: str = "config") -> XlConfig:
@@ -529,6 +556,7 @@ def parse_xl_cfg(text: str, source: str = "config") -> XlConfig:
     toks = lexer.tokens()
     parser = _Parser(toks, lexer, cfg)
     parser.parse()
+    parser.finish()
     if errors or parser.failed or lexer.failed:
         if not errors:  # pragma: no cover - every failure path reports
             errors.append(f"{source}: config parsing failed")
