@@ -108,3 +108,16 @@ def test_an_endless_input_file_is_refused_not_read() -> None:
     run = run_cli("run", "/dev/zero")
     assert run.returncode == 2
     assert run.stderr.strip() == "ioreqlab: error: /dev/zero: cannot read scenario: File too large"
+
+
+def test_a_scenario_may_only_name_config_files_beside_it(tmp_path: Path) -> None:
+    # xl_cfg_file could name any file, and its first line was echoed in the error.
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "outside.cfg").write_text('name = "g"\n')
+    for name in ("/etc/passwd", "../outside.cfg"):
+        scenario = tmp_path / "sub" / "s.toml"
+        scenario.write_text(f'name = "t"\n[[domain]]\nxl_cfg_file = "{name}"\n')
+        got = run_cli("run", str(scenario))
+        assert got.returncode == 2
+        assert got.stderr.strip().endswith("only files in the scenario's folder may be named")
+        assert "root:" not in got.stderr

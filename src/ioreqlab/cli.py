@@ -114,9 +114,21 @@ def _read_scenario(path: str | None) -> Scenario:
         raise ScenarioError(f"{path}: cannot read scenario: {err.strerror}") from None
     except UnicodeDecodeError:
         raise ScenarioError(f"{path}: scenario is not UTF-8 text") from None
-    return load_scenario(
-        text, path, read=lambda name: _read_input(p.parent / name).decode("latin-1")
-    )
+    return load_scenario(text, path, read=lambda name: _read_beside(p, name))
+
+
+def _read_beside(scenario: Path, name: str) -> str:
+    """A scenario's ``xl_cfg_file``: a file in the scenario's folder or below it, only.
+
+    An absolute path, or one that leaves the folder (``..``, a symlink out), is
+    refused (EACCES), so a scenario cannot make ioreqlab read, and echo in an
+    error, a file the user did not put beside it.
+    """
+    folder = scenario.resolve().parent
+    target = (folder / name).resolve()
+    if Path(name).is_absolute() or not target.is_relative_to(folder):
+        raise OSError(errno.EACCES, "only files in the scenario's folder may be named")
+    return _read_input(target).decode("latin-1")
 
 
 def _write(path: str, data: bytes | str) -> None:
