@@ -176,3 +176,19 @@ def test_a_domain_refused_for_its_size_leaves_no_heap_account() -> None:
         host.create_domain(memory_mib=1 << 50)
     assert host.heap.accounts() == before
     assert list(host.domains) == [0]
+
+
+def test_a_rolled_back_allocation_gives_shared_heap_back_to_everyone() -> None:
+    # A domain with a reservation allocates past it, and the part past it is freed
+    # (a failed creation's rollback): those bytes return to the shared heap, not to
+    # the domain's reserve, so the free heap others see is what it was before.
+    heap = XenHeap(10_000)
+    assert heap.reserve(1, 1_000)
+    acct = heap.account(1)
+    shared_free = heap.capacity - heap.in_use - heap.reserved
+    assert acct.allocate(1_000)  # all from the reserve
+    assert acct.allocate(500)  # from the shared heap
+    acct.free(500)
+    assert heap.capacity - heap.in_use - heap.reserved == shared_free
+    acct.free(1_000)
+    assert (acct.in_use, acct.reserved_used) == (0, 0)

@@ -205,11 +205,14 @@ class XenHeap:
             raise RuntimeError(
                 f"domain {acct.owner} frees {nbytes} heap bytes but holds {acct.in_use}"
             )
+        # Shared bytes go back to the shared heap first, the reservation refills last:
+        # allocations take the reservation first, so the newest bytes (those a failed
+        # creation rolls back) are the shared ones.  Giving them to the reservation
+        # instead would move shared heap into the domain's reserve for good.
+        shared_used = acct.in_use - acct.reserved_used
         acct.in_use -= nbytes
         self.in_use -= nbytes
-        # Reserved bytes come back to the reservation first.
-        back = min(nbytes, acct.reserved_used)
-        acct.reserved_used -= back
+        acct.reserved_used -= max(nbytes - shared_used, 0)
 
     def statistics(self) -> HeapStats:
         """The whole heap."""
