@@ -324,3 +324,15 @@ def test_next_ioservid_never_spins(monkeypatch: pytest.MonkeyPatch) -> None:
     everyone.pop(7)
     d.last_ioservid = 100
     assert srv._next_ioservid(d) == 7  # wraps round to the one free id
+
+
+@pytest.mark.parametrize("value", [-1, 1 << 64, 1.0, "1"])
+def test_a_param_value_outside_uint64_is_refused(value: object) -> None:
+    # set_param(..., -1) was stored, and then made every later server creation fail.
+    host = Host(xen="4.17")
+    g = host.create_domain(memory_mib=64)
+    before = snapshot(host)
+    assert errno_of(lambda: host.set_param(0, g, HvmParam.TIMER_MODE, value)) == errno.EINVAL  # type: ignore[arg-type]
+    assert errno_of(lambda: host.set_param(0, g, 1.0, 0)) == errno.EINVAL  # type: ignore[arg-type]
+    assert snapshot(host) == before
+    assert devicemodel.open(host, 0).create_ioreq_server(g) == 0

@@ -413,7 +413,7 @@ class Host:
 
     def _check_param_index(self, index: int) -> None:
         nr = self.xen.params.nr_params
-        if not 0 <= index < nr:
+        if not isinstance(index, int) or not 0 <= index < nr:
             raise XenEINVAL(f"param index {index} >= HVM_NR_PARAMS ({nr}, Xen {self.xen.version})")
 
     # -- the emulator side: event channels ----------------------------------

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ioreqlab.abi.constants import DOMID_SELF, SHUTDOWN_MAX, UINT32_MAX, HvmParam
+from ioreqlab.abi.constants import DOMID_SELF, SHUTDOWN_MAX, UINT32_MAX, UINT64_MAX, HvmParam
 from ioreqlab.errors import XenEBUSY, XenEEXIST, XenEINVAL, XenEOPNOTSUPP, XenEPERM
 from ioreqlab.hv.domain import Domain
 from ioreqlab.profiles import XenProfile
@@ -83,6 +83,9 @@ def set_param(
     default server's emulator (4.7).
     """
     table = xen.params
+    if not isinstance(value, int) or not 0 <= value <= UINT64_MAX:
+        # xen_hvm_param's value is a uint64_t: nothing outside it reaches Xen.
+        raise XenEINVAL(f"param value {value!r} is not a uint64_t")
     if not d.hvm:
         raise XenEINVAL(f"domain {d.domid} is not an HVM guest")
     allow_target(caller, d)
