@@ -11,6 +11,7 @@ import pytest
 
 from ioreqlab import devicemodel
 from ioreqlab.abi import DOMID_SELF, HvmParam, IoReqType
+from ioreqlab.alloc import CountingAllocator
 from ioreqlab.host import Host
 from ioreqlab.rangeset import NodeLayout, RangeSet
 from tests.hv_helpers import EchoEmulator, errno_of
@@ -221,3 +222,18 @@ def test_from_ranges_keeps_the_node_layout() -> None:
     r = RangeSet.from_ranges([(0, 1), (5, 9)], structure="rbtree")
     assert r.bytes_in_use == 2 * 64  # 40-byte nodes cost 64 each
     assert RangeSet.from_ranges([(0, 1)], structure=NodeLayout.LIST).bytes_in_use == 48
+
+
+def test_from_ranges_keeps_name_hex_allocator_and_limit() -> None:
+    # Survivors of the rangeset mutation stage (docs/mutation.md): from_ranges must
+    # pass every construction argument on.  (prev_e = -3 instead of -2 survives and
+    # is equivalent: any start below -1 lets a first range at 0 through.)
+    alloc = CountingAllocator()
+    r = RangeSet.from_ranges([(0, 0), (0x10, 0x1F)], "wp", hex=True, limit=5, allocator=alloc)
+    assert str(r) == "wp         { 0, 10-1f }"
+    assert r.name == "wp"
+    assert alloc.in_use == r.bytes_in_use > 0
+    assert r.budget == 3
+    assert RangeSet.from_ranges([(0, 0)]).name == "(no name)"
+    assert str(RangeSet.from_ranges([(10, 12)], "d")) == "d          { 10-12 }"  # decimal
+    assert RangeSet.from_ranges([(0, 3)]).ranges() == [(0, 3)]
