@@ -237,3 +237,21 @@ def test_from_ranges_keeps_name_hex_allocator_and_limit() -> None:
     assert RangeSet.from_ranges([(0, 0)]).name == "(no name)"
     assert str(RangeSet.from_ranges([(10, 12)], "d")) == "d          { 10-12 }"  # decimal
     assert RangeSet.from_ranges([(0, 3)]).ranges() == [(0, 3)]
+
+
+def test_swap_moves_each_nodes_charge_to_its_new_owner() -> None:
+    # rangeset mutation survivors in _check_swap: each side is charged for the nodes
+    # it receives and refunded for those it gives, and an even swap charges nothing.
+    a_alloc, b_alloc = CountingAllocator(), CountingAllocator()
+    a = RangeSet.from_ranges([(0, 0), (2, 2), (4, 4)], allocator=a_alloc)
+    b = RangeSet.from_ranges([(9, 9)], allocator=b_alloc)
+    node = a.bytes_in_use // 3
+    a.swap(b)
+    assert (a.ranges(), b.ranges()) == ([(9, 9)], [(0, 0), (2, 2), (4, 4)])
+    assert (a_alloc.in_use, b_alloc.in_use) == (node, 3 * node)
+    b.swap(a)
+    assert (a_alloc.in_use, b_alloc.in_use) == (3 * node, node)
+    c = RangeSet.from_ranges([(20, 20)], allocator=CountingAllocator())
+    made = b_alloc.allocations
+    b.swap(c)  # one node for one: no allocation on either side
+    assert b_alloc.allocations == made
