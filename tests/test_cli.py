@@ -121,3 +121,22 @@ def test_a_scenario_may_only_name_config_files_beside_it(tmp_path: Path) -> None
         assert got.returncode == 2
         assert got.stderr.strip().endswith("only files in the scenario's folder may be named")
         assert "root:" not in got.stderr
+
+
+def test_bench_without_its_extra_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util  # noqa: PLC0415
+
+    from ioreqlab.cli import main  # noqa: PLC0415
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "portion" else real(name, *a)
+    )
+    assert main(["bench", "--quick"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "ioreqlab: error: the benchmarks compare against portion: install them with "
+        "`pip install -e '.[bench]'` (make test does)"
+    ]

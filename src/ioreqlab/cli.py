@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib.util
 import json
 import math
 import os
@@ -290,10 +291,20 @@ def _cmd_findings(args: argparse.Namespace) -> int:
 # -- bench -----------------------------------------------------------------------------
 
 
+#: The competitors bench/ measures RangeSet against (the ``bench`` extra).
+_BENCH_MODULES = ("intervaltree", "portion", "sortedcontainers")
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     root = Path(__file__).resolve().parents[2]
     if not (root / "bench" / "__main__.py").exists():
         raise UsageError("bench/ not found: run `ioreqlab bench` from a source checkout")
+    missing = [m for m in _BENCH_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UsageError(
+            f"the benchmarks compare against {', '.join(missing)}: "
+            "install them with `pip install -e '.[bench]'` (make test does)"
+        )
     cmd = [sys.executable, "-m", "bench", *(["--quick"] if args.quick else [])]
     env = {**os.environ, "PYTHONPATH": str(root)}
     return subprocess.run(cmd, cwd=root, env=env, check=False).returncode
