@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ioreqlab.abi import HvmMem, P2mType
-from ioreqlab.alloc import CountingAllocator
+from ioreqlab.alloc import CountingAllocator, tlsf_cost
 from ioreqlab.errors import XenEINVAL, XenENOMEM
 from ioreqlab.hv.domain import Domain
 from ioreqlab.p2m import P2mTable, get_mem_type
@@ -175,3 +175,27 @@ def test_set_mem_type_follows_the_transition_table(design: str) -> None:
             except XenError:
                 ok = False
             assert ok == (valid and allowed(design, old, kind)), (design, old, kind)
+
+
+def test_p2t_bounds_and_node_cost_exactly() -> None:
+    # Survivors of the p2m-p2t mutation stage (docs/mutation.md): the accepted
+    # ranges of bits and max_gfn, the node size, the level count, and a miss under
+    # an existing node reading as 0.
+    for bits in (1, 12):
+        P2tTable(max_gfn=0, bits=bits)
+    for bits in (0, 13):
+        with pytest.raises(XenEINVAL):
+            P2tTable(max_gfn=0, bits=bits)
+    P2tTable(max_gfn=(1 << 40) - 1)
+    with pytest.raises(XenEINVAL):
+        P2tTable(max_gfn=1 << 40)
+    with pytest.raises(XenEINVAL):
+        P2tTable(max_gfn=-1)
+    alloc = CountingAllocator()
+    t = P2tTable(max_gfn=0, bits=6, allocator=alloc)  # one level: gfn 0 only
+    t.set(0, 3)
+    assert alloc.in_use == tlsf_cost(24 + 8 * 64)  # radix_tree_node: header + 64 slots
+    deep = P2tTable(max_gfn=(1 << 12) - 1, bits=6, allocator=CountingAllocator())
+    deep.set(5, 1)
+    assert deep.bytes_in_use == 2 * tlsf_cost(24 + 8 * 64)  # two levels for 12 bits
+    assert (deep.get(5), deep.get(6), deep.get(64 * 7)) == (1, 0, 0)
