@@ -336,3 +336,51 @@ def test_a_param_value_outside_uint64_is_refused(value: object) -> None:
     assert errno_of(lambda: host.set_param(0, g, 1.0, 0)) == errno.EINVAL  # type: ignore[arg-type]
     assert snapshot(host) == before
     assert devicemodel.open(host, 0).create_ioreq_server(g) == 0
+
+
+def test_4_17_value_checks_exactly() -> None:
+    # Survivors of the hv-params mutation stage, pinned against RELEASE-4.17.0
+    # xen/arch/x86/hvm/hvm.c:hvm_set_param.
+    from ioreqlab.hv.params import VM86_TSS_SIZED, X87_FIP_WIDTH  # noqa: PLC0415
+
+    host = Host(xen="4.17")
+    g = host.create_domain(memory_mib=64)
+    for ok in (0, 4, 8):
+        host.set_param(0, g, X87_FIP_WIDTH, ok)
+        assert host.get_param(0, g, X87_FIP_WIDTH) == ok
+    for bad in (1, 5):
+        assert errno_of(lambda b=bad: host.set_param(0, g, X87_FIP_WIDTH, b)) == errno.EINVAL
+    # VM86_TSS_SIZED: size below sizeof(struct tss32) (104) refused; above the useful
+    # maximum (104 + 32 + 8192 + 1) clamped; VM86_TSS_UPDATED (bit 63) set, not shown.
+    assert errno_of(lambda: host.set_param(0, g, VM86_TSS_SIZED, (103 << 32) | 0x1000)) == (
+        errno.EINVAL
+    )
+    host.set_param(0, g, VM86_TSS_SIZED, (104 << 32) | 0x1000)
+    assert host.get_param(0, g, VM86_TSS_SIZED) == (104 << 32) | 0x1000
+    assert host.domains[g].params[VM86_TSS_SIZED] >> 63 == 1
+    host.set_param(0, g, VM86_TSS_SIZED, (9000 << 32) | 0x2000)
+    assert host.get_param(0, g, VM86_TSS_SIZED) == (8329 << 32) | 0x2000
+    # VM86_TSS (old hvmloaders): 128 bytes assumed, stored as VM86_TSS_SIZED.
+    host.set_param(0, g, HvmParam.VM86_TSS, 0x3000)
+    assert host.get_param(0, g, VM86_TSS_SIZED) == (128 << 32) | 0x3000
+    assert host.get_param(0, g, HvmParam.VM86_TSS) == 0x3000
+    host.set_param(0, g, HvmParam.VM86_TSS, 0)
+    assert host.domains[g].params[VM86_TSS_SIZED] == 0  # no UPDATED bit for 0
+
+
+def test_setting_a_legacy_ioreq_param_offers_its_frame_to_the_pool() -> None:
+    # hvm_set_param, HVM_PARAM_IOREQ_PFN/BUFIOREQ_PFN (4.17): a non-zero value sets
+    # the param's bit in ioreq_gfn.legacy_mask, beside the bits already there.  The
+    # params are set once (libxc did), so they are set again to the same value.
+    host = Host(xen="4.17")
+    g = host.create_domain(memory_mib=64)
+    d = host.domains[g]
+    d.gmfn_pool.legacy_mask = 0  # both frames taken
+    host.set_param(0, g, HvmParam.IOREQ_PFN, d.params[HvmParam.IOREQ_PFN])
+    assert d.gmfn_pool.legacy_mask == 1 << HvmParam.IOREQ_PFN
+    host.set_param(0, g, HvmParam.BUFIOREQ_PFN, d.params[HvmParam.BUFIOREQ_PFN])
+    assert d.gmfn_pool.legacy_mask == (1 << HvmParam.IOREQ_PFN) | (1 << HvmParam.BUFIOREQ_PFN)
+    other = host.create_domain(memory_mib=64)
+    host.domains[other].gmfn_pool.legacy_mask = 0
+    host.set_param(0, other, HvmParam.TIMER_MODE, 1)  # another param: no bit
+    assert host.domains[other].gmfn_pool.legacy_mask == 0
