@@ -255,3 +255,23 @@ def test_swap_moves_each_nodes_charge_to_its_new_owner() -> None:
     made = b_alloc.allocations
     b.swap(c)  # one node for one: no allocation on either side
     assert b_alloc.allocations == made
+
+
+def test_lookups_refuse_unknown_and_shut_down_domains() -> None:
+    # Survivors of the hv-params stage in hv/lookup.py: an unknown id is ESRCH at
+    # every lookup, and a shut-down domain neither runs (guest access) nor calls.
+    host = Host(xen="4.17")
+    g = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    for call in (
+        lambda: host.guest_access(999, 0, "pio", 0x80, 1, write=False),  # live
+        lambda: host.create_ioreq_server(999, g),  # caller
+        lambda: host.create_ioreq_server(0, 999),  # remote
+        lambda: host.get_param(0, 999, HvmParam.TIMER_MODE),  # any
+    ):
+        assert errno_of(call) == errno.ESRCH
+    dm.shutdown(g, 0)
+    assert errno_of(lambda: host.guest_access(g, 0, "pio", 0x80, 1, write=False)) == errno.ESRCH
+    other = host.create_domain(memory_mib=64, dm_domid=g)
+    assert errno_of(lambda: host.create_ioreq_server(g, other)) == errno.ESRCH  # g cannot call
+    assert host.create_ioreq_server(0, g) >= 0  # but is still found as a target
