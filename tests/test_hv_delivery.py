@@ -20,6 +20,7 @@ from ioreqlab.errors import XenEBUSY, XenEINVAL, XenError
 from ioreqlab.host import Host
 from ioreqlab.hv.delivery import send_buffered
 from ioreqlab.hv.pages import Page, compare_exchange_private
+from ioreqlab.hv.server import IoreqServer
 from tests.hv_helpers import EchoEmulator
 
 MMIO = 0xF000_0000
@@ -296,10 +297,8 @@ def test_a_vcpu_takes_its_result_before_its_next_access(xen: str) -> None:
     assert host.guest_access(g, 0, "mmio", MMIO + 4, 4, write=False).status == "pending"
 
 
-def test_canonicalisation_retries_when_the_emulator_moves_the_read_pointer() -> None:
-    # ioreq_send_buffered's loop: the 64-bit cmpxchg fails if the emulator moved its
-    # read pointer in between; Xen re-reads both pointers and tries again.  Only the
-    # write pointer is written before that: the read pointer is the emulator's.
+def _atomic_server() -> IoreqServer:
+    """An enabled 4.17 server with a BUFIOREQ_ATOMIC ring, its frames acquired."""
     host = Host(xen="4.17")
     g = host.create_domain(memory_mib=64)
     sid = host.create_ioreq_server(0, g, bufioreq=2)
@@ -307,6 +306,14 @@ def test_canonicalisation_retries_when_the_emulator_moves_the_read_pointer() -> 
     assert s is not None
     host.acquire_ioreq_server_frames(0, g, sid, 0, 2)
     host.set_ioreq_server_state(0, g, sid, True)
+    return s
+
+
+def test_canonicalisation_retries_when_the_emulator_moves_the_read_pointer() -> None:
+    # ioreq_send_buffered's loop: the 64-bit cmpxchg fails if the emulator moved its
+    # read pointer in between; Xen re-reads both pointers and tries again.  Only the
+    # write pointer is written before that: the read pointer is the emulator's.
+    s = _atomic_server()
     struct.pack_into("<II", s.buffered_page, 0, 600, 610)
     calls: list[tuple[int, int]] = []
 
@@ -325,13 +332,7 @@ def test_canonicalisation_retries_when_the_emulator_moves_the_read_pointer() -> 
 def test_canonicalisation_gives_up_after_a_ring_of_tries() -> None:
     # An emulator that keeps the read pointer moving cannot make Xen loop for ever:
     # the loop stops after IOREQ_BUFFER_SLOT_NUM tries (qw counts as one for 8 bytes).
-    host = Host(xen="4.17")
-    g = host.create_domain(memory_mib=64)
-    sid = host.create_ioreq_server(0, g, bufioreq=2)
-    s = host.domains[g].find_server(sid)
-    assert s is not None
-    host.acquire_ioreq_server_frames(0, g, sid, 0, 2)
-    host.set_ioreq_server_state(0, g, sid, True)
+    s = _atomic_server()
     struct.pack_into("<II", s.buffered_page, 0, 600, 600)
     tries = [0]
 

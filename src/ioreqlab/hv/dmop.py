@@ -54,12 +54,12 @@ from ioreqlab.errors import (
 from ioreqlab.hv.dmop_ops import DM_OPS, Continue, OpCall
 from ioreqlab.hv.ports import HypercallHost
 
-__all__ = ["Buffer", "dispatch_dm_op", "dispatch_hvm_op"]
+__all__ = ["MAX_DM_OP_BUFS", "Buffer", "dispatch_dm_op", "dispatch_hvm_op"]
 
 #: A guest buffer: ``bytearray`` is writable guest memory, ``bytes`` read-only.
 Buffer = bytes | bytearray
 
-_MAX_BUFS = 2  # ARRAY_SIZE(args.buf) in do_dm_op
+MAX_DM_OP_BUFS = 2  # ARRAY_SIZE(args.buf) in do_dm_op
 
 
 def _write_back(host: HypercallHost, buf: Buffer, op: int, out: WireStruct) -> None:
@@ -116,8 +116,8 @@ def _buffers(bufs: object) -> None:
 
 
 def _dm_op(host: HypercallHost, caller: int, domid: int, bufs: Sequence[Buffer]) -> None:
-    if len(bufs) > _MAX_BUFS:
-        raise XenE2BIG(f"{len(bufs)} DMOP buffers, at most {_MAX_BUFS}")
+    if len(bufs) > MAX_DM_OP_BUFS:
+        raise XenE2BIG(f"{len(bufs)} DMOP buffers, at most {MAX_DM_OP_BUFS}")
     _, d = host.lookup.remote(caller, domid)
     if not d.hvm:
         if host.xen.dmop_non_hvm_rc == 0:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from ioreqlab.abi.constants import PAGE_SIZE, HvmOp
 from ioreqlab.abi.structs import HvmGetMemType, HvmParamArg
 from ioreqlab.host import Host
+from ioreqlab.hv.dmop import MAX_DM_OP_BUFS
 from ioreqlab.realdm.wire import ClientMemory, Fault
 
 __all__ = ["HYPERCALL_NAMES", "Hypercalls"]
@@ -103,8 +104,8 @@ class Hypercalls:
 
     def _dm_op(self, args: Sequence[int]) -> int:
         domid, nr, ptr = args[0] & 0xFFFF, args[1], args[2]
-        if nr > 16:  # beyond what any buffer array could hold: Xen's own -E2BIG
-            return self.host.dm_op(0, domid, [bytearray()] * 3)
+        if nr > MAX_DM_OP_BUFS:  # do_dm_op refuses before it copies anything in
+            return -errno.E2BIG
         raw = self.mem.read(ptr, nr * _DM_OP_BUF.size)
         descs = [_DM_OP_BUF.unpack_from(raw, i * _DM_OP_BUF.size) for i in range(nr)]
         bufs = [bytearray(self.mem.read(p, size)) for p, size in descs]
