@@ -25,13 +25,13 @@ does the rest, in Xen's order:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
 from ioreqlab.abi.constants import PAGE_SHIFT, PAGE_SIZE, UINT64_MAX, IoReqDir, IoReqType, P2mType
 from ioreqlab.abi.ioreq import IoReq
-from ioreqlab.errors import XenEINVAL
+from ioreqlab.errors import XenEBUSY, XenEINVAL
 from ioreqlab.hv.delivery import SlotStatus, check_slot, send_buffered, send_sync
 from ioreqlab.hv.domain import Domain
 from ioreqlab.hv.evtchn import EventChannels
@@ -68,6 +68,7 @@ class Status(StrEnum):
     BUFFERED = "buffered"
     UNHANDLED = "unhandled"
     CRASHED = "crashed"
+    GONE = "gone"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +81,10 @@ class Access:
     ``"xen"`` (one of Xen's own devices, named by ``device``, took it).
     ``status``: ``"done"``, ``"pending"`` (the vCPU waits for the emulator),
     ``"buffered"`` (queued in the ring, no reply), ``"unhandled"`` (Xen could
-    not send: ``fault`` is then the vector the guest takes, 13 = #GP(0)) or
-    ``"crashed"``.  ``data`` is the value a read returns once done.
+    not send: ``fault`` is then the vector the guest takes, 13 = #GP(0)),
+    ``"crashed"`` or ``"gone"`` (the domain was destroyed while the access
+    waited: its vCPU never runs again).  ``data`` is the value a read
+    returns once done.
     """
 
     route: Route
@@ -131,6 +134,22 @@ class VcpuIo:
         while the first one's result waits for :meth:`resume`.
         """
         return (domid, vcpu) in self.waiting or (domid, vcpu) in self.finished
+
+    def check_access(self, d: Domain, vcpu: int, space: str, addr: int, size: int) -> None:
+        """What a guest access must be before Xen emulates it (else ``-EINVAL``),
+        and its vCPU free (``-EBUSY``: still blocked on an emulator)."""
+        if not d.hvm:
+            raise XenEINVAL(f"domain {d.domid} is not an HVM guest")
+        if not 0 <= vcpu < d.vcpus:
+            raise XenEINVAL(f"domain {d.domid} has no vcpu {vcpu}")
+        if space not in ("pio", "mmio"):
+            raise XenEINVAL(f"access space {space!r} is not 'pio' or 'mmio'")
+        if size not in (1, 2, 4, 8) or (space == "pio" and size == 8):
+            raise XenEINVAL(f"access size {size} is not valid for {space}")
+        if space == "pio" and addr > 0xFFFF:  # IN/OUT take a 16-bit port
+            raise XenEINVAL(f"port {addr:#x} is not an x86 I/O port (0..0xffff)")
+        if self.blocked(d.domid, vcpu):
+            raise XenEBUSY(f"vcpu {vcpu} of domain {d.domid} is blocked on an emulator")
 
     def access(self, d: Domain, vcpu: int, req: IoReq) -> Access:
         """Route and deliver a validated request from ``vcpu`` of ``d``."""
@@ -276,6 +295,9 @@ class VcpuIo:
         """One element after another to the page's owner, as the instruction restarts."""
         got = Access(Route.SERVER)
         for i, el in enumerate(elems):
+            if i and (d.crashed or not d.alive):  # the last notification ended the guest
+                status = Status.CRASHED if d.alive else Status.GONE
+                return Access(got.route, got.server_id, status=status, request=el)
             got = self._protected_write(d, vcpu, el.addr >> PAGE_SHIFT, el)
             if got.status != Status.DONE:
                 w = self.waiting.get((d.domid, vcpu))
@@ -319,6 +341,9 @@ class VcpuIo:
         done = self.finished.pop((d.domid, vcpu), None)  # woken during the notification
         if done is not None:
             return done
+        # The notification ran the emulator, which may have ended the guest.
+        if not d.alive:
+            return Access(route, s.id, status=Status.GONE, request=req)
         if d.crashed:
             return Access(route, s.id, status=Status.CRASHED, request=req)
         return Access(route, s.id, status=Status.PENDING, request=req)
@@ -359,6 +384,8 @@ class VcpuIo:
 
     def completed(self, d: Domain, s: IoreqServer, vcpu: int) -> Access | None:
         """The emulator signalled ``vcpu``'s port: wake it if it waits on ``s``."""
+        if vcpu >= d.vcpus:
+            raise XenEINVAL(f"domain {d.domid} has no vcpu {vcpu} (no such port to signal)")
         w = self.waiting.get((d.domid, vcpu))
         if w is None or w.server is not s:
             return None
@@ -394,6 +421,8 @@ class VcpuIo:
         req = IoReq(data=offset & UINT64_MAX, size=8, dir=IoReqDir.WRITE, type=IoReqType.TIMEOFFSET)
         failed = 0
         for s in d.all_servers():
+            if not d.alive or not any(s is x for x in d.all_servers()):
+                continue  # an earlier notification ended the guest or this server
             if not (s.enabled or self.xen.broadcast_disabled):
                 continue
             if send_buffered(s, req, d.pages.compare_exchange_u64):
@@ -422,6 +451,15 @@ class VcpuIo:
         self.notifiers.pop((s.domid, s.id), None)
         ports = [*s.vcpu_ports, s.bufioreq_port] if s.has_bufioreq else list(s.vcpu_ports)
         self.channels.drop_remote(s.domid, ports)
+
+    def check(self, live: Collection[int]) -> None:
+        """Every in-flight entry belongs to a live domain, and each blocked
+        vCPU has either a waiting request or a collected result, not both."""
+        for table in (self.waiting, self.finished, self.notifiers):
+            stale = [k for k in table if k[0] not in live]
+            assert not stale, f"in-flight entries for destroyed domains: {stale}"
+        both = set(self.waiting) & set(self.finished)
+        assert not both, f"vcpus both waiting and finished: {sorted(both)}"
 
     def forget_domain(self, domid: int) -> None:
         """A domain went away: drop every table entry about it."""
