@@ -333,6 +333,10 @@ def test_the_planners_limit_goes_through_libxls_bounds() -> None:
         ("a = " + "[" * 5000 + "]" * 5000 + "\n", "nested over 64 levels"),
         ("b = " + "{ c = " * 200 + "1" + " }" * 200 + "\n", "nested over 64 levels"),
         ("# " + "x" * (1 << 20) + "\n", "more than a scenario may have"),
+        # One dotted key of 200,000 parts kept tomllib busy for minutes.
+        (".".join(["a"] * 200_000) + " = 1\n", "dotted key of over 64 parts"),
+        ('x = 1\n"q" . a.  b' + ". c" * 70 + " = 1\n", r"over 64 parts \(line 2\)"),
+        ("[" + ".".join(["t"] * 65) + "]\n", "dotted key of over 64 parts"),
     ],
 )
 def test_scenarios_are_bounded_before_parsing(text: str, why: str) -> None:
@@ -342,3 +346,6 @@ def test_scenarios_are_bounded_before_parsing(text: str, why: str) -> None:
         load_scenario(text, "t.toml")
     # Brackets inside strings and comments do not count.
     load_scenario(XENGT_BDW.replace("\n", "\n# [[[[[[\n", 1), "ok")
+    # Nor do dots in strings, comments or numbers, nor a short dotted key.
+    dotted = XENGT_BDW.replace("\n", f"\n# {'.' * 100}\n", 1)
+    load_scenario(dotted.replace('name = "', 'name = "' + "." * 100, 1), "ok")

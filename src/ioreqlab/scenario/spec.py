@@ -185,15 +185,18 @@ _WORKLOAD = {
 
 #: A scenario is a page of TOML: 1 MiB is far more than any needs.
 SCENARIO_MAX_BYTES = 1 << 20
-#: Arrays and inline tables nest a few levels in a scenario; 64 is plenty.
+#: Arrays, inline tables and dotted keys nest a few levels in a scenario; 64 is
+#: plenty.  (tomllib's time grows with the square of a dotted key's parts: one
+#: key of 10,000 parts takes most of a second, a 1 MiB one half an hour.)
 SCENARIO_MAX_NESTING = 64
+_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_- \t")
 
 
 def _check_bounds(text: str, source: str) -> None:
     """Refuse a text too long, or nested too deeply, before the TOML parser sees it."""
     if len(text) > SCENARIO_MAX_BYTES:
         raise ScenarioError(f"{source}: {len(text):,} characters, more than a scenario may have")
-    depth, quote, i = 0, "", 0
+    depth, dots, quote, i = 0, 0, "", 0
     while i < len(text):
         ch = text[i]
         if quote:
@@ -203,16 +206,26 @@ def _check_bounds(text: str, source: str) -> None:
                 quote = ""
         elif ch in "\"'":
             quote = ch
-        elif ch == "#":
+        elif ch == ".":
+            dots += 1  # a dotted key's parts are tables nested in one another
+            if dots >= SCENARIO_MAX_NESTING:
+                raise ScenarioError(
+                    f"{source}: a dotted key of over {SCENARIO_MAX_NESTING} parts"
+                    f" (line {text.count(chr(10), 0, i) + 1})"
+                )
+        elif ch not in _KEY_CHARS:
+            dots = 0
+        if not quote and ch == "#":
             while i < len(text) and text[i] != "\n":
                 i += 1
-        elif ch in "[{":
+            dots = 0
+        elif not quote and ch in "[{":
             depth += 1
             if depth > SCENARIO_MAX_NESTING:
                 raise ScenarioError(
                     f"{source}: arrays or tables nested over {SCENARIO_MAX_NESTING} levels deep"
                 )
-        elif ch in "]}":
+        elif not quote and ch in "]}":
             depth = max(depth - 1, 0)
         i += 1
 
