@@ -35,7 +35,8 @@ test-long: $(VENV)/.installed-test
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest
 
 # Mutation testing of the core, in stages (tests/mutation.py; docs/mutation.md):
-# `make mutate` runs every stage (hours); `make mutate STAGES=rangeset` one.
+# `make mutate` runs every stage (hours); `make mutate STAGES=rangeset` one;
+# MUTATE_JOBS=1 keeps mutmut to one core.
 $(VENV)/.installed-mutate: $(VENV)/.installed-test
 	$(BIN)/python -m pip install --quiet -e '.[test,bench,mutate]'
 	touch $@

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -46,7 +47,7 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "hv-dmop": (
         ("hv/dmop.py", "hv/dmop_ops.py", "hv/platform.py", "hv/platform_ops.py",
-         "hv/intercept.py", "hv/memory.py", "hv/memtype.py"),
+         "hv/intercept.py", "hv/memory.py", "hv/memtype.py", "hv/boundary.py"),
         ("test_hv_badinput", "test_hv_platform", "test_hv_intercept", "test_pins", "test_abi"),
     ),
     "hv-heap": (
@@ -104,7 +105,9 @@ def run_stage(name: str) -> dict[str, object]:
     stage_dir = BUILD / name
     _copy_checkout(stage_dir)
     (stage_dir / "setup.cfg").write_text(_setup_cfg(modules, tests))
-    _mutmut(stage_dir, "run")
+    # MUTATE_JOBS caps mutmut's children (default: one per core).
+    jobs = os.environ.get("MUTATE_JOBS")
+    _mutmut(stage_dir, "run", *(["--max-children", jobs] if jobs else []))
     _mutmut(stage_dir, "export-cicd-stats")
     stats = json.loads((stage_dir / "mutants" / "mutmut-cicd-stats.json").read_text())
     survivors = [

@@ -7,6 +7,7 @@ every domain's servers, ranges, budgets, params, pool and the heap).
 from __future__ import annotations
 
 import errno
+import inspect
 from collections.abc import Callable
 from functools import partial
 
@@ -26,6 +27,7 @@ from ioreqlab.abi import (
 )
 from ioreqlab.errors import XenError
 from ioreqlab.host import Host
+from ioreqlab.hv.boundary import PROTOTYPES, check_prototypes
 from tests.hv_helpers import errno_of, snapshot
 
 
@@ -424,3 +426,51 @@ def test_the_abi_boundary_takes_its_arguments_as_the_c_prototype_does() -> None:
     # domid_t is 16 bits: the upper bits of a larger number are not seen.
     assert host.dm_op(0, g + 0x10000, [bytearray(buf)]) == 0
     assert len(host.domains[g].servers) == 1
+
+
+def _placeholders(method: str) -> dict[str, object]:
+    """Valid-typed arguments for every parameter of ``method`` (0 for integers)."""
+    params = list(inspect.signature(getattr(Host, method)).parameters)[1:]
+    types = PROTOTYPES[method]
+    return {n: ([] if types.get(n, (None,))[0] == "xen_pfn_t[]" else 0) for n in params}
+
+
+@pytest.mark.parametrize(
+    ("method", "name"), [(m, n) for m, types in PROTOTYPES.items() for n in types]
+)
+def test_every_integer_argument_is_checked_as_its_c_type(
+    host: Host, guest: int, method: str, name: str
+) -> None:
+    # Issue 15 #12: values no C caller could pass are -EINVAL before any effect.
+    cname, lo, hi = PROTOTYPES[method][name]
+    bad: list[object] = [1.0, "1", None]
+    if cname != "bool":
+        bad += [lo - 1, hi + 1]
+    if cname.endswith("[]"):
+        bad = [5, "ab", [1, -1], [1.5], [2**64]]
+    for value in bad:
+        args = {**_placeholders(method), name: value}
+        before = snapshot(host)
+        with pytest.raises(XenError) as info:
+            getattr(host, method)(**args)
+        assert info.value.errno == errno.EINVAL, (value, info.value)
+        assert f"{name}" in str(info.value), (value, info.value)
+        assert snapshot(host) == before
+
+
+def test_the_prototype_table_names_real_arguments() -> None:
+    # check_prototypes refuses a table entry for an argument the method lacks.
+    class Tiny:
+        def create_domain(self, *, memory_mib: int) -> None: ...
+
+    with pytest.raises(TypeError, match="has no argument"):
+        check_prototypes(Tiny)
+
+
+def test_a_guest_port_is_16_bits_and_a_signal_names_a_vcpu(host: Host, guest: int) -> None:
+    refused(host, errno.EINVAL, lambda: host.guest_access(guest, 0, "pio", 0x10000, 1, write=False))
+    host.guest_access(guest, 0, "pio", 0xFFFF, 1, write=False)  # the last port is a port
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(guest)
+    refused(host, errno.EINVAL, lambda: host.ioreq_completed(0, guest, sid, 2))
+    assert host.ioreq_completed(0, guest, sid, 1) is None  # a real vcpu that waits for nothing

@@ -38,7 +38,6 @@ from ioreqlab.abi.constants import (
 )
 from ioreqlab.abi.ioreq import IoReq
 from ioreqlab.errors import (
-    XenEBUSY,
     XenEINVAL,
     XenENOENT,
     XenENOMEM,
@@ -51,6 +50,7 @@ from ioreqlab.hv import ioreq as srv
 from ioreqlab.hv import memory as mem
 from ioreqlab.hv import memtype
 from ioreqlab.hv import params as prm
+from ioreqlab.hv.boundary import check_prototypes
 from ioreqlab.hv.census import check_host_invariants, host_statistics
 from ioreqlab.hv.dmop import Buffer, dispatch_dm_op, dispatch_hvm_op
 from ioreqlab.hv.domain import Domain, layout_hvm
@@ -88,6 +88,7 @@ _DOMID_FIRST_RESERVED = 0x7FF0
 _MAX_VCPUS = 128
 
 
+@check_prototypes
 class Host:
     """One physical host running Xen.
 
@@ -519,16 +520,7 @@ class Host:
     ) -> Access:
         """One access by ``vcpu`` of ``domid``: ``space`` is ``"pio"`` or ``"mmio"``."""
         d = self.lookup.live(domid)
-        if not d.hvm:
-            raise XenEINVAL(f"domain {domid} is not an HVM guest")
-        if not 0 <= vcpu < d.vcpus:
-            raise XenEINVAL(f"domain {domid} has no vcpu {vcpu}")
-        if space not in ("pio", "mmio"):
-            raise XenEINVAL(f"access space {space!r} is not 'pio' or 'mmio'")
-        if size not in (1, 2, 4, 8) or (space == "pio" and size == 8):
-            raise XenEINVAL(f"access size {size} is not valid for {space}")
-        if self.io.blocked(domid, vcpu):
-            raise XenEBUSY(f"vcpu {vcpu} of domain {domid} is blocked on an emulator")
+        self.io.check_access(d, vcpu, space, addr, size)
         req = IoReq(
             addr=addr,
             data=data if write or data_is_ptr else 0,  # with a pointer: the buffer address
@@ -583,13 +575,12 @@ class Host:
         return host_statistics(self.design, self.xen.version, self.domains, self.heap, self.wp)
 
     def check_invariants(self) -> None:
-        """Each structure's own invariants, and each domain's heap account
-        equal to what its servers and its p2t table hold.
-
-        Raises ``AssertionError`` on the first violation; tests, fuzzers and
-        the model checker call it after every step.
-        """
+        """Each structure's invariants, each heap account equal to what its
+        servers and p2t table hold, and no in-flight access of a dead domain.
+        Raises ``AssertionError`` on the first violation (checked after every
+        step by tests, fuzzers and the model checker)."""
         check_host_invariants(self.domains, self.heap)
+        self.io.check(self.domains.keys())
 
     def heap_statistics(self) -> HeapStats:
         """The whole Xen heap."""
