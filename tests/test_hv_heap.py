@@ -170,7 +170,7 @@ def test_check_invariants_catches_a_charge_no_structure_holds() -> None:
 def test_a_domain_refused_for_its_size_leaves_no_heap_account() -> None:
     # The p2t table cannot cover a guest past 2**40 frames: the creation is refused,
     # and the heap account opened for it goes too (it once stayed behind).
-    host = Host(design="p2t", xen_heap_bytes=1 << 20)
+    host = Host(design="p2t", xen_heap_bytes=1 << 20, memory_mib=1 << 51)
     before = host.heap.accounts()
     with pytest.raises(XenEINVAL):
         host.create_domain(memory_mib=1 << 50)

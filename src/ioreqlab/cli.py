@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ioreqlab import __version__
+from ioreqlab.errors import ModelLimitError
 from ioreqlab.host import DESIGNS, Host
 from ioreqlab.profiles import DEFAULT_XEN, XEN_VERSIONS
 from ioreqlab.scenario import XENGT_BDW, Scenario, ScenarioError, load_scenario
@@ -569,6 +570,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ScenarioError, UsageError) as err:
         sys.stderr.write(f"ioreqlab: error: {err}\n")
         return EXIT_USAGE
+    except ModelLimitError as err:  # the model's own bound, not an answer of Xen's
+        sys.stderr.write(f"ioreqlab: error: {err}\n")
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

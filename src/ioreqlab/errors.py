@@ -29,6 +29,7 @@ from typing import ClassVar
 
 __all__ = [
     "ERESTART",
+    "ModelLimitError",
     "XenE2BIG",
     "XenEAGAIN",
     "XenEBUSY",
@@ -51,6 +52,17 @@ __all__ = [
     "from_errno",
     "raise_errno",
 ]
+
+
+class ModelLimitError(RuntimeError):
+    """The model itself is out of room: past the host's stated bound on what it
+    may hold (``Host(model_memory_bytes=...)``).
+
+    Not an answer Xen would give, so deliberately not a :class:`XenError`: a
+    device model must not take it for ``-ENOMEM`` from a full rangeset, and
+    the DMOP boundary lets it through instead of turning it into an errno.
+    """
+
 
 #: Xen's internal "restart the hypercall" code (``xen/include/xen/errno.h``:
 #: ``ERESTART 85``).  Never seen by a guest: the hypercall is continued.

@@ -51,13 +51,21 @@ from ioreqlab.hv import memory as mem
 from ioreqlab.hv import memtype
 from ioreqlab.hv import params as prm
 from ioreqlab.hv.boundary import check_prototypes
-from ioreqlab.hv.census import check_host_invariants, host_statistics
+from ioreqlab.hv.census import check_host_invariants, host_statistics, model_bytes
 from ioreqlab.hv.dmop import Buffer, dispatch_dm_op, dispatch_hvm_op
-from ioreqlab.hv.domain import Domain, layout_hvm
+from ioreqlab.hv.domain import Domain, check_new_domain, layout_hvm
 from ioreqlab.hv.evtchn import bind_interdomain, send_target
 from ioreqlab.hv.heap import FaultHook, HeapStats, XenHeap
 from ioreqlab.hv.lookup import Lookup
-from ioreqlab.hv.pages import HEAP_PAGES, Page, PageProvider
+from ioreqlab.hv.pages import (
+    DEFAULT_MODEL_MEMORY,
+    HEAP_PAGES,
+    MODEL_ENTRY_COST,
+    MODEL_PAGE_COST,
+    BoundedPages,
+    Page,
+    PageProvider,
+)
 from ioreqlab.hv.server import IoreqServer
 from ioreqlab.hv.stats import DomainStats, HostStats, IoreqServerInfo
 from ioreqlab.hv.vcpu_io import Access, Route, Status, VcpuIo
@@ -84,8 +92,6 @@ DESIGNS = DESIGN_NAMES
 _DM_EXTRA_PAGES = (17 << 20) >> PAGE_SHIFT
 #: The first domid Xen reserves (``DOMID_FIRST_RESERVED``).
 _DOMID_FIRST_RESERVED = 0x7FF0
-#: The shared page holds one 32-byte slot per vCPU.
-_MAX_VCPUS = 128
 
 
 @check_prototypes
@@ -112,9 +118,15 @@ class Host:
         p2t_node_bits: int = 6,
         fault: FaultHook | None = None,
         pages: PageProvider = HEAP_PAGES,
+        memory_mib: int = 1 << 20,
+        model_memory_bytes: int = DEFAULT_MODEL_MEMORY,
     ) -> None:
-        if xen_heap_bytes < 0 or wp_ram_ranges_cap < 0:
-            raise XenEINVAL("heap size and wp cap must not be negative")
+        """``memory_mib`` is the machine's RAM, which guests share (1 TiB unless
+        told); ``model_memory_bytes`` bounds what the model itself may hold:
+        pages written or mapped, and p2m entries (:class:`BoundedPages`)."""
+        if min(xen_heap_bytes, wp_ram_ranges_cap, memory_mib, model_memory_bytes) < 0:
+            raise XenEINVAL("heap, wp cap, memory and model bound must not be negative")
+        self.memory_pages = (memory_mib << 20) >> PAGE_SHIFT
         #: The Xen release this host behaves as (:mod:`ioreqlab.profiles`).
         self.xen: XenProfile = profile(xen)
         self.wp: WpDesign = make_design(design, p2t_types)
@@ -127,8 +139,9 @@ class Host:
         self.heap = XenHeap(xen_heap_bytes, fault=fault)
         #: Where every page Xen allocates comes from (:mod:`ioreqlab.hv.pages`).
         self.pages = pages
+        self.store = BoundedPages(pages, lambda: model_bytes(self.domains), model_memory_bytes)
         dom0 = Domain(0, "Domain-0", hvm=False, hap=True, nr_pages=0, vcpus=1, privileged=True)
-        dom0.pages = pages
+        dom0.pages = self.store
         self.domains: dict[int, Domain] = {0: dom0}
         #: How hypercalls find their domains (also the DMOP boundary's).
         self.lookup = Lookup(self.domains)
@@ -157,14 +170,8 @@ class Host:
         alone, so nothing another domain does can make its later allocations
         fail (``-ENOMEM`` now if the heap cannot spare it).
         """
-        if type(memory_mib) is not int or memory_mib <= 0:
-            raise XenEINVAL(f"memory_mib {memory_mib!r} must be a positive integer")
-        if type(vcpus) is not int or not 1 <= vcpus <= _MAX_VCPUS:
-            raise XenEINVAL(f"vcpus {vcpus!r} must be 1..{_MAX_VCPUS}")
-        if not 0 <= ioreq_server_pages <= prm.MAX_IOREQ_SERVER_PAGES:
-            raise XenEINVAL(f"ioreq_server_pages {ioreq_server_pages} is not 0..64")
-        if preallocate_bytes < 0:
-            raise XenEINVAL("preallocate_bytes must not be negative")
+        free = self.memory_pages - sum(o.nr_pages for o in self.domains.values())
+        nr_pages = check_new_domain(memory_mib, vcpus, ioreq_server_pages, preallocate_bytes, free)
         dm = self.domains.get(dm_domid)
         if dm is None or not dm.alive:
             raise XenESRCH(f"device-model domain {dm_domid} does not exist")
@@ -174,10 +181,10 @@ class Host:
             name or f"domain-{domid}",
             hvm=hvm,
             hap=hap,
-            nr_pages=(memory_mib << 20) >> PAGE_SHIFT,
+            nr_pages=nr_pages,
             vcpus=vcpus,
             dm_domid=dm_domid,
-            pages=self.pages,
+            pages=self.store,
         )
         if hvm:
             layout_hvm(d, ioreq_server_pages, legacy_gfns=self.xen.legacy_gfns)
@@ -233,6 +240,7 @@ class Host:
     def create_ioreq_server(self, caller: int, domid: int, bufioreq: int = 0) -> int:
         """Create a (disabled) server emulated by ``caller``; return its id."""
         c, d = self.lookup.dm_target(caller, domid)
+        self.store.room(2 * MODEL_PAGE_COST, "an ioreq server's two pages")
         s = srv.create_server(
             d,
             c.domid,
@@ -338,6 +346,7 @@ class Host:
         atomic, as in Xen: if page *k* is refused, pages before it stay changed.
         """
         _, d = self.lookup.dm_target(caller, domid)
+        self.store.room(min(nr, 256) * MODEL_ENTRY_COST, f"{nr:,} retyped pages")
         return memtype.set_mem_type(self.wp, d, mem, first_pfn, nr)
 
     def get_mem_type(self, caller: int, domid: int, pfn: int) -> HvmMem:

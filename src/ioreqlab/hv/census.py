@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from ioreqlab.hv.domain import Domain
 from ioreqlab.hv.heap import XenHeap
+from ioreqlab.hv.pages import MODEL_ENTRY_COST, MODEL_PAGE_COST
 from ioreqlab.hv.stats import DomainStats, HostStats
 from ioreqlab.hv.wp import WpDesign
 
@@ -39,6 +40,20 @@ def host_statistics(
             )
         )
     return HostStats(design, heap.statistics(), tuple(doms), version)
+
+
+def model_bytes(domains: Mapping[int, Domain]) -> int:
+    """What the model holds against its own memory bound: every page it keeps
+    (RAM written or mapped, each server's two pages) and every p2m entry."""
+    held = 0
+    for d in domains.values():
+        pages = len(d.ram)
+        for s in d.all_servers():
+            pages += 2  # a disabled gfn-mapped server's pages are in d.ram already
+            if s.gfn_mapped and not s.enabled:
+                pages -= (s.ioreq_pfn is not None) + (s.bufioreq_pfn is not None)
+        held += pages * MODEL_PAGE_COST + len(d.p2m) * MODEL_ENTRY_COST
+    return held
 
 
 def check_host_invariants(domains: Mapping[int, Domain], heap: XenHeap) -> None:

@@ -80,7 +80,9 @@ def _write_back(host: HypercallHost, buf: Buffer, op: int, out: WireStruct) -> N
 def dispatch_dm_op(host: HypercallHost, caller: int, domid: int, bufs: Sequence[Buffer]) -> int:
     """Run one DMOP to its end (continuations included); return 0 or ``-errno``.
 
-    Never raises for any input.  The arguments are taken as the C prototype
+    Never raises for any input (only the model's own memory bound,
+    :class:`~ioreqlab.errors.ModelLimitError`, which is no errno of Xen's,
+    goes through).  The arguments are taken as the C prototype
     takes them (``do_dm_op(domid_t domid, ...)``): ``domid`` is truncated to its
     16 bits; a caller or domid that is not an integer is ``-EINVAL``, a buffer
     that is not bytes ``-EFAULT`` (no guest memory behind the handle).

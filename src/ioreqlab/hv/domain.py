@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ioreqlab.abi.constants import PAGE_SHIFT, PAGE_SIZE, HvmParam
+from ioreqlab.errors import XenEINVAL, XenENOMEM
 from ioreqlab.hv.pages import HEAP_PAGES, Page, PageProvider
 from ioreqlab.hv.platform import Platform
 from ioreqlab.hv.server import IoreqServer
@@ -251,3 +252,36 @@ def layout_hvm(d: Domain, ioreq_server_pages: int, *, legacy_gfns: bool) -> None
         d.params[HvmParam.NR_IOREQ_SERVER_PAGES] = ioreq_server_pages
         d.gmfn_pool.base = base
         d.gmfn_pool.mask = (1 << ioreq_server_pages) - 1
+
+
+#: The shared page holds one 32-byte slot per vCPU.
+MAX_VCPUS = 128
+#: The largest number of ioreq-server frames (bits in ``ioreq_gmfn.mask``).
+MAX_IOREQ_SERVER_PAGES = 64
+
+
+def check_new_domain(
+    memory_mib: int, vcpus: int, ioreq_server_pages: int, preallocate_bytes: int, free: int
+) -> int:
+    """The creation arguments checked (``-EINVAL``); the guest's page count.
+
+    ``free`` is how many pages of the machine's RAM no domain holds: a guest
+    larger is ``-ENOMEM``, as its build's ``populate_physmap`` would be.
+    """
+    if type(memory_mib) is not int or memory_mib <= 0:
+        raise XenEINVAL(f"memory_mib {memory_mib!r} must be a positive integer")
+    if type(vcpus) is not int or not 1 <= vcpus <= MAX_VCPUS:
+        raise XenEINVAL(f"vcpus {vcpus!r} must be 1..{MAX_VCPUS}")
+    if not 0 <= ioreq_server_pages <= MAX_IOREQ_SERVER_PAGES:
+        raise XenEINVAL(
+            f"ioreq_server_pages {ioreq_server_pages} is not 0..{MAX_IOREQ_SERVER_PAGES}"
+        )
+    if preallocate_bytes < 0:
+        raise XenEINVAL("preallocate_bytes must not be negative")
+    nr_pages = (memory_mib << 20) >> PAGE_SHIFT
+    if nr_pages > free:
+        raise XenENOMEM(
+            f"a guest of {memory_mib:,} MiB does not fit: the host has {max(free, 0) >> 8:,}"
+            " MiB of RAM free (Host(memory_mib=...))"
+        )
+    return nr_pages

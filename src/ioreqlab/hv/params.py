@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 from ioreqlab.abi.constants import DOMID_SELF, SHUTDOWN_MAX, UINT32_MAX, UINT64_MAX, HvmParam
 from ioreqlab.errors import XenEBUSY, XenEEXIST, XenEINVAL, XenEOPNOTSUPP, XenEPERM
-from ioreqlab.hv.domain import Domain
+from ioreqlab.hv.domain import MAX_IOREQ_SERVER_PAGES, Domain
 from ioreqlab.profiles import XenProfile
 
 __all__ = [
@@ -47,8 +47,6 @@ __all__ = [
 HVMPV_FEATURE_MASK = 0x3F
 HVMPV_BASE_FREQ = 0x1
 
-#: The largest number of ioreq-server frames (bits in ``ioreq_gmfn.mask``).
-MAX_IOREQ_SERVER_PAGES = 64
 
 #: 4.17's params past 35 (``public/hvm/params.h``).
 X87_FIP_WIDTH, VM86_TSS_SIZED, MCA_CAP = 36, 37, 38
