@@ -112,6 +112,8 @@ def render() -> str:
     per_file = state_machines()
     machines = sum(n for f, n in per_file.items() if f != "test_reentrancy.py")
     reentrant = per_file.get("test_reentrancy.py", 0)
+    reentrancy = (ROOT / "tests" / "test_reentrancy.py").read_text()
+    re_examples = int(re.findall(r"settings\(max_examples=(\d+)\)", reentrancy)[0])
     rows = "\n".join(f"| {what} | {codes} |" for what, codes in bad_input_rows())
     fuzz = (ROOT / "tests" / "test_fuzz.py").read_text()
     share = float(re.findall(r"^STRUCTURED_SUCCESS_SHARE = ([0-9.]+)", fuzz, re.M)[0])
@@ -176,7 +178,7 @@ string, `-1` or `2**64` is `-EINVAL` rather than an exception from deep inside.
   stateful run, derandomized (the same cases every run).
 - {property_tests} property tests and {machines} state machines: up to
   {machines * ci_examples * ci_steps:,} stateful steps per CI run, plus the {reentrant}
-  re-entrancy machines at 40 examples each ({reentrant * 40 * ci_steps:,} steps).
+  re-entrancy machines at {re_examples} examples each ({reentrant * re_examples * ci_steps:,} steps).
 - Fault injection: every allocation site, plus 60 seeded random-fault runs of 60 operations.
 
 ## Longer runs

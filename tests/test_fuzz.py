@@ -13,6 +13,7 @@ Longer, coverage-guided runs: ``fuzz/`` (atheris; see docs/reliability.md).
 from __future__ import annotations
 
 import errno
+import json
 import struct
 from collections import Counter
 from dataclasses import fields, replace
@@ -52,9 +53,11 @@ from ioreqlab.abi import (
     dm_op_buffer,
 )
 from ioreqlab.dm.runtime import DeviceModelServer
+from ioreqlab.errors import XenError
 from ioreqlab.host import DESIGNS, Host
 from ioreqlab.hv.dmop_ops import DM_OPS
 from ioreqlab.scenario import ScenarioError, load_scenario
+from ioreqlab.workload.guest import Guest, TraceRecord, replay
 
 CALLERS = [0, 1, 2, 3, 777]  # dom0, the guest, a stub DM, another guest, nobody
 DOMIDS = [0, 1, 2, 3, 777, 0x7FF0]
@@ -137,6 +140,57 @@ def test_emulator_survives_any_slot_and_ring_contents(
         srv.on_notify(vcpu)
     srv.pages.buffered[: len(ring)] = ring
     srv.on_notify(-1)
+
+
+_JSON_LEAF = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(), st.text(max_size=8)
+)
+_JSON = st.recursive(_JSON_LEAF, lambda inner: st.lists(inner, max_size=3), max_leaves=6)
+_GOOD_TRACE = {
+    "dom": st.just("g"),
+    "vcpu": st.integers(0, 1),
+    "space": st.sampled_from(["pio", "mmio"]),
+    "addr": st.integers(0, 0x20_0000),
+    "size": st.sampled_from([1, 2, 4, 8]),
+    "write": st.booleans(),
+    "data": st.integers(0, 2**64 - 1),
+    "count": st.integers(1, 4),
+    "df": st.booleans(),
+    "ptr": st.booleans(),
+}
+
+
+@st.composite
+def trace_lines(draw: st.DrawFn) -> str:
+    """A well-formed trace record with 0-3 fields replaced by any JSON, or dropped."""
+    obj: dict[str, object] = {k: draw(v) for k, v in _GOOD_TRACE.items()}
+    for key in draw(st.lists(st.sampled_from(sorted(obj)), max_size=3)):
+        if draw(st.booleans()):
+            obj[key] = draw(_JSON)
+        else:
+            obj.pop(key, None)
+    return json.dumps(obj)
+
+
+@given(st.one_of(st.text(max_size=200), trace_lines()))
+def test_trace_lines_raise_only_value_error(line: str) -> None:
+    # Issue 15 #8: the trace parser raised OverflowError, RecursionError and, in
+    # replay, KeyError.  Any line is a record or a ValueError; a record replays
+    # or is refused (ValueError for the line, XenError for the access).
+    try:
+        TraceRecord.from_json(line)
+    except ValueError:
+        event("trace: refused by the parser")
+        return
+    host = Host(xen_heap_bytes=1 << 20)
+    g = host.create_domain(memory_mib=16, vcpus=2)
+    try:
+        replay(host, {"g": Guest(host, g, "g")}, [line])
+        event("trace: replayed")
+    except ValueError:
+        event("trace: refused by replay")
+    except XenError:
+        event("trace: refused by the host")
 
 
 @given(st.text(max_size=300))

@@ -184,6 +184,38 @@ def test_reading_ioreq_pfn_creates_the_default_server_once(host: Host) -> None:
     assert s.ranges == {}
 
 
+@pytest.mark.parametrize("xen", ["4.7", "4.17"])
+def test_a_refused_ioreq_pfn_read_creates_no_default_server(xen: str) -> None:
+    # Issue 15 #10.  Refused by the checks (an unrelated domain asks): nothing made.
+    host = Host(xen=xen)
+    g = host.create_domain(memory_mib=64)
+    other = host.create_domain(memory_mib=64)
+    before = snapshot(host)
+    assert errno_of(lambda: host.get_param(other, g, HvmParam.IOREQ_PFN)) == errno.EPERM
+    assert snapshot(host) == before
+    # Refused for want of heap while the server is made: nothing made either.  (4.17
+    # has no default server: the read makes nothing and cannot fail so.)
+    starved = Host(xen=xen, fault=lambda site, n: site == "ioreq_server")
+    g = starved.create_domain(memory_mib=64)
+    before = snapshot(starved)
+    code = errno_of(lambda: starved.get_param(0, g, HvmParam.IOREQ_PFN))
+    assert code == (errno.ENOMEM if starved.xen.default_server else 0)
+    assert snapshot(starved) == before
+    assert starved.domains[g].default_server is None
+
+
+def test_an_ioreq_pfn_read_into_a_read_only_buffer_still_made_the_server() -> None:
+    # hvmop_get_param (4.7 xen/arch/x86/hvm/hvm.c): the param is read, which makes
+    # the default server, and only then copied out: a read-only buffer is -EFAULT
+    # after the effect, as in Xen.
+    host = Host(xen="4.7")
+    g = host.create_domain(memory_mib=64)
+    rc = host.hvm_op(0, HvmOp.GET_PARAM, bytes(HvmParamArg(g, HvmParam.IOREQ_PFN, 0).pack()))
+    assert rc == -errno.EFAULT
+    assert host.domains[g].default_server is not None
+    host.check_invariants()
+
+
 class TestMaxWpRamRanges:
     """SPEC.md: the seed param as the thread required it."""
 

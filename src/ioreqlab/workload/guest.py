@@ -220,7 +220,9 @@ class GuestAllocator:
 def replay(host: Host, guests: dict[str, Guest], lines: Iterable[str]) -> list[int | None]:
     """Re-issue a trace's accesses; return each access's data (reads) or None.
 
-    A malformed line, or one naming an unknown domain, is ``ValueError``.
+    A malformed line, or one naming an unknown domain, is ``ValueError``; an
+    access the host refuses (a vCPU the guest lacks, a bad size) is the host's
+    :class:`~ioreqlab.errors.XenError`.
     """
     out: list[int | None] = []
     for line in lines:
