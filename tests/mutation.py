@@ -39,7 +39,8 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "hv-ioreq": (
         ("hv/ioreq.py", "hv/server.py", "hv/routing.py", "hv/delivery.py", "hv/vcpu_io.py"),
         ("test_hv_routing", "test_hv_delivery", "test_hv_rep", "test_hv_evtchn", "test_pins",
-         "test_hv_pages"),
+         "test_hv_pages", "test_reentrancy", "test_hv_badinput", "test_faults",
+         "test_wp_designs", "test_model_bounds", "test_hv_params"),
     ),
     "hv-params": (
         ("hv/params.py", "hv/domain.py", "hv/lookup.py"),

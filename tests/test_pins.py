@@ -6,6 +6,7 @@ Each test would fail if the behaviour changed; each cites where Xen does it.
 from __future__ import annotations
 
 import errno
+from dataclasses import replace
 
 import pytest
 
@@ -275,3 +276,83 @@ def test_lookups_refuse_unknown_and_shut_down_domains() -> None:
     other = host.create_domain(memory_mib=64, dm_domid=g)
     assert errno_of(lambda: host.create_ioreq_server(g, other)) == errno.ESRCH  # g cannot call
     assert host.create_ioreq_server(0, g) >= 0  # but is still found as a target
+
+
+def test_every_outcome_is_a_complete_access_record() -> None:
+    # Mutation stage hv-ioreq: the Access of each route and status was checked only
+    # in part (route, status); every field is pinned here, the request included.
+    from ioreqlab.abi import IOREQ_SIZE, IOREQ_STATE_OFFSET, IoReq  # noqa: PLC0415
+    from ioreqlab.abi.constants import IoReqDir, IoReqType  # noqa: PLC0415
+    from ioreqlab.hv.vcpu_io import Access, Route, Status  # noqa: PLC0415
+
+    host = Host(design="p2m", xen="4.17")
+    g = host.create_domain(memory_mib=64, vcpus=2)
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g, 1)
+    dm.map_io_range_to_ioreq_server(g, sid, False, 0x100, 0x10F)
+    dm.map_io_range_to_ioreq_server(g, sid, True, 0xA0000, 0xBFFFF)
+    state = {"mode": "answer"}
+
+    def notify(vcpu: int) -> None:
+        if vcpu < 0 or state["mode"] == "ignore":
+            return
+        off = vcpu * IOREQ_SIZE
+        if state["mode"] == "crash":
+            pages.shared[off + IOREQ_STATE_OFFSET] = 7
+        else:
+            req = IoReq.unpack(bytes(pages.shared[off : off + IOREQ_SIZE]))
+            pages.shared[off : off + IOREQ_SIZE] = replace(req, data=0x5A, state=3).pack()
+        dm.notify(g, sid, vcpu)
+
+    pages = dm.map_ioreq_server(g, sid, notify)
+    dm.set_ioreq_server_state(g, sid, True)
+
+    def pio(port: int, write: bool, data: int = 0, size: int = 1) -> IoReq:
+        return IoReq(
+            addr=port,
+            data=data,
+            size=size,
+            dir=IoReqDir.WRITE if write else IoReqDir.READ,
+            type=IoReqType.PIO,
+        )
+
+    # Xen's own device (the PIT's counter 0): data and device named, the request kept.
+    got = host.guest_access(g, 0, "pio", 0x40, 2, write=False)
+    assert got == Access(Route.XEN, data=0xFFFF, request=pio(0x40, False, size=2), device="pit")
+    # Nobody: a read is all ones, a write is dropped; the request as Xen would send it.
+    assert host.guest_access(g, 0, "pio", 0x300, 2, write=False) == Access(
+        Route.NULL, data=0xFFFF, request=pio(0x300, False, size=2)
+    )
+    assert host.guest_access(g, 0, "pio", 0x300, 1, write=True, data=9) == Access(
+        Route.NULL, request=pio(0x300, True, 9)
+    )
+    # Plain RAM.
+    ram = IoReq(addr=0x5000, size=4, dir=IoReqDir.READ, type=IoReqType.COPY)
+    assert host.guest_access(g, 0, "mmio", 0x5000, 4, write=False) == Access(
+        Route.RAM, data=0, request=ram
+    )
+    # The server answers at once: done, its data, no request kept.
+    assert host.guest_access(g, 0, "pio", 0x100, 1, write=False) == Access(
+        Route.SERVER, sid, data=0x5A
+    )
+    # The buffered VGA window: queued, no reply.
+    vga = IoReq(addr=0xA0000, data=1, size=2, dir=IoReqDir.WRITE, type=IoReqType.COPY)
+    assert host.guest_access(g, 0, "mmio", 0xA0000, 2, write=True, data=1) == Access(
+        Route.SERVER, sid, status=Status.BUFFERED, request=vga
+    )
+    # Pending while the emulator sits on it; a busy slot is unhandleable (#GP).
+    state["mode"] = "ignore"
+    assert host.guest_access(g, 1, "pio", 0x101, 1, write=False) == Access(
+        Route.SERVER, sid, status=Status.PENDING, request=pio(0x101, False)
+    )
+    # vCPU 0's slot left READY by the emulator: Xen cannot send, the guest takes #GP(0).
+    pages.shared[IOREQ_STATE_OFFSET] = 1
+    assert host.guest_access(g, 0, "pio", 0x103, 1, write=False) == Access(
+        Route.SERVER, sid, status=Status.UNHANDLED, request=pio(0x103, False), fault=13
+    )
+    pages.shared[IOREQ_STATE_OFFSET] = 0
+    # A crash: the request is named, the server too.
+    state["mode"] = "crash"
+    assert host.guest_access(g, 0, "pio", 0x102, 1, write=True, data=3) == Access(
+        Route.SERVER, sid, status=Status.CRASHED, request=pio(0x102, True, 3)
+    )
