@@ -53,7 +53,7 @@ from ioreqlab.rangeset_index import PointIndex
 
 __all__ = ["NodeLayout", "RangeSet", "RangeSetBase"]
 
-#: Names are copied into ``char name[32]``: 31 characters and a NUL.
+#: Names are copied into ``char name[32]`` by ``safe_strcpy``: 31 bytes and a NUL.
 _NAME_MAX = 31
 
 
@@ -100,7 +100,9 @@ class RangeSetBase:
     (here :attr:`budget`), the heap charge, the name and the print format.
     """
 
-    __slots__ = ("_alloc", "_base", "_budget", "_hex", "_layout", "_name", "_node_cost")
+    __slots__ = (
+        "_alloc", "_base", "_budget", "_hex", "_layout", "_name", "_name_bytes", "_node_cost",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -111,7 +113,11 @@ class RangeSetBase:
         structure: NodeLayout | str = NodeLayout.LIST,
         allocator: Allocator | None = None,
     ) -> None:
-        self._name = "(no name)" if name is None else str(name)[:_NAME_MAX]
+        # safe_strcpy cuts at 31 *bytes* (of UTF-8 here), even inside a character;
+        # the bytes are kept for printing, and a readable form for messages.
+        raw = ("(no name)" if name is None else str(name)).encode("utf-8", "surrogatepass")
+        self._name_bytes = raw[:_NAME_MAX]
+        self._name = self._name_bytes.decode("utf-8", "replace")
         self._hex = bool(hex)
         if isinstance(structure, str):
             try:
@@ -134,8 +140,17 @@ class RangeSetBase:
 
     @property
     def name(self) -> str:
-        """The name as Xen stores it (``"(no name)"`` for None, 31 chars at most)."""
+        """The name as Xen stores it, readable (``"(no name)"`` for None).
+
+        Xen keeps at most 31 bytes; a character cut there reads as U+FFFD
+        (:attr:`name_bytes` has the bytes themselves).
+        """
         return self._name
+
+    @property
+    def name_bytes(self) -> bytes:
+        """The name's bytes, as Xen's ``char name[32]`` holds them (31 at most)."""
+        return self._name_bytes
 
     @property
     def structure(self) -> NodeLayout:
@@ -162,7 +177,13 @@ class RangeSetBase:
 
         Xen means this for an empty set; on a non-empty one the stored nodes
         are not subtracted, and freeing them later raises the budget above
-        ``n`` — modelled as is.  ``n`` is an ``unsigned int`` in Xen.
+        ``n`` — modelled as is.
+
+        ``n`` is an ``unsigned int`` in Xen (``rangeset_limit(struct rangeset *,
+        unsigned int)``): a value of 2**32 or more cannot reach it, because C
+        converts it modulo 2**32 at the call.  The model refuses such a value
+        (and a negative one) with ``-EINVAL`` rather than keep a wrapped budget
+        silently — a deliberate deviation (docs/deviations.md).
         """
         if type(n) is not int or not 0 <= n <= UINT32_MAX:
             raise XenEINVAL(f"rangeset limit {n!r} is outside 0..2**32-1")
@@ -312,9 +333,14 @@ class RangeSetBase:
         >>> str(RangeSet("pci"))
         'pci        { }'
         """
+        return self.printk_bytes().decode("utf-8", "replace")
+
+    def printk_bytes(self) -> bytes:
+        """``rangeset_printk``'s exact bytes: ``%-10s`` pads the name's *bytes*."""
         fmt = "x" if self._hex else "d"
         parts = [f" {s:{fmt}}" if s == e else f" {s:{fmt}}-{e:{fmt}}" for s, e in self]
-        return f"{self._name:<10} {{{','.join(parts)} }}"
+        pad = b" " * max(0, 10 - len(self._name_bytes))
+        return self._name_bytes + pad + f" {{{','.join(parts)} }}".encode()
 
     def _check_swap(self, other: RangeSetBase) -> None:
         """Before a swap: move the nodes' heap charges with the nodes.
