@@ -115,6 +115,10 @@ def render() -> str:
     reentrancy = (ROOT / "tests" / "test_reentrancy.py").read_text()
     re_examples = int(re.findall(r"settings\(max_examples=(\d+)\)", reentrancy)[0])
     rows = "\n".join(f"| {what} | {codes} |" for what, codes in bad_input_rows())
+    xlu = (ROOT / "tests" / "test_xlu_real.py").read_text()
+    xlu_soup, xlu_mutants = map(int, re.findall(r"^SOUP, MUTANTS = (\d+), (\d+)", xlu, re.M)[0])
+    hand = xlu[xlu.index("HAND_MADE = [") : xlu.index("]\n\n\n", xlu.index("HAND_MADE = ["))]
+    len_hand = sum(1 for line in hand.splitlines()[1:] if line.strip().startswith(('"', "'")))
     xen_rs = (ROOT / "tests" / "test_rangeset_xen.py").read_text()
     rs_sequences, rs_steps = map(
         int, re.findall(r"^SEQUENCES, STEPS = (\d+), (\d+)", xen_rs, re.M)[0]
@@ -186,6 +190,7 @@ skip with the reason only where that cannot be had — never under `CI=true`.
 | real code | what is compared | size of a run | disagreements |
 |---|---|---|---|
 | Xen 4.17's `xen/common/rangeset.c` (Debian's `xen` source package), compiled with a harness (`tests/xen_rangeset.py`) | after every operation: return code, stored ranges, the node budget `nr_ranges`, the `rangeset_printk` bytes; heap failures injected at the n-th allocation; names cut at 31 bytes | {rs_sequences:,} random sequences of {rs_steps} operations ({rs_sequences * rs_steps:,}) | 0, apart from the deliberate deviations (`s > e`; Xen's two `remove_range` bugs, whose calls are skipped and each checked against the restatement in `docs/findings.md`) |
+| Debian's `libxlutil` 4.17 (xl's own xl.cfg parser), through ctypes, each input in a forked child (`tests/libxlu_oracle.py`) | accept or refuse, the report byte for byte, and for every name `xlu_cfg_get_string`/`_long`/`_list`: value, found or not, and each getter's warnings | Debian's examples, `tests/data/xl`, {len_hand} hand-made cases, {xlu_soup:,} generated and {xlu_mutants:,} mutated inputs | 0 (a NUL inside quotes, where libxlu aborts, is refused by the model) |
 | QEMU 7.2 (`qemu-system-xen`) and `libxendevicemodel` 4.17, unmodified, against the fake Xen (`ioreqlab dm`) | the device model's own hypercalls, ioreq slots, buffered ring and event channels; what it answers to port and PCI accesses | `tests/test_realdm_*.py` | none: every test passes |
 
 ## How much a CI run executes

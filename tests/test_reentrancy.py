@@ -448,9 +448,16 @@ class ReentrancyMachine(RuleBasedStateMachine):
     def drop_servers(self, sids: set[int]) -> None:
         assert self.guest is not None
         d = self.host.domains[self.guest]
+        owners = {s.emulator for s in d.servers if s.id in sids}
+        if not owners <= set(self.host.domains):
+            # A dead stub's server can be destroyed by nobody (4.11's ownership
+            # rule, which the model applies to 4.7 too): the toolstack destroys the guest.
+            self.host.destroy_domain(self.guest)
+            self.emus = []
+            return
         for sid in sids:
             s = d.find_server(sid)
-            if s is not None:  # by its own emulator (4.11's ownership applies to dom0 too)
+            if s is not None:  # by its own emulator
                 self.host.destroy_ioreq_server(s.emulator, self.guest, sid)
         self.emus = [e for e in self.emus if e.sid not in sids]
 
