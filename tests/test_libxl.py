@@ -36,10 +36,10 @@ def refused(text: str) -> LibxlError:
 @pytest.mark.parametrize(
     ("text", "target", "maxmem"),
     [
-        ("name='a'\n", 32 * 1024, 32 * 1024),
-        ("name='a'\nmemory=512\n", 512 * 1024, 512 * 1024),
-        ("name='a'\nmaxmem=1024\n", 1024 * 1024, 1024 * 1024),
-        ("name='a'\nmemory=512\nmaxmem=1024\n", 512 * 1024, 1024 * 1024),
+        ("name='a'\nkernel='/k'\n", 32 * 1024, 32 * 1024),
+        ("name='a'\nkernel='/k'\nmemory=512\n", 512 * 1024, 512 * 1024),
+        ("name='a'\nkernel='/k'\nmaxmem=1024\n", 1024 * 1024, 1024 * 1024),
+        ("name='a'\nkernel='/k'\nmemory=512\nmaxmem=1024\n", 512 * 1024, 1024 * 1024),
     ],
 )
 def test_memory_defaults(text: str, target: int, maxmem: int) -> None:
@@ -48,8 +48,29 @@ def test_memory_defaults(text: str, target: int, maxmem: int) -> None:
 
 
 def test_vcpu_defaults_and_check() -> None:
-    assert config("name='a'\nvcpus=3\n")["max_vcpus"] == 3
-    assert refused("name='a'\nvcpus=3\nmaxvcpus=2\n").option == "maxvcpus"
+    assert config("name='a'\nkernel='/k'\nvcpus=3\n")["max_vcpus"] == 3
+    err = refused("name='a'\nvcpus=3\nmaxvcpus=2\n")
+    assert (err.option, str(err), err.by_xl) == ("maxvcpus", "xl: maxvcpus < vcpus", True)
+
+
+def test_a_pv_guest_needs_a_kernel_or_a_bootloader() -> None:
+    # xl_parse.c (4.17): "Neither kernel nor bootloader specified", exit 1.
+    err = refused("name='a'\n")
+    assert (str(err), err.by_xl) == ("Neither kernel nor bootloader specified", True)
+    assert config("name='a'\nbootloader='pygrub'\n")["type"] == "pv"
+
+
+@pytest.mark.parametrize(
+    ("spelled", "meant"), [("h", "hvm"), ("hv", "hvm"), ("", "hvm"), ("p", "pv"), ("pvh", "pvh")]
+)
+def test_type_matches_as_a_prefix_as_xl_does(spelled: str, meant: str) -> None:
+    # strncmp(buf, "hvm", strlen(buf)), then "pv", then "pvh": "" is a prefix of "hvm".
+    assert config(f"name='a'\nkernel='/k'\ntype='{spelled}'\n")["type"] == meant
+
+
+def test_an_unknown_type_is_refused_in_xls_words() -> None:
+    err = refused("name='a'\ntype='hvmx'\n")
+    assert (str(err), err.by_xl) == ("Invalid domain type hvmx.", True)
 
 
 def test_bound_is_one_function_for_both_limits() -> None:
@@ -137,7 +158,7 @@ def test_a_refused_hypercall_is_logged_and_leaves_no_domain() -> None:
 
 def test_pv_domain_create() -> None:
     host = Host(xen_heap_bytes=1 << 20)
-    domid = domain_create(host, build_config(parse_xl_cfg("name='p'\nmemory=256\n")))
+    domid = domain_create(host, build_config(parse_xl_cfg("name='p'\nkernel='/k'\nmemory=256\n")))
     assert not host.domains[domid].hvm
 
 
@@ -152,7 +173,7 @@ def test_domain_config_is_typed_from_the_schema() -> None:
         if row.hvm_only:
             want += " | None"
         assert f.type == want, row.name
-    pv = build_config(parse_xl_cfg("name='p'\nmemory=256\n"))
+    pv = build_config(parse_xl_cfg("name='p'\nkernel='/k'\nmemory=256\n"))
     assert all(getattr(pv, row.name) is None for row in SCHEMA if row.hvm_only)
     with pytest.raises(dataclasses.FrozenInstanceError):
         pv.name = "q"  # type: ignore[misc]  # the assignment is what is tested

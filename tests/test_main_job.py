@@ -141,7 +141,10 @@ def test_seed_flag_changes_the_run(scenario_file: Path, tmp_path: Path) -> None:
         ("[host]\nxen_heap_mib = 'big'\n", "xen_heap_mib must be an int"),
         ("[[domain]]\nxl_cfg_file = 'missing.cfg'\n", "cannot read xl_cfg_file"),
         ("[[domain]]\nxl_cfg = 'memory = -1'\n", "lexical error"),
-        ("[[domain]]\nxl_cfg = 'name = \"a\"'\n[domain.workload]\nkind = 'gpu'\n", "needs vgt = 1"),
+        (
+            "[[domain]]\nxl_cfg = 'name = \"a\"; type = \"hvm\"'\n[domain.workload]\nkind = 'gpu'\n",
+            "needs vgt = 1",
+        ),
         ("rounds = 0\n", "rounds must be 1..100000"),
         ("[host]\nxen = '4.9'\n[[domain]]\nxl_cfg = 'name=\"a\"'\n", "xen must be one of"),
         ("this is not toml", "not valid TOML"),

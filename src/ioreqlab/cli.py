@@ -319,12 +319,12 @@ def _cmd_xl_create(args: argparse.Namespace) -> int:
     err = sys.stderr
     path = args.file
     try:
-        text = _read_input(path).decode("latin-1")  # libxlu reads 8-bit bytes
+        text = _read_input(path)  # bytes: libxlu reads 8-bit bytes, UTF-8 stays UTF-8
     except OSError as e:
         err.write(f"{path}: unable to open configuration file: {e.strerror}\n")
         return 1
-    if args.extra:
-        text += "\n" + "\n".join(args.extra) + "\n"  # xl appends extra settings
+    if args.extra:  # xl appends extra settings
+        text += ("\n" + "\n".join(args.extra) + "\n").encode("utf-8", "surrogateescape")
     err.write(f"Parsing config from {path}\n")
     try:
         cfg = parse_xl_cfg(text, path)
@@ -341,11 +341,14 @@ def _cmd_xl_create(args: argparse.Namespace) -> int:
         config = build_config(cfg, gpu=args.gpu)
     except LibxlError as e:
         err.writelines(w + "\n" for w in cfg.warnings)
-        err.write(f"libxl: error: libxl_create.c:initiate_domain_create: {e}\n")
+        if e.by_xl:  # xl_parse.c's own refusal: its words, then exit(1)
+            err.write(f"{e}\n")
+        else:
+            err.write(f"libxl: error: libxl_create.c:initiate_domain_create: {e}\n")
         return 1
     err.writelines(w + "\n" for w in cfg.warnings)
     if args.dry_run or args.n:
-        print(json.dumps(config.to_json(), indent=4, sort_keys=True))
+        print(json.dumps(config.to_json(), indent=4, sort_keys=True, ensure_ascii=False))
         return 0
     host = Host(design=args.design, xen=args.xen)
     log: list[str] = []

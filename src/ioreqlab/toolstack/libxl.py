@@ -62,15 +62,26 @@ GPU_MAX_VMS = {"hsw": 4, "bdw": 7, "skl": 7}
 
 
 class LibxlError(Exception):
-    """A libxl failure: ``code`` (``ERROR_*``), and for bounds, ``option`` and ``bound``."""
+    """A libxl failure: ``code`` (``ERROR_*``), and for bounds, ``option`` and ``bound``.
+
+    ``by_xl`` marks a refusal of xl's own ``parse_config_data`` (xl_parse.c),
+    which prints its message as it is and exits 1, before libxl is asked.
+    """
 
     def __init__(
-        self, code: int, message: str, *, option: str | None = None, bound: int | None = None
+        self,
+        code: int,
+        message: str,
+        *,
+        option: str | None = None,
+        bound: int | None = None,
+        by_xl: bool = False,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.option = option
         self.bound = bound
+        self.by_xl = by_xl
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,9 +254,20 @@ def _check_width(f: Field, value: int) -> int:
     return value
 
 
+def _domain_type(text: str) -> str:
+    """xl's ``type=``: matched as a prefix (``strncmp(buf, "hvm", strlen(buf))``),
+    hvm first, then pv, then pvh — so "h" is hvm, "p" (and "") pv."""
+    for name in ("hvm", "pv", "pvh"):
+        if name.startswith(text):
+            return name
+    raise LibxlError(ERROR_INVAL, f"Invalid domain type {text}.", option="type", by_xl=True)
+
+
 def build_config(cfg: XlConfig, *, gpu: str = "bdw") -> DomainConfig:
     """xl.cfg → a validated libxl domain config (``setdefault`` + checks)."""
     raw = {f.name: _read(cfg, f) for f in SCHEMA}
+    if raw["type"] is not None:
+        raw["type"] = _domain_type(raw["type"])
     if raw["type"] is None and cfg.get_string("builder") == "hvm":
         raw["type"] = "hvm"
     v: dict[str, Any] = {}
@@ -275,14 +297,16 @@ def build_config(cfg: XlConfig, *, gpu: str = "bdw") -> DomainConfig:
     v["target_memkb"], v["max_memkb"] = mem * 1024, maxmem * 1024
     if v["max_vcpus"] is None:
         v["max_vcpus"] = v["avail_vcpus"]
-    if v["max_vcpus"] < v["avail_vcpus"]:
-        raise LibxlError(ERROR_INVAL, "maxvcpus < vcpus", option="maxvcpus")
+    if v["max_vcpus"] < v["avail_vcpus"]:  # xl_parse.c, 4.17
+        raise LibxlError(ERROR_INVAL, "xl: maxvcpus < vcpus", option="maxvcpus", by_xl=True)
     if v["type"] != "hvm":
         for f in SCHEMA:
             if f.hvm_only and raw[f.name] is not None:
                 raise LibxlError(ERROR_INVAL, f"{f.key} is only valid for HVM guests", option=f.key)
             if f.hvm_only:
                 v[f.name] = None
+        if v["type"] == "pv" and not (cfg.get_string("kernel") or cfg.get_string("bootloader")):
+            raise LibxlError(ERROR_INVAL, "Neither kernel nor bootloader specified", by_xl=True)
         return DomainConfig(**v)
     if v["videoram"] is None:
         v["videoram"] = 16 if v["vga"] == "stdvga" else 8
