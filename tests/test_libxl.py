@@ -120,7 +120,11 @@ def test_vgt_guest_gets_the_limit_of_its_gpu(gpu: str) -> None:
 
 
 def test_enum_values_are_checked() -> None:
-    assert refused("name='a'\ntype='hvm'\nvga='vesa'\n").option == "vga"
+    err = refused("name='a'\ntype='hvm'\nvga='vesa'\n")  # xl_parse.c's words
+    assert (str(err), err.by_xl) == ('Unknown vga "vesa" specified', True)
+    assert refused("name='a'\ntype='hvm'\ndevice_model_version='x'\n").option == (
+        "device_model_version"
+    )
     assert config("name='a'\nbuilder='hvm'\n")["type"] == "hvm"
 
 

@@ -341,10 +341,10 @@ def _cmd_xl_create(args: argparse.Namespace) -> int:
         config = build_config(cfg, gpu=args.gpu)
     except LibxlError as e:
         err.writelines(w + "\n" for w in cfg.warnings)
-        if e.by_xl:  # xl_parse.c's own refusal: its words, then exit(1)
+        if e.by_xl:  # xl_parse.c's own refusal: its words, then its exit code
             err.write(f"{e}\n")
-        else:
-            err.write(f"libxl: error: libxl_create.c:initiate_domain_create: {e}\n")
+            return e.exit_code
+        err.write(f"libxl: error: libxl_create.c:initiate_domain_create: {e}\n")
         return 1
     err.writelines(w + "\n" for w in cfg.warnings)
     if args.dry_run or args.n:

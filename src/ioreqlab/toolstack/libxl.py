@@ -76,12 +76,14 @@ class LibxlError(Exception):
         option: str | None = None,
         bound: int | None = None,
         by_xl: bool = False,
+        exit_code: int = 1,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.option = option
         self.bound = bound
         self.by_xl = by_xl
+        self.exit_code = exit_code
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +117,9 @@ SCHEMA: tuple[Field, ...] = (
         choices=("qemu-xen", "qemu-xen-traditional"),
         hvm_only=True,
     ),
-    Field("vga", "vga", "enum", "cirrus", choices=("cirrus", "stdvga", "none"), hvm_only=True),
+    Field(
+        "vga", "vga", "enum", "cirrus", choices=("cirrus", "stdvga", "none", "qxl"), hvm_only=True
+    ),
     Field("videoram", "videoram", "uint", None, 64, hvm_only=True, doc="MiB"),
     Field("timer_mode", "timer_mode", "uint", 1, 32, hvm_only=True),
     Field("hpet", "hpet", "bool", True, hvm_only=True),
@@ -224,8 +228,60 @@ def max_wp_ram_ranges_bound(nr_pages: int) -> tuple[int, str]:
     return UINT32_MAX, "UINT32_MAX"
 
 
+#: ``libxl_timer_mode`` by name (libxl_types.idl).
+TIMER_MODES = {
+    "delay_for_missed_ticks": 0,
+    "no_delay_for_missed_ticks": 1,
+    "no_missed_ticks_pending": 2,
+    "one_missed_tick_pending": 3,
+}
+
+
+def _timer_mode(cfg: XlConfig, hvm: bool) -> int | None:
+    """xl's ``timer_mode`` (xl_parse.c, 4.17): a name, or a deprecated integer."""
+    n = cfg.get_long("timer_mode", quiet=True)
+    text = None if n is not None else cfg.get_string("timer_mode")
+    if n is None and text is None:
+        return None
+    if not hvm:
+        raise LibxlError(
+            ERROR_INVAL,
+            'ERROR: "timer_mode" option is not supported for PV guests.',
+            option="timer_mode",
+            by_xl=True,
+            exit_code=3,
+        )  # fmt: skip  (exit(-ERROR_FAIL))
+    if n is not None:
+        name = next((k for k, v in TIMER_MODES.items() if v == n), None)
+        hint = f'e.g. timer_mode="{name}"' if name else ""
+        cfg.warnings.append(
+            'WARNING: specifying "timer_mode" as an integer is deprecated. '
+            f"Please use the named parameter variant. {hint}"
+        )
+        if name is None:
+            raise LibxlError(ERROR_INVAL, f'ERROR: invalid value {n} for "timer_mode"', by_xl=True)
+        return n
+    assert text is not None
+    if text not in TIMER_MODES:
+        raise LibxlError(ERROR_INVAL, f'ERROR: invalid value "{text}" for "timer_mode"', by_xl=True)
+    return TIMER_MODES[text]
+
+
+def _vga(cfg: XlConfig) -> str | None:
+    """xl's ``vga`` (a name), else ``stdvga`` (a number: 0 cirrus, else std)."""
+    name = cfg.get_string("vga")
+    if name is not None:
+        if name not in ("stdvga", "cirrus", "none", "qxl"):
+            raise LibxlError(ERROR_INVAL, f'Unknown vga "{name}" specified', by_xl=True)
+        return name
+    std = cfg.get_long("stdvga")
+    return None if std is None else ("stdvga" if std else "cirrus")
+
+
 def _read(cfg: XlConfig, f: Field) -> Any:
     """One field from xl.cfg (None if absent or unreadable: xl warns and moves on)."""
+    if f.name == "vga":
+        return _vga(cfg)
     if f.key is None or f.key not in cfg:
         return None
     if f.kind in {"string", "enum"}:
@@ -263,11 +319,27 @@ def _domain_type(text: str) -> str:
     raise LibxlError(ERROR_INVAL, f"Invalid domain type {text}.", option="type", by_xl=True)
 
 
+def _memory(mem: int | None, maxmem: int | None) -> tuple[int, int]:
+    """Memory, as xl and libxl's build_info_setdefault do it: MiB in, KiB stored,
+    ``l * 1024`` into a ``uint64_t`` (so ``memory = "-1"`` wraps, as in xl)."""
+    if mem is None and maxmem is None:
+        mem = maxmem = 32
+    elif maxmem is None:
+        maxmem = mem
+    elif mem is None:
+        mem = maxmem
+    assert mem is not None
+    assert maxmem is not None
+    wrap = (1 << 64) - 1
+    return (mem * 1024) & wrap, (maxmem * 1024) & wrap
+
+
 def build_config(cfg: XlConfig, *, gpu: str = "bdw") -> DomainConfig:
     """xl.cfg → a validated libxl domain config (``setdefault`` + checks)."""
-    raw = {f.name: _read(cfg, f) for f in SCHEMA}
+    raw = {f.name: _read(cfg, f) for f in SCHEMA if f.name != "timer_mode"}
     if raw["type"] is not None:
         raw["type"] = _domain_type(raw["type"])
+    raw["timer_mode"] = _timer_mode(cfg, raw["type"] == "hvm")
     if raw["type"] is None and cfg.get_string("builder") == "hvm":
         raw["type"] = "hvm"
     v: dict[str, Any] = {}
@@ -281,20 +353,12 @@ def build_config(cfg: XlConfig, *, gpu: str = "bdw") -> DomainConfig:
                 f"invalid {f.key} {value!r}: expected one of {', '.join(f.choices)}",
                 option=f.key,
             )
+        elif f.name in ("target_memkb", "max_memkb"):
+            pass  # xl stores l * 1024 into a uint64_t: it wraps (below), never refused
         elif f.kind in ("uint", "int"):
             value = _check_width(f, value)
         v[f.name] = tuple(value) if f.kind in ("list", "strings") else value
-    # Memory, as xl and libxl's build_info_setdefault do it (MiB in, KiB stored).
-    mem, maxmem = raw["target_memkb"], raw["max_memkb"]
-    if mem is None and maxmem is None:
-        mem = maxmem = 32
-    elif maxmem is None:
-        maxmem = mem
-    elif mem is None:
-        mem = maxmem
-    assert mem is not None
-    assert maxmem is not None
-    v["target_memkb"], v["max_memkb"] = mem * 1024, maxmem * 1024
+    v["target_memkb"], v["max_memkb"] = _memory(raw["target_memkb"], raw["max_memkb"])
     if v["max_vcpus"] is None:
         v["max_vcpus"] = v["avail_vcpus"]
     if v["max_vcpus"] < v["avail_vcpus"]:  # xl_parse.c, 4.17

@@ -134,15 +134,16 @@ class XlConfig:
     def __contains__(self, name: str) -> bool:
         return name in self.settings
 
-    def _warn(self, setting: Setting, text: str) -> None:
-        self.warnings.append(f"{self.source}:{setting.line}: warning: {text}")
+    def _warn(self, setting: Setting, text: str, quiet: bool = False) -> None:
+        if not quiet:  # libxlu's dont_warn
+            self.warnings.append(f"{self.source}:{setting.line}: warning: {text}")
 
-    def _atom(self, name: str) -> tuple[Setting, str] | None:
+    def _atom(self, name: str, quiet: bool = False) -> tuple[Setting, str] | None:
         s = self.settings.get(name)
         if s is None:
             return None
         if not isinstance(s.value, Atom):
-            self._warn(s, f"parameter `{name}' is a list but should be a single value")
+            self._warn(s, f"parameter `{name}' is a list but should be a single value", quiet)
             return None
         return s, s.value.text
 
@@ -151,23 +152,25 @@ class XlConfig:
         found = self._atom(name)
         return None if found is None else found[1]
 
-    def get_long(self, name: str, lo: int = LONG_MIN, hi: int = LONG_MAX) -> int | None:
-        """``xlu_cfg_get_bounded_long``: a number via ``strtol(.., 0)``, or None with a warning."""
-        found = self._atom(name)
+    def get_long(
+        self, name: str, lo: int = LONG_MIN, hi: int = LONG_MAX, *, quiet: bool = False
+    ) -> int | None:
+        """``xlu_cfg_get_bounded_long``: a number via ``strtol(.., 0)``, or None with a
+        warning (none with ``quiet``, libxlu's ``dont_warn``)."""
+        found = self._atom(name, quiet)
         if found is None:
             return None
         s, text = found
         if s.op == "+=":
-            self._warn(s, f"can't use += with numbers for parameter `{name}'")
+            self._warn(s, f"can't use += with numbers for parameter `{name}'", quiet)
             return None
         r = strtol(text)
         if r.errno:
-            self._warn(
-                s, f"parameter `{name}' could not be parsed as a number: {os.strerror(r.errno)}"
-            )
+            why = os.strerror(r.errno)
+            self._warn(s, f"parameter `{name}' could not be parsed as a number: {why}", quiet)
             return None
         if r.end == 0 or r.end != len(text):
-            self._warn(s, f"parameter `{name}' is not a valid number")
+            self._warn(s, f"parameter `{name}' is not a valid number", quiet)
             return None
         if r.value < lo:
             self._warn(s, f"value `{r.value}' is smaller than minimum bound '{lo}'")
