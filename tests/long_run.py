@@ -10,7 +10,8 @@ Runs, with fresh randomness (not CI's derandomized cases):
   machine), counting examples and steps;
 * the structured DMOP and HVMOP fuzzers, counting calls and successes per op;
 * the raw ABI fuzzers, counting inputs;
-* the xl.cfg parser and the scenario loader on generated texts of 1-10 MB,
+* the xl.cfg parser and the scenario loader on generated texts of 1-10 million
+  characters (1-30 MB),
   checking that only their own error comes back and recording the slowest.
 
 Any failure stops the run with the falsifying example (nothing is recorded).

@@ -97,7 +97,7 @@ def long_run_section() -> str:
         "",
         f"Parsers on large inputs: {big['texts']} generated texts of "
         f"{big['smallest'] / 1e6:.1f}-{big['largest'] / 1e6:.1f} MB ({big['bytes'] / 1e6:,.0f} MB "
-        "in all: token soup, lists nested a million deep, megabyte strings and numbers, "
+        "in all: token soup, lists nested millions deep, megabyte strings and numbers, "
         "random Unicode) through the xl.cfg parser and the scenario loader: only their own "
         f"error came back, the slowest parse took {big['slowest_seconds']} s.",
     ]

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from ioreqlab import cli_files
+
 
 def test_bad_usage_is_one_line_exit_2() -> None:
     proc = subprocess.run(
@@ -140,3 +142,85 @@ def test_bench_without_its_extra_says_what_to_install(
         "ioreqlab: error: the benchmarks compare against portion: install them with "
         "`pip install -e '.[bench]'` (make test does)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("option", "make", "why"),
+    [
+        ("--json", lambda d: "", "an empty path"),
+        ("--json", str, "it is a directory"),
+        ("--json", lambda d: str(d / "no" / "x.json"), "no such directory"),
+        ("--plots", lambda d: str(d / "afile"), "it is a file"),
+        ("--plots", lambda d: str(d / "no" / "deeper" / "plots"), "no such directory"),
+    ],
+)
+def test_outputs_are_checked_before_any_work(
+    tmp_path: Path, option: str, make: object, why: str
+) -> None:
+    # Issue 16: a bad output path is refused at once, not after a whole run.
+    (tmp_path / "afile").write_text("x")
+    assert callable(make)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    proc = run_cli("run", option, make(tmp_path))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert why in proc.stderr
+    assert proc.stdout == ""  # refused before the run printed anything
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_an_unwritable_folder_is_refused_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (As root every folder is writable, so the permission check is made to say no.)
+    import os  # noqa: PLC0415
+
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    with pytest.raises(cli_files.UsageError, match="is not writable"):
+        cli_files.check_output(str(tmp_path / "x.json"))
+
+
+def test_a_write_is_whole_or_absent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os  # noqa: PLC0415
+
+    target = tmp_path / "out.json"
+    target.write_text("old")
+
+    def interrupted(src: object, dst: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cli_files.write(str(target), "new")
+    assert target.read_text() == "old"  # the old file intact
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temporary left
+
+
+def test_ctrl_c_is_one_line_and_exit_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ioreqlab import cli  # noqa: PLC0415
+
+    def stopped(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_cmd_plan", stopped)
+    assert cli.main(["plan"]) == 130
+    err = capsys.readouterr().err
+    assert err == "ioreqlab: interrupted\n"
+
+
+def test_findings_only_prints_and_never_replaces_the_document(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs").mkdir()
+    doc = tmp_path / "docs" / "findings.md"
+    doc.write_text("the whole document\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "ioreqlab", "findings", "--only", "rbtree-8192"],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("## 8192 red-black-tree ranges")
+    assert doc.read_text() == "the whole document\n"

@@ -360,8 +360,9 @@ def structured_dmop_outcomes(
 
 #: The share of each op's structured calls that must get through every check.
 STRUCTURED_SUCCESS_SHARE = 0.1
-#: Ops that cannot succeed under a profile, with the reason.
-NEVER_SUCCEEDS = {("4.7", "MODIFIED_MEMORY"): "4.9's inverted copy check: always -EFAULT"}
+#: Ops whose valid call cannot succeed under a profile, with the reason.  (A mutation
+#: can still make one trivially valid: modified_memory with no extents copies nothing.)
+NEVER_SUCCEEDS = {("4.7", "MODIFIED_MEMORY"): "4.9's inverted copy check: -EFAULT"}
 
 
 @pytest.mark.parametrize("xen", ["4.7", "4.17"])
@@ -374,7 +375,7 @@ def test_structured_dmops_reach_every_handler_and_mostly_succeed(xen: str) -> No
         name = DmOp(op).name
         assert calls[name] >= 5, (name, dict(calls))
         if (xen, name) in NEVER_SUCCEEDS:
-            assert ok[name] == 0
+            assert ok[name] < STRUCTURED_SUCCESS_SHARE * calls[name], (name, ok[name])
             continue
         assert ok[name] >= STRUCTURED_SUCCESS_SHARE * calls[name], (name, ok[name], calls[name])
 

@@ -1,7 +1,8 @@
-"""The ``ioreqlab`` command: the only module that prints, reads files or exits.
+"""The ``ioreqlab`` command: with :mod:`ioreqlab.cli_files`, the only modules that
+print, read or write files, or exit.
 
 Exit codes: 0 success; 1 a failed run or an xl error (xl's own convention);
-2 bad usage or bad input — one line on stderr, never a traceback.
+2 bad usage or bad input — one line on stderr, never a traceback; 130 Ctrl-C.
 
 Commands: ``run`` (the main job), ``plan`` (the capacity planner), ``xl``
 (the toolstack front end), ``findings`` (regenerate docs/findings.md) and
@@ -11,7 +12,6 @@ Commands: ``run`` (the main job), ``plan`` (the capacity planner), ``xl``
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib.util
 import json
 import math
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ioreqlab import __version__
+from ioreqlab.cli_files import UsageError, check_output, read_beside, read_input, write
 from ioreqlab.errors import ModelLimitError
 from ioreqlab.host import DESIGNS, Host
 from ioreqlab.profiles import DEFAULT_XEN, XEN_VERSIONS
@@ -39,6 +40,8 @@ from ioreqlab.toolstack import (
 __all__ = ["main"]
 
 EXIT_USAGE = 2
+#: 128 + SIGINT, as a shell reports a command Ctrl-C stopped.
+EXIT_INTERRUPTED = 130
 
 
 def _seed(text: str) -> int:
@@ -70,10 +73,6 @@ XEN_HELP = (
 )
 
 
-class UsageError(Exception):
-    """Bad input: one line for stderr, exit 2."""
-
-
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr and exit 2."""
 
@@ -92,62 +91,17 @@ def _load(path: str | None, xen: str | None = None) -> Scenario:
     return replace(scenario, host=replace(scenario.host, xen=xen))
 
 
-#: The largest input file read (a config, a scenario, a trace): 64 MiB.  Anything
-#: longer (``/dev/zero`` included) is refused as too large, never read whole.
-INPUT_LIMIT = 64 << 20
-
-
-def _read_input(path: str | Path) -> bytes:
-    """A file's bytes, at most :data:`INPUT_LIMIT` (``OSError`` EFBIG past it)."""
-    with Path(path).open("rb") as f:
-        data = f.read(INPUT_LIMIT + 1)
-    if len(data) > INPUT_LIMIT:
-        raise OSError(errno.EFBIG, os.strerror(errno.EFBIG))
-    return data
-
-
 def _read_scenario(path: str | None) -> Scenario:
     if path is None:
         return load_scenario(XENGT_BDW, "xengt-bdw (built in)")
     p = Path(path)
     try:
-        text = _read_input(p).decode("utf-8")
+        text = read_input(p).decode("utf-8")
     except OSError as err:
         raise ScenarioError(f"{path}: cannot read scenario: {err.strerror}") from None
     except UnicodeDecodeError:
         raise ScenarioError(f"{path}: scenario is not UTF-8 text") from None
-    return load_scenario(text, path, read=lambda name: _read_beside(p, name))
-
-
-def _read_beside(scenario: Path, name: str) -> str:
-    """A scenario's ``xl_cfg_file``: a file in the scenario's folder or below it, only.
-
-    An absolute path, or one that leaves the folder (``..``, a symlink out), is
-    refused (EACCES), so a scenario cannot make ioreqlab read, and echo in an
-    error, a file the user did not put beside it.
-    """
-    folder = scenario.resolve().parent
-    target = (folder / name).resolve()
-    if Path(name).is_absolute() or not target.is_relative_to(folder):
-        raise OSError(errno.EACCES, "only files in the scenario's folder may be named")
-    return _read_input(target).decode("latin-1")
-
-
-def _write(path: str, data: bytes | str) -> None:
-    try:
-        target = Path(path)
-        if isinstance(data, bytes):
-            target.write_bytes(data)
-        else:
-            target.write_text(data, encoding="utf-8")
-    except OSError as err:
-        raise UsageError(f"cannot write {path}: {err.strerror}") from None
-
-
-def _check_output(path: str | None) -> None:
-    """Refuse an output file in a directory that does not exist, before the run."""
-    if path is not None and not Path(path).resolve().parent.is_dir():
-        raise UsageError(f"cannot write {path}: no such directory")
+    return load_scenario(text, path, read=lambda name: read_beside(p, name))
 
 
 def _bar(total: int, desc: str) -> Any:
@@ -169,7 +123,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from ioreqlab.scenario import run_scenario
 
     scenario = _load(args.scenario, args.xen)
-    _check_output(args.json)
+    check_output(args.json)
+    check_output(getattr(args, "plots", None), directory=True)
     if args.seed is not None:
         scenario = replace(scenario, seed=args.seed)
     bar = _bar(scenario.rounds * len(scenario.host.designs), scenario.name)
@@ -187,7 +142,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(comparison_table(results))
     payload = comparison_json(scenario, results)
     if args.json:
-        _write(args.json, json.dumps(payload, indent=2) + "\n")
+        write(args.json, json.dumps(payload, indent=2) + "\n")
     if args.plots:
         from ioreqlab.analysis.planner import plan
         from ioreqlab.analysis.plots import render_plots
@@ -203,7 +158,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         ).sweep
         pngs = render_plots(results, sweep=sweep, title=scenario.name)
         for name, png in pngs.items():
-            _write(str(out / name), png)
+            write(str(out / name), png)
     bad = sum(r.shadow_mismatches for r in results.values())
     if bad:
         sys.stderr.write(f"ioreqlab: {bad} shadow mismatches: the model is wrong\n")
@@ -218,7 +173,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     from ioreqlab.analysis.planner import DEFAULT_LIMITS, plan
 
     scenario = _load(args.scenario, args.xen)
-    _check_output(args.json)
+    check_output(args.json)
     limits = tuple(args.limits) if args.limits else DEFAULT_LIMITS
     bar = _bar(len(limits) * args.seeds, "plan")
 
@@ -265,7 +220,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         f"preallocating it for every guest {fits}"
     )
     if args.json:
-        _write(args.json, json.dumps(result.to_json(), indent=2) + "\n")
+        write(args.json, json.dumps(result.to_json(), indent=2) + "\n")
     return 0
 
 
@@ -275,6 +230,10 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 def _cmd_findings(args: argparse.Namespace) -> int:
     from ioreqlab.analysis.findings import findings_markdown
 
+    if args.out is None:
+        args.out = "-" if args.only else "docs/findings.md"
+    if args.out != "-":
+        check_output(args.out)
     try:
         text = findings_markdown(
             clock=time.perf_counter_ns, full=not args.quick, only=args.only, xen=args.xen
@@ -284,7 +243,7 @@ def _cmd_findings(args: argparse.Namespace) -> int:
     if args.out == "-":
         sys.stdout.write(text)
     else:
-        _write(args.out, text)
+        write(args.out, text)
         print(f"wrote {args.out}")
     return 0
 
@@ -319,7 +278,7 @@ def _cmd_xl_create(args: argparse.Namespace) -> int:
     err = sys.stderr
     path = args.file
     try:
-        text = _read_input(path)  # bytes: libxlu reads 8-bit bytes, UTF-8 stays UTF-8
+        text = read_input(path)  # bytes: libxlu reads 8-bit bytes, UTF-8 stays UTF-8
     except OSError as e:
         err.write(f"{path}: unable to open configuration file: {e.strerror}\n")
         return 1
@@ -371,7 +330,7 @@ def _dm_guest(args: argparse.Namespace) -> tuple[Host, int, str]:
     if args.cfg is None:
         return host, host.create_domain(memory_mib=128, vcpus=1, name="guest"), "guest"
     try:
-        text = _read_input(args.cfg).decode("latin-1")
+        text = read_input(args.cfg).decode("latin-1")
         cfg = parse_xl_cfg(text, args.cfg)
         config = build_config(cfg)
         log: list[str] = []
@@ -400,11 +359,11 @@ def _dm_inputs(args: argparse.Namespace) -> tuple[list[str], list[str] | None]:
         raise UsageError("dm --builtin needs --trace: the built-in emulator has no life of its own")
     if not (args.timeout > 0 and math.isfinite(args.timeout)):
         raise UsageError(f"--timeout {args.timeout}: must be a positive number of seconds")
-    _check_output(args.log)
+    check_output(args.log)
     if args.trace is None:
         return command, None
     try:
-        return command, _read_input(args.trace).decode("utf-8").splitlines()
+        return command, read_input(args.trace).decode("utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
         why = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
         raise UsageError(f"cannot read {args.trace}: {why}") from None
@@ -460,7 +419,7 @@ def _cmd_dm(args: argparse.Namespace) -> int:
     finally:
         status = dm.stop()
         if args.log is not None:
-            _write_atomic(args.log, "".join(line + "\n" for line in out))
+            write(args.log, "".join(line + "\n" for line in out))
     unserved = len(dm.unserved)
     sys.stderr.write(
         f"ioreqlab: device model exited with status {status}; "
@@ -472,13 +431,6 @@ def _cmd_dm(args: argparse.Namespace) -> int:
     if trace is not None:
         return 0  # every access completed; the device model's own status is reported above
     return 0 if status == 0 else 1
-
-
-def _write_atomic(path: str, data: str) -> None:
-    """Write ``path`` through a temporary file and a rename: never half written."""
-    tmp = f"{path}.{os.getpid()}.tmp"
-    _write(tmp, data)
-    os.replace(tmp, path)
 
 
 def _add_dm_parser(sub: Any) -> None:
@@ -537,7 +489,11 @@ def build_parser() -> argparse.ArgumentParser:
     pl.set_defaults(func=_cmd_plan)
 
     fi = sub.add_parser("findings", help="measure the thread's figures; write docs/findings.md")
-    fi.add_argument("--out", default="docs/findings.md", help="file, or - for stdout")
+    fi.add_argument(
+        "--out",
+        help="file, or - for stdout (default docs/findings.md; with --only, stdout: one "
+        "section never replaces the whole document)",
+    )
     fi.add_argument("--quick", action="store_true", help="skip the slow scenario and sweep")
     fi.add_argument("--only", metavar="NAME", help="just one figure (e.g. rbtree-8192)")
     fi.add_argument("--xen", choices=XEN_VERSIONS, default=DEFAULT_XEN, help=XEN_HELP)
@@ -576,6 +532,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModelLimitError as err:  # the model's own bound, not an answer of Xen's
         sys.stderr.write(f"ioreqlab: error: {err}\n")
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: one line, no traceback; outputs are whole or absent
+        sys.stderr.write("ioreqlab: interrupted\n")
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover
