@@ -251,8 +251,7 @@ def parse_xl_cfg(text: str | bytes, source: str = "config") -> XlConfig:
             done.report.append(f"{source}: config parsing failed")
         raise XlCfgError(source, done.report)
     cfg = XlConfig(source)
-    for s in reversed(done.settings):  # oldest first: the last one of a name wins
-        cfg.settings.pop(s.name, None)
+    for s in done.settings.values():  # the winning assignment of each name, in order
         cfg.settings[s.name] = Setting(s.name, _value(s.value), s.op, s.line)
     return cfg
 

@@ -62,10 +62,21 @@ __all__ = ["ReadResult", "XluList", "XluSetting", "XluString", "read"]
 
 @dataclass
 class XluString:
-    """``XLU_STRING``: its text (bytes, as libxlu keeps it) and line."""
+    """``XLU_STRING``: its text (bytes, as libxlu keeps it) and line.
 
-    text: bytes
+    Kept as chunks that ``+=`` appends to and :attr:`text` joins once, so a
+    long run of ``+=`` costs linear time (libxlu's asprintf per ``+=`` is
+    quadratic; the result is the same).
+    """
+
+    chunks: list[bytes]
     line: int
+
+    @property
+    def text(self) -> bytes:
+        if len(self.chunks) != 1:
+            self.chunks[:] = [b"".join(self.chunks)]
+        return self.chunks[0]
 
 
 @dataclass
@@ -87,11 +98,12 @@ class XluSetting:
 @dataclass
 class ReadResult:
     """What ``xlu_cfg_readdata`` leaves: ``err`` (0 or an errno), the report lines
-    it printed, and the settings, newest first (``cfg->settings``)."""
+    it printed, and the settings: the newest of each name (what ``find`` returns),
+    in the order of those assignments."""
 
     err: int = 0
     report: list[str] = field(default_factory=list)
-    settings: list[XluSetting] = field(default_factory=list)
+    settings: dict[str, XluSetting] = field(default_factory=dict)
     likely_python: bool = False
 
 
@@ -450,7 +462,7 @@ def _action(ctx: _Ctx, rule: int, a: list[object], lines: list[int], lookahead_l
         if ctx.err or a[0] is None:
             return None
         assert isinstance(a[0], bytes)
-        return XluString(a[0], lines[0])
+        return XluString([a[0]], lines[0])
     if rule == 13:  # value: '[' nlok valuelist ']'
         return a[2]
     if rule in (14, 15):  # atom: STRING | NUMBER
@@ -473,28 +485,32 @@ def _action(ctx: _Ctx, rule: int, a: list[object], lines: list[int], lookahead_l
 
 
 def _store(ctx: _Ctx, name: object, op: str, value: object, line: int) -> None:
-    """``xlu__cfg_set_store``: newest first; ``+=`` joins onto the previous of that name."""
+    """``xlu__cfg_set_store``: the newest wins; ``+=`` joins onto the previous of that name."""
     if ctx.err:
         return
     assert isinstance(name, bytes)
     assert isinstance(value, (XluString, XluList))
     key = name.decode("ascii")
-    if op == "+=":
-        prev = next((s for s in ctx.result.settings if s.name == key), None)
-        if prev is not None:
-            if type(prev.value) is not type(value):
-                assert ctx.scanner is not None
-                ctx.lexical_error(ctx.scanner, 'can\'t add [list] to "string" or vice versa')
-                ctx.result.err = _EINVAL
-                return
-            if isinstance(value, XluString):
-                assert isinstance(prev.value, XluString)
-                value.text = prev.value.text + value.text
-            else:
-                assert isinstance(prev.value, XluList)
-                value.items[:0] = prev.value.items
-                prev.value.items = []
-    ctx.result.settings.insert(0, XluSetting(key, value, op, line))
+    settings = ctx.result.settings
+    prev = settings.get(key)
+    if op == "+=" and prev is not None:
+        if type(prev.value) is not type(value):
+            assert ctx.scanner is not None
+            ctx.lexical_error(ctx.scanner, 'can\'t add [list] to "string" or vice versa')
+            ctx.result.err = _EINVAL
+            return
+        # libxlu builds prev + value into the new value; the previous setting is no
+        # longer reachable by find(), so its storage moves over (linear, not quadratic).
+        if isinstance(value, XluString):
+            assert isinstance(prev.value, XluString)
+            prev.value.chunks.extend(value.chunks)
+            value.chunks = prev.value.chunks
+        else:
+            assert isinstance(prev.value, XluList)
+            prev.value.items.extend(value.items)
+            value.items = prev.value.items
+    settings.pop(key, None)
+    settings[key] = XluSetting(key, value, op, line)
 
 
 def tokens_of(data: bytes) -> Iterator[int]:  # pragma: no cover - a debugging aid
