@@ -224,3 +224,37 @@ def test_findings_only_prints_and_never_replaces_the_document(
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("## 8192 red-black-tree ranges")
     assert doc.read_text() == "the whole document\n"
+
+
+def test_messages_name_the_cause_not_internals(tmp_path: Path) -> None:
+    # Issue 16: each refusal says what is wrong in the user's terms.
+    m0 = tmp_path / "m0.cfg"
+    m0.write_text('name = "a"\ntype = "hvm"\nmemory = 0\n')
+    proc = run_cli("xl", "create", str(m0))
+    assert proc.returncode == 1
+    assert "memory_mib 0 must be a positive integer" in proc.stderr
+    cap = tmp_path / "cap.cfg"
+    cap.write_text('name = "a"\ntype = "hvm"\nmemory = 1024\nmax_wp_ram_ranges = 9000\n')
+    proc = run_cli("xl", "create", str(cap))
+    assert proc.returncode == 1
+    assert "exceeds the host cap 8192 (raise it with" in proc.stderr
+    assert "HvmParamArg" not in proc.stderr
+    proc = run_cli("xl", "create")
+    assert proc.returncode == 2
+    assert proc.stderr == "ioreqlab: error: the following arguments are required: file\n"
+
+
+def test_a_bom_and_too_many_vgpus_are_named(tmp_path: Path) -> None:
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b'\xef\xbb\xbfname = "x"\n')
+    proc = run_cli("run", str(bom))
+    assert proc.returncode == 2
+    assert "byte-order mark (BOM)" in proc.stderr
+    from ioreqlab.scenario import XENGT_BDW  # noqa: PLC0415
+
+    twelve = tmp_path / "twelve.toml"
+    twelve.write_text(XENGT_BDW.replace("count = 4", "count = 11", 1))
+    proc = run_cli("run", str(twelve))
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1
+    assert "12 vGPU guests on one Broadwell GPU, which GVT-g shares among at most 7" in proc.stderr

@@ -154,7 +154,9 @@ def test_a_refused_hypercall_is_logged_and_leaves_no_domain() -> None:
     assert info.value.code == ERROR_FAIL
     assert log == [
         "libxl: error: libxl_dom.c:hvm_set_conf_params: setting "
-        "HVM_PARAM_MAX_WP_RAM_RANGES=8192 failed: Invalid argument"
+        "HVM_PARAM_MAX_WP_RAM_RANGES=8192 failed: Invalid argument",
+        "ioreqlab: why: max_wp_ram_ranges 8192 exceeds the host cap 4096 (raise it with"
+        " Host(wp_ram_ranges_cap=...), or wp_ram_ranges_cap in a scenario's [host])",
     ]
     assert list(host.domains) == [0]
     assert host.heap_statistics().in_use == 0

@@ -101,6 +101,11 @@ def _read_scenario(path: str | None) -> Scenario:
         raise ScenarioError(f"{path}: cannot read scenario: {err.strerror}") from None
     except UnicodeDecodeError:
         raise ScenarioError(f"{path}: scenario is not UTF-8 text") from None
+    if text.startswith("\ufeff"):
+        raise ScenarioError(
+            f"{path}: starts with a UTF-8 byte-order mark (BOM), which TOML does not allow:"
+            " save the file without it"
+        )
     return load_scenario(text, path, read=lambda name: read_beside(p, name))
 
 
@@ -513,7 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--design", default="p2m", choices=DESIGNS, help="host design")
     create.add_argument("--xen", choices=XEN_VERSIONS, default=DEFAULT_XEN, help=XEN_HELP)
     create.add_argument("file", help="xl.cfg file")
-    create.add_argument("extra", nargs="*", help="extra key=value settings")
+    create.add_argument("extra", nargs="*", default=[], help="extra key=value settings")
     create.set_defaults(func=_cmd_xl_create)
 
     _add_dm_parser(sub)

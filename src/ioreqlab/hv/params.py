@@ -173,7 +173,10 @@ def _check_wp_ranges(caller: Domain, d: Domain, value: int, cap: int) -> None:
     if value > UINT32_MAX:
         raise XenEINVAL(f"max_wp_ram_ranges {value} exceeds UINT32_MAX (never truncated)")
     if value > cap:
-        raise XenEINVAL(f"max_wp_ram_ranges {value} exceeds the host cap {cap}")
+        raise XenEINVAL(
+            f"max_wp_ram_ranges {value} exceeds the host cap {cap} (raise it with"
+            " Host(wp_ram_ranges_cap=...), or wp_ram_ranges_cap in a scenario's [host])"
+        )
     if d.servers or d.default_server is not None:
         raise XenEBUSY("max_wp_ram_ranges cannot change once the domain has ioreq servers")
 

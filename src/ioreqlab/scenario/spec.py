@@ -39,6 +39,7 @@ from typing import Any
 from ioreqlab.hv.wp import DESIGN_NAMES
 from ioreqlab.profiles import DEFAULT_XEN, XEN_VERSIONS
 from ioreqlab.toolstack import XlCfgError, XlConfig, parse_xl_cfg
+from ioreqlab.toolstack.libxl import GPU_MAX_VMS
 
 __all__ = ["DomainSpec", "HostSpec", "Scenario", "ScenarioError", "WorkloadSpec", "load_scenario"]
 
@@ -268,6 +269,12 @@ def load_scenario(
     ]
     if len(set(names)) != len(names):
         raise ScenarioError(f"{source}: domain names are not unique: {', '.join(sorted(names))}")
+    vgpus = sum(d.count for d in domains if d.xl.get_long("vgt", quiet=True))
+    if vgpus > GPU_MAX_VMS[host.gpu]:
+        raise ScenarioError(
+            f"{source}: {vgpus} vGPU guests on one {_GPU_NAMES[host.gpu]} GPU, which GVT-g"
+            f" shares among at most {GPU_MAX_VMS[host.gpu]}"
+        )
     return Scenario(
         name=top.get("name", source),
         description=top.get("description", ""),
@@ -276,6 +283,9 @@ def load_scenario(
         host=host,
         domains=tuple(domains),
     )
+
+
+_GPU_NAMES = {"hsw": "Haswell", "bdw": "Broadwell", "skl": "Skylake"}
 
 
 def _xl(d: dict[str, Any], where: str, read: Callable[[str], str] | None) -> XlConfig:

@@ -405,6 +405,12 @@ _HVM_PARAMS: dict[int, Callable[[DomainConfig], int]] = {
 }
 
 
+def _reason(err: XenError) -> str:
+    """The model's own words for a refusal (what follows the errno's text)."""
+    text = str(err)
+    return text.split(": ", 1)[1] if text.startswith("[Errno") and ": " in text else text
+
+
 def domain_create(
     host: Host,
     config: DomainConfig,
@@ -432,6 +438,7 @@ def domain_create(
             f"libxl: error: libxl_create.c:libxl__domain_make: "
             f"domain creation fail: {os.strerror(err.errno or 0)}"
         )
+        lines.append(f"ioreqlab: why: {_reason(err)}")  # the model knows what Xen refused
         raise LibxlError(ERROR_FAIL, f"domain creation failed: {err}") from err
     if not config.hvm:
         return domid
@@ -451,6 +458,11 @@ def domain_create(
                 f"libxl: error: libxl_dom.c:hvm_set_conf_params: setting "
                 f"HVM_PARAM_{name}={value} failed: {os.strerror(err.errno or 0)}"
             )
+            try:  # the ABI carries only the errno: ask the host itself (it refuses again)
+                host.set_param(0, domid, param, value)
+            except XenError as why:
+                err = why
+            lines.append(f"ioreqlab: why: {_reason(err)}")
             host.destroy_domain(domid)
             raise LibxlError(
                 ERROR_FAIL,
