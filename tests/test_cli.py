@@ -258,3 +258,24 @@ def test_a_bom_and_too_many_vgpus_are_named(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1
     assert "12 vGPU guests on one Broadwell GPU, which GVT-g shares among at most 7" in proc.stderr
+
+
+def test_plan_validates_its_counts_and_limits() -> None:
+    for args, why in (
+        (["--workers", "0"], "--workers: must be at least 1"),
+        (["--seeds", "0"], "--seeds: must be at least 1"),
+        (["--limits", "-5"], "--limits: a limit is 0..2**32-1"),
+        (["--limits", str(2**32)], "--limits: a limit is 0..2**32-1"),
+    ):
+        proc = run_cli("plan", *args)
+        assert proc.returncode == 2, args
+        assert proc.stderr.count("\n") == 1
+        assert why in proc.stderr
+
+
+def test_the_top_level_help_is_for_users() -> None:
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    assert "An executable model of Xen's ioreq-server machinery" in proc.stdout
+    assert "the only module" not in proc.stdout  # no developer's docstring
+    assert "130 interrupted" in " ".join(proc.stdout.split())  # however argparse wraps it

@@ -55,6 +55,33 @@ def _seed(text: str) -> int:
     return value
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 seed``, ``3 seeds``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _positive(text: str) -> int:
+    """A count: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _limit(text: str) -> int:
+    """A ``max_wp_ram_ranges`` value: 0..2**32-1 (the param is 32 bits in Xen)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"a limit is 0..2**32-1, not {value}")
+    return value
+
+
 def _budget(text: str) -> float:
     """``--budget``: a finite number of pages, not negative."""
     try:
@@ -197,8 +224,12 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     )
     bar.close()
     print(
-        f"ioreqlab plan: {scenario.name}, rangeset design, {len(result.seeds)} seeds, "
-        f"p{result.percentile:g} across seeds"
+        f"ioreqlab plan: {scenario.name}, rangeset design, {_count(len(result.seeds), 'seed')}, "
+        + (
+            f"p{result.percentile:g} across seeds"
+            if len(result.seeds) > 1
+            else "one seed (the percentile is that seed's value)"
+        )
     )
     print()
     print(
@@ -207,7 +238,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     )
     for p in result.sweep:
         print(
-            f"{p.limit:>8}  {p.limit_hits:>10}  {p.reshadows:>10}  {p.pages_reread:>13}  "
+            f"{p.limit:>8,}  {p.limit_hits:>10,}  {p.reshadows:>10,}  {p.pages_reread:>13,}  "
             f"{p.reread_per_submission:>14.3f}"
         )
     print()
@@ -219,8 +250,9 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         f"{result.budget:g} pages re-read per submission)"
     )
     print(
-        f"Xen heap per guest at that limit: {result.heap_bytes_per_guest:,} B; "
-        f"{result.guests} vGPU guests: {result.heap_bytes_per_host:,} B of "
+        f"Xen heap per guest at that limit, worst case (every range in use): "
+        f"{result.heap_bytes_per_guest:,} B; "
+        f"{_count(result.guests, 'vGPU guest')}: {result.heap_bytes_per_host:,} B of "
         f"{result.heap_capacity:,} B (headroom {headroom:,} B); "
         f"preallocating it for every guest {fits}"
     )
@@ -465,7 +497,15 @@ def _add_dm_parser(sub: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
-    parser = _Parser(prog="ioreqlab", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = _Parser(
+        prog="ioreqlab",
+        description="An executable model of Xen's ioreq-server machinery: run the three "
+        "write-protect designs of the 2016 max_wp_ram_ranges debate on the same workloads, "
+        "plan a limit, reproduce the thread's figures, dry-run xl, or serve a real device "
+        "model (QEMU) a modelled guest.  Each command has its own --help.",
+        epilog="Exit status: 0 done; 1 a failed run or an xl error; 2 bad usage or input; "
+        "130 interrupted.",
+    )
     parser.add_argument("--version", action="version", version=f"ioreqlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -486,9 +526,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="allowed pages re-read per submission (default 0)",
     )
-    pl.add_argument("--seeds", type=int, default=3, help="how many seeds (default 3)")
-    pl.add_argument("--limits", type=int, nargs="+", help="limits to sweep")
-    pl.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel runs")
+    pl.add_argument("--seeds", type=_positive, default=3, help="how many seeds (default 3)")
+    pl.add_argument(
+        "--limits",
+        type=_limit,
+        nargs="+",
+        help="max_wp_ram_ranges values to sweep (default 256 to 16384); 0 means the default "
+        "limit, which Xen applies as 256 (MAX_NR_IO_RANGES)",
+    )
+    pl.add_argument(
+        "--workers",
+        type=_positive,
+        default=os.cpu_count() or 1,
+        help=f"parallel runs (default: the machine's cores, {os.cpu_count() or 1})",
+    )
     pl.add_argument("--json", metavar="FILE", help="also write the plan as JSON")
     pl.add_argument("--xen", choices=XEN_VERSIONS, help=XEN_HELP)
     pl.set_defaults(func=_cmd_plan)
