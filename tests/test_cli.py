@@ -279,3 +279,18 @@ def test_the_top_level_help_is_for_users() -> None:
     assert "An executable model of Xen's ioreq-server machinery" in proc.stdout
     assert "the only module" not in proc.stdout  # no developer's docstring
     assert "130 interrupted" in " ".join(proc.stdout.split())  # however argparse wraps it
+
+
+def test_result_files_describe_themselves(tmp_path: Path) -> None:
+    # Issue 16: the JSON says which ioreqlab wrote it, on what host, in what units.
+    from ioreqlab import __version__  # noqa: PLC0415
+
+    out = tmp_path / "plan.json"
+    proc = run_cli("plan", "--seeds", "1", "--limits", "256", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["ioreqlab_version"] == __version__
+    assert doc["host"]["gpu"] == "bdw"
+    assert doc["host"]["wp_ram_ranges_cap"] == 8192
+    assert "not Xen's" in doc["units"]["ns_per_access"]
+    assert doc["scenario"] == "xengt-bdw"

@@ -257,7 +257,10 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         f"preallocating it for every guest {fits}"
     )
     if args.json:
-        write(args.json, json.dumps(result.to_json(), indent=2) + "\n")
+        from ioreqlab.analysis.compare import describe
+
+        payload = {**result.to_json(), "scenario": scenario.name, **describe(scenario)}
+        write(args.json, json.dumps(payload, indent=2) + "\n")
     return 0
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
+from ioreqlab import __version__
 from ioreqlab.scenario.runner import DesignResult
 from ioreqlab.scenario.spec import Scenario
 
@@ -47,8 +49,40 @@ def comparison_table(results: Mapping[str, DesignResult]) -> str:
     return "\n".join(lines)
 
 
+#: The unit of each number in the JSON results (a result file says what it holds).
+UNITS = {
+    "tracked_pages": "guest pages (4 KiB frames) write-protected at the end",
+    "peak_tracked_pages": "guest pages, at the peak",
+    "stored_ranges": "rangeset ranges (nodes) held",
+    "heap_bytes": "bytes of Xen heap held at the end",
+    "heap_bytes_total": "bytes of Xen heap held, whole host",
+    "limit_hits": "protections refused (-ENOMEM)",
+    "reshadows": "page-table trees shadowed again",
+    "pages_reread": "guest pages re-read to re-shadow",
+    "reread_per_submission": "pages re-read per GPU submission",
+    "ns_per_access": "nanoseconds of the model's own time per guest access (not Xen's)",
+    "routing_ns": "nanoseconds of the model's own time routing, per round",
+    "heap_bytes_per_guest": "bytes of Xen heap, worst case at the limit",
+    "heap_bytes_per_host": "bytes of Xen heap for every vGPU guest",
+    "heap_capacity": "bytes of Xen heap on the host",
+    "budget": "pages re-read per submission allowed",
+}
+
+
+def describe(scenario: Scenario) -> dict[str, object]:
+    """What makes a result file self-describing: the tool's version, the host's
+    settings and the units of its numbers."""
+    return {
+        "ioreqlab_version": __version__,
+        "host": {k: list(v) if isinstance(v, tuple) else v
+                 for k, v in dataclasses.asdict(scenario.host).items()},
+        "units": UNITS,
+    }  # fmt: skip
+
+
 def comparison_json(scenario: Scenario, results: Mapping[str, DesignResult]) -> dict[str, object]:
-    """``{"scenario", "seed", "rounds", "xen", "designs": {name: {...}}}``."""
+    """``{"scenario", "seed", "rounds", "xen", "designs": {name: {...}}}``, plus
+    :func:`describe`'s version, host settings and units."""
     return {
         "scenario": scenario.name,
         "description": scenario.description,
@@ -56,4 +90,5 @@ def comparison_json(scenario: Scenario, results: Mapping[str, DesignResult]) -> 
         "rounds": scenario.rounds,
         "xen": scenario.host.xen,
         "designs": {name: r.to_json() for name, r in results.items()},
+        **describe(scenario),
     }
