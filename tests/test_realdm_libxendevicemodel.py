@@ -21,11 +21,13 @@ from pathlib import Path
 import pytest
 
 from ioreqlab import devicemodel
-from ioreqlab.errors import XenError
+from ioreqlab.errors import ModelLimitError, XenError
 from ioreqlab.host import Host
 from ioreqlab.hv.dmop import Buffer
+from ioreqlab.hv.pages import MODEL_PAGE_COST
 from ioreqlab.realdm import DeviceModel, shared_host
 from ioreqlab.realdm.build import compile_c
+from ioreqlab.realdm.shm import SharedPages
 from tests.libxendm_calls import CALLS, MODEL, SID
 from tests.realdm_helpers import LIBXENDEVICEMODEL, require
 
@@ -174,3 +176,26 @@ def _model_errno(call: Callable[[devicemodel.DeviceModel], object]) -> int:
     except XenError as err:
         return err.errno or 0
     return 0
+
+
+def test_the_models_own_bound_stops_the_fake_xen_with_its_error() -> None:
+    # A real client that takes the model past Host(model_memory_bytes=...): the fake
+    # Xen stops serving (no errno of Xen's says "the model is full") and whoever
+    # waits on the session gets the ModelLimitError, not a hang or a dead thread.
+    host = Host(xen="4.17", pages=SharedPages(1 << 12), model_memory_bytes=MODEL_PAGE_COST)
+    g = host.create_domain(memory_mib=64, vcpus=2, name="guest")
+    dm = DeviceModel(
+        host,
+        g,
+        [sys.executable, "-m", "tests.libxendm_client"],
+        env={"PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    dm.fake.start()
+    dm.start_process()
+    try:
+        with pytest.raises(ModelLimitError, match="memory bound"):
+            dm.wait_for(lambda: not dm.alive(), timeout=60)
+    finally:
+        dm.stop(timeout=5)

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ioreqlab.errors import ModelLimitError
 from ioreqlab.host import Host
 from ioreqlab.realdm.evtchn import EvtchnFile
 from ioreqlab.realdm.hypercall import Hypercalls
@@ -95,6 +96,8 @@ class FakeXen:
         self._sel.register(self._xs_listen, selectors.EVENT_READ, ("xs-accept", None))
         self._sel.register(self._wake_r, selectors.EVENT_READ, ("wake", None))
         self._stop = False
+        #: Set when serving had to stop: the model's own bound was reached.
+        self.failure: ModelLimitError | None = None
         self._thread = threading.Thread(target=self._serve, name="ioreqlab-fakexen", daemon=True)
         self.requests = 0
         #: Every evtchn and privcmd fd opened so far (closed ones included, for the record).
@@ -157,7 +160,14 @@ class FakeXen:
             for key, _ in self._sel.select():
                 what, obj = key.data
                 with self.cond:
-                    self._dispatch(what, obj, key.fileobj)  # type: ignore[arg-type]
+                    try:
+                        self._dispatch(what, obj, key.fileobj)  # type: ignore[arg-type]
+                    except ModelLimitError as err:
+                        # The model is full: no errno of Xen's says so.  Serve no more;
+                        # whoever waits on the session gets the error (session.wait_for).
+                        self.failure = err
+                        self.cond.notify_all()
+                        return
                     self.cond.notify_all()
 
     def _dispatch(self, what: str, obj: object, sock: socket.socket) -> None:

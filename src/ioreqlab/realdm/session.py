@@ -178,6 +178,8 @@ class DeviceModel:
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         with self.fake.cond:
             while not cond():
+                if self.fake.failure is not None:  # the fake Xen stopped: the model is full
+                    raise self.fake.failure
                 if not self.alive():
                     return cond()
                 left = deadline - time.monotonic()
