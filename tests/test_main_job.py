@@ -285,6 +285,16 @@ def test_reliability_doc_is_current() -> None:
     )
 
 
+def test_scenarios_doc_is_current() -> None:
+    # docs/scenarios.md's key reference is made from the loader's own tables (issue 16).
+    from tests import scenarios_doc  # noqa: PLC0415
+
+    assert scenarios_doc.DOC.read_text() == scenarios_doc.render(), (
+        "docs/scenarios.md is stale: python -m tests.scenarios_doc"
+    )
+    assert "`wp_ram_ranges_cap` | integer | 8192 | 0..4,294,967,295" in scenarios_doc.render()
+
+
 def test_scenario_host_key_xen_and_the_cli_option(tmp_path: Path) -> None:
     # [host] xen picks the profile; --xen overrides it; the JSON says which ran.
     (tmp_path / "plain.cfg").write_text(PLAIN)

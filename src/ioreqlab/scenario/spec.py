@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ioreqlab.hv.wp import DESIGN_NAMES
@@ -132,19 +132,39 @@ def _take(table: dict[str, Any], where: str, spec: dict[str, tuple[type, Any]]) 
     return out
 
 
-def _range(lo: int, hi: int) -> Callable[[int], str | None]:
-    return lambda v: None if lo <= v <= hi else f"must be {lo}..{hi}, not {v}"
+@dataclass(frozen=True)
+class _Check:
+    """A key's check: ``check(v)`` is None or why ``v`` is refused; ``allowed`` says
+    what passes (docs/scenarios.md's reference table is made from it)."""
+
+    test: Callable[[Any], str | None]
+    allowed: str
+
+    def __call__(self, v: Any) -> str | None:
+        return self.test(v)
 
 
-def _one_of(choices: tuple[str, ...]) -> Callable[[str], str | None]:
-    return lambda v: None if v in choices else f"must be one of {', '.join(choices)}, not {v!r}"
+def _range(lo: int, hi: int) -> _Check:
+    return _Check(
+        lambda v: None if lo <= v <= hi else f"must be {lo}..{hi}, not {v}", f"{lo:,}..{hi:,}"
+    )
 
 
-def _designs(v: tuple[str, ...]) -> str | None:
+def _one_of(choices: tuple[str, ...]) -> _Check:
+    return _Check(
+        lambda v: None if v in choices else f"must be one of {', '.join(choices)}, not {v!r}",
+        " \\| ".join(choices),
+    )
+
+
+def _check_designs(v: tuple[str, ...]) -> str | None:
     bad = [d for d in v if d not in DESIGN_NAMES]
     if bad or not v:
         return f"must name designs among {', '.join(DESIGN_NAMES)} (got {', '.join(bad) or 'none'})"
     return None
+
+
+_designs = _Check(_check_designs, "a non-empty list of " + ", ".join(DESIGN_NAMES))
 
 
 _TOP = {
@@ -182,6 +202,36 @@ _WORKLOAD = {
     "destroy_every": (int, _range(0, 100_000)),
     "submit_every": (int, _range(1, 100_000)),
 }
+
+
+_FREE = {
+    "xl_cfg": "xl.cfg text (exactly one of xl_cfg and xl_cfg_file)",
+    "xl_cfg_file": "a file in the scenario's folder or below it",
+}
+_TYPE_NAMES = {"str": "string", "int": "integer", "tuple": "list of strings"}
+
+
+def reference() -> list[tuple[str, str, str, str, str]]:
+    """Every key a scenario may have: ``(table, key, type, default, allowed)``."""
+    defaults: dict[str, dict[str, object]] = {
+        "": {"name": "the file's name", "description": "", "seed": 0, "rounds": 30},
+        "[host]": {f.name: f.default for f in fields(HostSpec)},
+        "[[domain]]": {"count": 1},
+        "[domain.workload]": {f.name: f.default for f in fields(WorkloadSpec)},
+    }
+    rows = []
+    for table, keys in (("", _TOP), ("[host]", _HOST), ("[[domain]]", _DOMAIN),
+                        ("[domain.workload]", _WORKLOAD)):  # fmt: skip
+        for key, (kind, check) in keys.items():
+            if kind in (dict, list) and key in ("host", "domain", "workload"):
+                continue  # the tables themselves
+            default = defaults[table].get(key, "—")
+            if isinstance(default, tuple):
+                default = ", ".join(default)
+            allowed = check.allowed if isinstance(check, _Check) else _FREE.get(key, "any text")
+            kind_name = _TYPE_NAMES.get(kind.__name__, kind.__name__)
+            rows.append((table or "(top)", key, kind_name, str(default), allowed))
+    return rows
 
 
 #: A scenario is a page of TOML: 1 MiB is far more than any needs.
