@@ -136,12 +136,12 @@ def _read_scenario(path: str | None) -> Scenario:
     return load_scenario(text, path, read=lambda name: read_beside(p, name))
 
 
-def _bar(total: int, desc: str) -> Any:
+def _bar(total: int, desc: str, unit: str = "round") -> Any:
     from tqdm import tqdm  # imported late: only the commands that show progress need it
 
     # disable=None: no bar unless stderr is a terminal (logs and pipes stay clean).
     return tqdm(
-        total=total, desc=desc, file=sys.stderr, delay=1.0, leave=False, unit="round", disable=None
+        total=total, desc=desc, file=sys.stderr, delay=1.0, leave=False, unit=unit, disable=None
     )
 
 
@@ -207,7 +207,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     scenario = _load(args.scenario, args.xen)
     check_output(args.json)
     limits = tuple(args.limits) if args.limits else DEFAULT_LIMITS
-    bar = _bar(len(limits) * args.seeds, "plan")
+    bar = _bar(len(limits) * args.seeds, "plan", unit="run")  # one run per limit and seed
 
     def progress(done: int, total: int) -> None:
         bar.n = done
