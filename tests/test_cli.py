@@ -294,3 +294,19 @@ def test_result_files_describe_themselves(tmp_path: Path) -> None:
     assert doc["host"]["wp_ram_ranges_cap"] == 8192
     assert "not Xen's" in doc["units"]["ns_per_access"]
     assert doc["scenario"] == "xengt-bdw"
+
+
+def test_the_run_table_can_be_read_without_the_source() -> None:
+    # Issue 16: a legend for every column, a line per design, the timing named as the
+    # model's own.
+    proc = run_cli("run")
+    assert proc.returncode == 0, proc.stderr
+    from ioreqlab.analysis.compare import LEGEND  # noqa: PLC0415
+
+    for column, _ in LEGEND:
+        assert f"  {column}" in proc.stdout
+    assert "model ns/access" in proc.stdout
+    assert "not Xen's" in proc.stdout
+    for design in ("rangeset", "p2m", "p2t"):
+        assert any(line.startswith(f"{design}: ") for line in proc.stdout.splitlines())
+    assert "protections refused" in proc.stdout

@@ -60,26 +60,23 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
-def _positive(text: str) -> int:
-    """A count: a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+def _int_in(lo: int, hi: int, what: str) -> Callable[[str], int]:
+    """An argparse type: a whole number in ``lo..hi`` (``what`` names the range)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{what}, not {value}")
+        return value
+
+    return parse
 
 
-def _limit(text: str) -> int:
-    """A ``max_wp_ram_ranges`` value: 0..2**32-1 (the param is 32 bits in Xen)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"a limit is 0..2**32-1, not {value}")
-    return value
+_positive = _int_in(1, 1 << 63, "must be at least 1")
+_limit = _int_in(0, 2**32 - 1, "a limit is 0..2**32-1")  # the param is 32 bits in Xen
 
 
 def _budget(text: str) -> float:
@@ -151,7 +148,7 @@ def _bar(total: int, desc: str, unit: str = "round") -> Any:
 def _cmd_run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from ioreqlab.analysis.compare import comparison_json, comparison_table
+    from ioreqlab.analysis import compare
     from ioreqlab.scenario import run_scenario
 
     scenario = _load(args.scenario, args.xen)
@@ -171,8 +168,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if scenario.description:
         print(scenario.description)
     print()
-    print(comparison_table(results))
-    payload = comparison_json(scenario, results)
+    print(compare.comparison_table(results))
+    print("", *compare.design_summaries(results), "", "Columns:", sep="\n")
+    print(compare.comparison_legend())
+    payload = compare.comparison_json(scenario, results)
     if args.json:
         write(args.json, json.dumps(payload, indent=2) + "\n")
     if args.plots:

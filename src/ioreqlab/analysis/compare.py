@@ -9,7 +9,7 @@ from ioreqlab import __version__
 from ioreqlab.scenario.runner import DesignResult
 from ioreqlab.scenario.spec import Scenario
 
-__all__ = ["comparison_json", "comparison_table"]
+__all__ = ["comparison_json", "comparison_legend", "comparison_table", "design_summaries"]
 
 _COLUMNS = (
     ("design", "design"),
@@ -25,7 +25,23 @@ _COLUMNS = (
     ("to server", "routed_server"),
     ("to RAM", "ram_accesses"),
     ("retried", "wp_retries"),
-    ("ns/access", "ns_per_access"),
+    ("model ns/access", "ns_per_access"),
+)
+
+#: What each column of the table counts (printed under it: readable without the source).
+LEGEND = (
+    ("tracked pages", "guest pages write-protected at the end of the run"),
+    ("ranges/entries", "what the design stores for them: rangeset ranges, or p2m/p2t entries"),
+    ("Xen heap B", "Xen heap bytes those structures take (p2m: none, the p2m has room)"),
+    ("limit hits", "protections refused (-ENOMEM): the limit, or the heap, was full"),
+    ("unprotect", "pages the mediator stopped protecting (trees destroyed or evicted)"),
+    ("re-shadows", "page-table trees shadowed again after losing protection"),
+    ("pages re-read", "guest pages read again to rebuild those shadows"),
+    ("mismatch", "submissions whose shadow differed from the guest's tables: must be 0"),
+    ("accesses", "guest accesses issued"),
+    ("to server / to RAM", "where they went: an ioreq server, or plain RAM"),
+    ("retried", "writes to a protected page whose type nobody claims: retried, as Xen does"),
+    ("model ns/access", "this model's own wall time per access, on this machine: not Xen's"),
 )
 
 
@@ -78,6 +94,29 @@ def describe(scenario: Scenario) -> dict[str, object]:
                  for k, v in dataclasses.asdict(scenario.host).items()},
         "units": UNITS,
     }  # fmt: skip
+
+
+def comparison_legend() -> str:
+    """One line per column of :func:`comparison_table`."""
+    width = max(len(name) for name, _ in LEGEND)
+    return "\n".join(f"  {name:<{width}}  {text}" for name, text in LEGEND)
+
+
+def design_summaries(results: Mapping[str, DesignResult]) -> list[str]:
+    """One line per design: who hit what."""
+    out = []
+    for name, r in results.items():
+        if r.limit_hits:
+            what = (
+                f"{r.limit_hits:,} protection{'s' if r.limit_hits != 1 else ''} refused, "
+                f"{r.reshadows:,} tree{'s' if r.reshadows != 1 else ''} re-shadowed "
+                f"({r.pages_reread:,} pages re-read)"
+            )
+        else:
+            what = "every page it was asked to protect, protected; nothing re-shadowed"
+        heap = f"{r.heap_bytes:,} B of Xen heap" if r.heap_bytes else "no Xen heap"
+        out.append(f"{name}: {r.tracked_pages:,} pages tracked in {heap}; {what}.")
+    return out
 
 
 def comparison_json(scenario: Scenario, results: Mapping[str, DesignResult]) -> dict[str, object]:
