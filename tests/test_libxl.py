@@ -68,6 +68,11 @@ def test_type_matches_as_a_prefix_as_xl_does(spelled: str, meant: str) -> None:
     assert config(f"name='a'\nkernel='/k'\ntype='{spelled}'\n")["type"] == meant
 
 
+def test_builder_is_matched_by_prefix_too() -> None:
+    assert config("name='a'\nbuilder='hv'\n")["type"] == "hvm"
+    assert config("name='a'\nkernel='/k'\nbuilder='generic'\n")["type"] == "pv"
+
+
 def test_an_unknown_type_is_refused_in_xls_words() -> None:
     err = refused("name='a'\ntype='hvmx'\n")
     assert (str(err), err.by_xl) == ("Invalid domain type hvmx.", True)

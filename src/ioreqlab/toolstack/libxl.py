@@ -340,8 +340,9 @@ def build_config(cfg: XlConfig, *, gpu: str = "bdw") -> DomainConfig:
     if raw["type"] is not None:
         raw["type"] = _domain_type(raw["type"])
     raw["timer_mode"] = _timer_mode(cfg, raw["type"] == "hvm")
-    if raw["type"] is None and cfg.get_string("builder") == "hvm":
-        raw["type"] = "hvm"
+    builder = cfg.get_string("builder")  # deprecated since 4.10; 4.7's only way to HVM
+    if raw["type"] is None and builder is not None and "hvm".startswith(builder):
+        raw["type"] = "hvm"  # matched by prefix, as xl does (strncmp with strlen(buf))
     v: dict[str, Any] = {}
     for f in SCHEMA:
         value = raw[f.name]
