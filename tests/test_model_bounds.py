@@ -10,7 +10,6 @@ a full rangeset), and nothing is half-changed.
 
 from __future__ import annotations
 
-import errno
 import tracemalloc
 
 import pytest
@@ -136,7 +135,3 @@ def test_the_cli_reports_the_model_bound_in_one_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith("ioreqlab: error: one more page")
-
-
-def test_an_unknown_errno_still_names_enomem() -> None:
-    assert XenENOMEM("x").errno == errno.ENOMEM

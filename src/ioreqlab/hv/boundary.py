@@ -32,7 +32,7 @@ U16: CType = ("uint16_t", 0, (1 << 16) - 1)
 U32: CType = ("uint32_t", 0, (1 << 32) - 1)
 U64: CType = ("uint64_t", 0, (1 << 64) - 1)
 S64: CType = ("int64_t", -(1 << 63), (1 << 63) - 1)
-BOOL: CType = ("bool", -(1 << 63), (1 << 64) - 1)
+BOOL: CType = ("bool", 0, 1)  # any integer converts (C's bool): only the type is checked
 #: A guest handle to an array of frame numbers: a sequence, each a uint64_t.
 PFNS: CType = ("xen_pfn_t[]", 0, (1 << 64) - 1)
 
@@ -97,7 +97,7 @@ def _check(method: str, name: str, value: object, ctype: CType) -> None:
         return
     if not isinstance(value, int):
         raise XenEINVAL(f"{method}: {name}={value!r} is not an integer ({cname})")
-    if not lo <= value <= hi:
+    if cname != "bool" and not lo <= value <= hi:
         raise XenEINVAL(f"{method}: {name}={value} is outside {cname}")
 
 

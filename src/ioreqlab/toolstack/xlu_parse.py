@@ -32,7 +32,6 @@ against Debian's ``libxlutil.so`` by ``tests/test_xlu_real.py``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ioreqlab.toolstack.cnum import strtoul_prefix
@@ -511,10 +510,3 @@ def _store(ctx: _Ctx, name: object, op: str, value: object, line: int) -> None:
             value.items = prev.value.items
     settings.pop(key, None)
     settings[key] = XluSetting(key, value, op, line)
-
-
-def tokens_of(data: bytes) -> Iterator[int]:  # pragma: no cover - a debugging aid
-    """The token kinds the scanner yields for ``data`` (errors ignored)."""
-    sc = _Scanner(data, _Ctx("-", ReadResult()))
-    while (tok := sc.lex()).kind != END:
-        yield tok.kind
