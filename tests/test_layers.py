@@ -43,6 +43,7 @@ LAYERS: dict[str, int] = {
     "ioreqlab.realdm": 5,  # the process boundary: real device models, sockets, a C compiler
     "ioreqlab.cli": 6,
     "ioreqlab.cli_files": 6,
+    "ioreqlab.cli_xl": 6,
     "ioreqlab.__main__": 6,
 }
 

@@ -1,7 +1,9 @@
 """Golden-file tests of ``ioreqlab xl -N create``, in the style of Xen's check-xl-*-parse.
 
 Each ``tests/data/xl/NAME.cfg`` has a ``NAME.expected`` next to it: the exit
-code, the JSON printed on stdout (or null) and the stderr lines.  After a
+code, the JSON printed on stdout (or null) and the stderr lines, for ``-N``
+(the config as xl built it: ``tests/test_xl_real.py`` checks these bytes
+against the real xl) and for ``-N --resolved`` (after the model's libxl).  After a
 deliberate change of behaviour, review and regenerate them with
 ``IOREQLAB_REGEN=1 .venv/bin/python -m pytest tests/test_xl_golden.py``.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -23,14 +26,20 @@ CASES = sorted(p.stem for p in DATA.glob("*.cfg"))
 def run_xl(
     name: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, object]:
+    """``xl -N create`` (as xl built it) and ``--resolved`` (after the model's libxl)."""
     monkeypatch.chdir(DATA)
-    code = main(["xl", "-N", "create", f"{name}.cfg"])
-    out = capsys.readouterr()
-    return {
-        "exit": code,
-        "stdout": json.loads(out.out) if out.out.strip() else None,
-        "stderr": out.err.splitlines(),
-    }
+    fixed = uuid.UUID("00112233-4455-6677-8899-aabbccddeeff")
+    monkeypatch.setattr(uuid, "uuid4", lambda: fixed)  # xl's uuid is random
+    got: dict[str, object] = {}
+    for key, extra in (("", []), ("resolved_", ["--resolved"])):
+        code = main(["xl", "-N", "create", *extra, f"{name}.cfg"])
+        out = capsys.readouterr()
+        got |= {
+            f"{key}exit": code,
+            f"{key}stdout": json.loads(out.out) if out.out.strip() else None,
+            f"{key}stderr": out.err.splitlines(),
+        }
+    return got
 
 
 @pytest.mark.parametrize("name", CASES)

@@ -25,6 +25,7 @@ from typing import Any
 
 from ioreqlab import __version__
 from ioreqlab.cli_files import UsageError, check_output, read_beside, read_input, write
+from ioreqlab.cli_xl import xl_create
 from ioreqlab.errors import ModelLimitError
 from ioreqlab.host import DESIGNS, Host
 from ioreqlab.profiles import DEFAULT_XEN, XEN_VERSIONS
@@ -32,6 +33,7 @@ from ioreqlab.scenario import XENGT_BDW, Scenario, ScenarioError, load_scenario
 from ioreqlab.toolstack import (
     LibxlError,
     XlCfgError,
+    XlError,
     build_config,
     domain_create,
     parse_xl_cfg,
@@ -312,55 +314,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 # -- xl --------------------------------------------------------------------------------
 
 
-def _cmd_xl_create(args: argparse.Namespace) -> int:
-    """``xl create``: parse, resolve through libxl, and create (or print, with -N/-n)."""
-    err = sys.stderr
-    path = args.file
-    try:
-        text = read_input(path)  # bytes: libxlu reads 8-bit bytes, UTF-8 stays UTF-8
-    except OSError as e:
-        err.write(f"{path}: unable to open configuration file: {e.strerror}\n")
-        return 1
-    if args.extra:  # xl appends extra settings
-        text += ("\n" + "\n".join(args.extra) + "\n").encode("utf-8", "surrogateescape")
-    err.write(f"Parsing config from {path}\n")
-    try:
-        cfg = parse_xl_cfg(text, path)
-    except XlCfgError as e:
-        for line in e.messages:
-            err.write(line + "\n")
-        err.write("Failed to parse config: Invalid argument\n")
-        return 1
-    if cfg.get_string("name") is None:
-        err.writelines(w + "\n" for w in cfg.warnings)
-        err.write("Domain name must be specified.\n")
-        return 1
-    try:
-        config = build_config(cfg, gpu=args.gpu)
-    except LibxlError as e:
-        err.writelines(w + "\n" for w in cfg.warnings)
-        if e.by_xl:  # xl_parse.c's own refusal: its words, then its exit code
-            err.write(f"{e}\n")
-            return e.exit_code
-        err.write(f"libxl: error: libxl_create.c:initiate_domain_create: {e}\n")
-        return 1
-    err.writelines(w + "\n" for w in cfg.warnings)
-    if args.dry_run or args.n:
-        print(json.dumps(config.to_json(), indent=4, sort_keys=True, ensure_ascii=False))
-        return 0
-    host = Host(design=args.design, xen=args.xen)
-    log: list[str] = []
-    try:
-        domid = domain_create(host, config, log=log)
-    except LibxlError:
-        err.writelines(line + "\n" for line in log)
-        return 1
-    if args.verbose:
-        err.writelines(line + "\n" for line in log)
-    print(f"Domain {domid} ({config.name}) created on a {args.design} host")
-    return 0
-
-
 def _dm_guest(args: argparse.Namespace) -> tuple[Host, int, str]:
     """The modelled host and guest ``dm`` serves: from ``--cfg``, or the default guest."""
     from ioreqlab.realdm import shared_host
@@ -378,7 +331,7 @@ def _dm_guest(args: argparse.Namespace) -> tuple[Host, int, str]:
         raise UsageError(f"cannot read {args.cfg}: {e.strerror}") from None
     except XlCfgError as e:
         raise UsageError(e.messages[0] if e.messages else f"{args.cfg}: bad config") from None
-    except LibxlError as e:
+    except (LibxlError, XlError) as e:
         raise UsageError(f"{args.cfg}: {e}") from None
     if not config.hvm:
         raise UsageError(f"{args.cfg}: the guest is not HVM: it has no device model")
@@ -567,12 +520,14 @@ def build_parser() -> argparse.ArgumentParser:
     xl_sub = xl.add_subparsers(dest="xl_command", required=True, parser_class=_Parser)
     create = xl_sub.add_parser("create", help="create a domain from an xl.cfg file")
     create.add_argument("-n", action="store_true", help="dry run (deprecated spelling of -N)")
+    resolved = "with -N: the config after the model's libxl defaults and checks, not as xl built it"
+    create.add_argument("--resolved", action="store_true", help=resolved)
     create.add_argument("--gpu", default="bdw", help="host GPU generation for vgt guests")
     create.add_argument("--design", default="p2m", choices=DESIGNS, help="host design")
     create.add_argument("--xen", choices=XEN_VERSIONS, default=DEFAULT_XEN, help=XEN_HELP)
     create.add_argument("file", help="xl.cfg file")
     create.add_argument("extra", nargs="*", default=[], help="extra key=value settings")
-    create.set_defaults(func=_cmd_xl_create)
+    create.set_defaults(func=xl_create)
 
     _add_dm_parser(sub)
     return parser

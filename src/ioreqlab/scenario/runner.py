@@ -27,7 +27,7 @@ from ioreqlab.host import DomainStats, Host
 from ioreqlab.hv.domain import LOWMEM_END_PFN
 from ioreqlab.scenario.engine import Engine
 from ioreqlab.scenario.spec import DomainSpec, Scenario, ScenarioError, WorkloadSpec
-from ioreqlab.toolstack import LibxlError, build_config, domain_create, parse_xl_cfg
+from ioreqlab.toolstack import LibxlError, XlError, build_config, domain_create, parse_xl_cfg
 from ioreqlab.workload.devices import move_bar, pci_probe, uart_print
 from ioreqlab.workload.gpu import GpuDriver, GpuProcess, HostileGpuDriver
 from ioreqlab.workload.guest import Guest, GuestAllocator, TraceRecord
@@ -187,7 +187,7 @@ def _build(
                 extra = parse_xl_cfg(f"max_wp_ram_ranges = {wp_limit}\n", "the planner's limit")
                 xl = replace(spec.xl, settings={**spec.xl.settings, **extra.settings}, warnings=[])
                 config = build_config(xl, gpu=scenario.host.gpu)
-        except LibxlError as err:
+        except (LibxlError, XlError) as err:
             raise ScenarioError(f"domain {name}: {err}") from None
         config = replace(config, name=name)
         if spec.workload.kind in ("gpu", "hostile") and not vgt:

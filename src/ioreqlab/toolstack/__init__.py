@@ -15,6 +15,8 @@ from ioreqlab.toolstack.libxl import (
     domain_create,
     max_wp_ram_ranges_bound,
 )
+from ioreqlab.toolstack.libxl_idl import to_json as libxl_json
+from ioreqlab.toolstack.xl_parse import XlBuilt, XlError, parse_config_data
 from ioreqlab.toolstack.xlcfg import (
     PYTHON_HINT,
     Atom,
@@ -37,11 +39,15 @@ __all__ = [
     "LibxlError",
     "ListValue",
     "Setting",
+    "XlBuilt",
     "XlCfgError",
     "XlConfig",
+    "XlError",
     "build_config",
     "domain_create",
     "format_xl_cfg",
+    "libxl_json",
     "max_wp_ram_ranges_bound",
+    "parse_config_data",
     "parse_xl_cfg",
 ]

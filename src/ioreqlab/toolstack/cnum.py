@@ -11,10 +11,19 @@ from __future__ import annotations
 
 import errno as _errno
 
-__all__ = ["LONG_MAX", "LONG_MIN", "StrtolResult", "strtol", "strtoul_prefix"]
+__all__ = [
+    "LONG_MAX",
+    "LONG_MIN",
+    "ULONG_MAX",
+    "StrtolResult",
+    "strtol",
+    "strtoul",
+    "strtoul_prefix",
+]
 
 LONG_MAX = (1 << 63) - 1
 LONG_MIN = -(1 << 63)
+ULONG_MAX = (1 << 64) - 1
 _SPACE = " \t\n\v\f\r"
 
 
@@ -87,3 +96,28 @@ def strtoul_prefix(s: str, base: int) -> int:
         i += 2
     end = _digits(s, i, base)
     return end if end > i else 0
+
+
+def strtoul(s: str, base: int) -> tuple[int, int]:
+    """glibc ``strtoul``: the value and where parsing stopped (0: no digits).
+
+    A minus sign negates in unsigned arithmetic; overflow gives ``ULONG_MAX``.
+
+    >>> strtoul("ff:1", 16), strtoul("-1", 10), strtoul("x", 16), strtoul("9" * 30, 10)[0]
+    ((255, 2), (18446744073709551615, 2), (0, 0), 18446744073709551615)
+    """
+    end = strtoul_prefix(s, base)
+    if end == 0:
+        return 0, 0
+    text = s[:end].strip(_SPACE)
+    neg = text.startswith("-")
+    digits = text.lstrip("+-")
+    if base == 16 and digits[:2].lower() == "0x":
+        digits = digits[2:]
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > 64:
+        return ULONG_MAX, end
+    value = int(significant, base)
+    if value > ULONG_MAX:
+        return ULONG_MAX, end
+    return ((-value) & ULONG_MAX if neg else value), end

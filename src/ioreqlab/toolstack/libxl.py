@@ -25,16 +25,18 @@ Rules
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ioreqlab.abi.constants import PAGE_SHIFT, UINT32_MAX, HvmParam
 from ioreqlab.devicemodel import DeviceModel
 from ioreqlab.errors import XenError
 from ioreqlab.host import Host
-from ioreqlab.toolstack.xlcfg import Atom, XlConfig
+from ioreqlab.toolstack.xl_parse import XlBuilt, parse_config_data
+from ioreqlab.toolstack.xlcfg import XlConfig
 
 __all__ = [
     "ERROR_FAIL",
@@ -173,6 +175,8 @@ class DomainConfig:
     disks: tuple[str, ...]
     nics: tuple[str, ...]
     serial: tuple[str, ...]
+    #: The config as xl built it (``libxl_idl``'s tree), before libxl's defaults.
+    idl: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def hvm(self) -> bool:
@@ -185,32 +189,43 @@ class DomainConfig:
         return self.max_memkb >> (PAGE_SHIFT - 10)
 
     def as_dict(self) -> dict[str, object]:
-        """Every field by its SCHEMA name."""
+        """Every SCHEMA field by its name."""
         return {f.name: getattr(self, f.name) for f in SCHEMA}
 
     def to_json(self) -> dict[str, Any]:
-        """libxl's JSON shape: ``c_info``, ``b_info`` (with ``type.hvm``), devices."""
-        v = self.as_dict()
-        b_info: dict[str, Any] = {
-            k: v[k] for k in ("max_vcpus", "avail_vcpus", "max_memkb", "target_memkb")
-        }
-        if self.hvm:
-            b_info["type.hvm"] = {
-                f.name: v[f.name] for f in SCHEMA if f.hvm_only and not f.name.startswith("vgt")
-            }
-            if self.vgt:
-                b_info["type.hvm"]["vgt"] = {
-                    "low_gm_sz": self.vgt_low_gm_sz,
-                    "high_gm_sz": self.vgt_high_gm_sz,
-                    "fence_sz": self.vgt_fence_sz,
-                }
-        return {
-            "c_info": {"type": self.type, "name": self.name},
-            "b_info": b_info,
-            "disks": list(self.disks),
-            "nics": list(self.nics),
-            "serial": list(self.serial),
-        }
+        """The config after the model's ``setdefault``, as a ``libxl_idl`` tree.
+
+        xl's tree with every field the model resolves filled in (memory, vCPUs,
+        HAP, the HVM flags, VGA, video RAM, timer mode, the seed's limit); the
+        rest of libxl's defaults are not modelled and stay as xl left them.
+        """
+        tree = copy.deepcopy(self.idl)
+        c, b = tree.setdefault("c_info", {}), tree.setdefault("b_info", {})
+        b.update(
+            max_vcpus=self.max_vcpus, avail_vcpus=range(self.avail_vcpus),
+            max_memkb=self.max_memkb, target_memkb=self.target_memkb,
+        )  # fmt: skip
+        if not self.hvm:
+            return tree
+        c["hap"] = bool(self.hap)
+        b.update(
+            video_memkb=(self.videoram or 0) * 1024,
+            device_model_version=str(self.device_model_version).replace("-", "_"),
+            timer_mode=next(k for k, n in TIMER_MODES.items() if n == self.timer_mode),
+            nested_hvm=bool(self.nested_hvm),
+        )  # fmt: skip
+        u = b.setdefault("u", {})
+        u.update(
+            hpet=bool(self.hpet), vpt_align=bool(self.vpt_align), viridian=bool(self.viridian),
+            altp2m=bool(self.altp2m), max_wp_ram_ranges=self.max_wp_ram_ranges,
+            vga={"kind": next(k for k, n in _VGA_NAMES.items() if n == self.vga)},
+        )  # fmt: skip
+        if self.vgt:
+            u.update(
+                vgt=True, vgt_low_gm_sz=self.vgt_low_gm_sz, vgt_high_gm_sz=self.vgt_high_gm_sz,
+                vgt_fence_sz=self.vgt_fence_sz,
+            )  # fmt: skip
+        return tree
 
 
 def max_wp_ram_ranges_bound(nr_pages: int) -> tuple[int, str]:
@@ -235,65 +250,39 @@ TIMER_MODES = {
     "no_missed_ticks_pending": 2,
     "one_missed_tick_pending": 3,
 }
+_VGA_NAMES = {"std": "stdvga", "cirrus": "cirrus", "none": "none", "qxl": "qxl"}
 
 
-def _timer_mode(cfg: XlConfig, hvm: bool) -> int | None:
-    """xl's ``timer_mode`` (xl_parse.c, 4.17): a name, or a deprecated integer."""
-    n = cfg.get_long("timer_mode", quiet=True)
-    text = None if n is not None else cfg.get_string("timer_mode")
-    if n is None and text is None:
-        return None
-    if not hvm:
-        raise LibxlError(
-            ERROR_INVAL,
-            'ERROR: "timer_mode" option is not supported for PV guests.',
-            option="timer_mode",
-            by_xl=True,
-            exit_code=3,
-        )  # fmt: skip  (exit(-ERROR_FAIL))
-    if n is not None:
-        name = next((k for k, v in TIMER_MODES.items() if v == n), None)
-        hint = f'e.g. timer_mode="{name}"' if name else ""
-        cfg.warnings.append(
-            'WARNING: specifying "timer_mode" as an integer is deprecated. '
-            f"Please use the named parameter variant. {hint}"
-        )
-        if name is None:
-            raise LibxlError(ERROR_INVAL, f'ERROR: invalid value {n} for "timer_mode"', by_xl=True)
-        return n
-    assert text is not None
-    if text not in TIMER_MODES:
-        raise LibxlError(ERROR_INVAL, f'ERROR: invalid value "{text}" for "timer_mode"', by_xl=True)
-    return TIMER_MODES[text]
-
-
-def _vga(cfg: XlConfig) -> str | None:
-    """xl's ``vga`` (a name), else ``stdvga`` (a number: 0 cirrus, else std)."""
-    name = cfg.get_string("vga")
-    if name is not None:
-        if name not in ("stdvga", "cirrus", "none", "qxl"):
-            raise LibxlError(ERROR_INVAL, f'Unknown vga "{name}" specified', by_xl=True)
-        return name
-    std = cfg.get_long("stdvga")
-    return None if std is None else ("stdvga" if std else "cirrus")
-
-
-def _read(cfg: XlConfig, f: Field) -> Any:
-    """One field from xl.cfg (None if absent or unreadable: xl warns and moves on)."""
-    if f.name == "vga":
-        return _vga(cfg)
-    if f.key is None or f.key not in cfg:
-        return None
-    if f.kind in {"string", "enum"}:
-        return cfg.get_string(f.key)
-    if f.kind == "bool":
-        return cfg.get_bool(f.key)
-    if f.kind == "list":
-        return cfg.get_string_list(f.key)
-    if f.kind == "strings":  # one string or a list of them (xl's serial=)
-        one = cfg.settings[f.key].value
-        return [one.text] if isinstance(one, Atom) else cfg.get_string_list(f.key)
-    return cfg.get_long(f.key)
+def _raw(cfg: XlConfig, built: XlBuilt) -> dict[str, Any]:
+    """The SCHEMA fields as xl built them (None where xl.cfg left them out)."""
+    d = built.config
+    c, b = d["c_info"], d["b_info"]
+    u = b.get("u", {})
+    n = built.numbers
+    serial = u.get("serial_list")
+    if serial is not None:
+        serial = serial[: serial.index(None)] if None in serial else serial
+    elif "serial" in u:
+        serial = [u["serial"]]
+    dmv = b.get("device_model_version")
+    altp2m = u.get("altp2m")
+    if altp2m is None and b.get("altp2m") is not None:
+        altp2m = b["altp2m"] != "disabled"
+    return {
+        "name": c["name"], "type": c["type"], "max_memkb": n.get("maxmem"),
+        "target_memkb": n.get("memory"), "avail_vcpus": n.get("vcpus"),
+        "max_vcpus": n.get("maxvcpus"), "hap": c.get("hap"),
+        "device_model_version": None if dmv is None else dmv.replace("_", "-"),
+        "vga": _VGA_NAMES[u["vga"]["kind"]] if "vga" in u else None,
+        "videoram": n.get("videoram"),
+        "timer_mode": TIMER_MODES[b["timer_mode"]] if "timer_mode" in b else None,
+        "hpet": u.get("hpet"), "viridian": u.get("viridian"),
+        "nested_hvm": b.get("nested_hvm"), "altp2m": altp2m, "vpt_align": u.get("vpt_align"),
+        "max_wp_ram_ranges": n.get("max_wp_ram_ranges"), "vgt": u.get("vgt"),
+        "vgt_low_gm_sz": n.get("vgt_low_gm_sz"), "vgt_high_gm_sz": n.get("vgt_high_gm_sz"),
+        "vgt_fence_sz": n.get("vgt_fence_sz"), "disks": built.specs.get("disk"),
+        "nics": built.specs.get("vif"), "serial": serial,
+    }  # fmt: skip
 
 
 def _check_width(f: Field, value: int) -> int:
@@ -308,15 +297,6 @@ def _check_width(f: Field, value: int) -> int:
             bound=top,
         )
     return value
-
-
-def _domain_type(text: str) -> str:
-    """xl's ``type=``: matched as a prefix (``strncmp(buf, "hvm", strlen(buf))``),
-    hvm first, then pv, then pvh — so "h" is hvm, "p" (and "") pv."""
-    for name in ("hvm", "pv", "pvh"):
-        if name.startswith(text):
-            return name
-    raise LibxlError(ERROR_INVAL, f"Invalid domain type {text}.", option="type", by_xl=True)
 
 
 def _memory(mem: int | None, maxmem: int | None) -> tuple[int, int]:
@@ -334,15 +314,14 @@ def _memory(mem: int | None, maxmem: int | None) -> tuple[int, int]:
     return (mem * 1024) & wrap, (maxmem * 1024) & wrap
 
 
-def build_config(cfg: XlConfig, *, gpu: str = "bdw") -> DomainConfig:
-    """xl.cfg → a validated libxl domain config (``setdefault`` + checks)."""
-    raw = {f.name: _read(cfg, f) for f in SCHEMA if f.name != "timer_mode"}
-    if raw["type"] is not None:
-        raw["type"] = _domain_type(raw["type"])
-    raw["timer_mode"] = _timer_mode(cfg, raw["type"] == "hvm")
-    builder = cfg.get_string("builder")  # deprecated since 4.10; 4.7's only way to HVM
-    if raw["type"] is None and builder is not None and "hvm".startswith(builder):
-        raw["type"] = "hvm"  # matched by prefix, as xl does (strncmp with strlen(buf))
+def build_config(cfg: XlConfig, *, gpu: str = "bdw", uuid: bytes = bytes(16)) -> DomainConfig:
+    """xl.cfg → xl's ``parse_config_data`` → a validated libxl domain config.
+
+    xl's refusals raise :class:`XlError` (its words already in ``cfg.warnings``);
+    libxl's (``setdefault`` and the model's checks) :class:`LibxlError`.
+    """
+    built = parse_config_data(cfg, uuid=uuid)
+    raw = _raw(cfg, built)
     v: dict[str, Any] = {}
     for f in SCHEMA:
         value = raw[f.name]
@@ -360,19 +339,16 @@ def build_config(cfg: XlConfig, *, gpu: str = "bdw") -> DomainConfig:
             value = _check_width(f, value)
         v[f.name] = tuple(value) if f.kind in ("list", "strings") else value
     v["target_memkb"], v["max_memkb"] = _memory(raw["target_memkb"], raw["max_memkb"])
-    if v["max_vcpus"] is None:
+    if not v["max_vcpus"]:  # xl made it vcpus, and refused maxvcpus < vcpus
         v["max_vcpus"] = v["avail_vcpus"]
-    if v["max_vcpus"] < v["avail_vcpus"]:  # xl_parse.c, 4.17
-        raise LibxlError(ERROR_INVAL, "xl: maxvcpus < vcpus", option="maxvcpus", by_xl=True)
     if v["type"] != "hvm":
         for f in SCHEMA:
-            if f.hvm_only and raw[f.name] is not None:
+            keys = ("vga", "stdvga") if f.name == "vga" else (f.key,)
+            if f.hvm_only and any(k is not None and k in cfg for k in keys):
                 raise LibxlError(ERROR_INVAL, f"{f.key} is only valid for HVM guests", option=f.key)
             if f.hvm_only:
                 v[f.name] = None
-        if v["type"] == "pv" and not (cfg.get_string("kernel") or cfg.get_string("bootloader")):
-            raise LibxlError(ERROR_INVAL, "Neither kernel nor bootloader specified", by_xl=True)
-        return DomainConfig(**v)
+        return DomainConfig(**v, idl=built.config)
     if v["videoram"] is None:
         v["videoram"] = 16 if v["vga"] == "stdvga" else 8
     if v["nested_hvm"] and v["altp2m"]:
@@ -381,7 +357,7 @@ def build_config(cfg: XlConfig, *, gpu: str = "bdw") -> DomainConfig:
         if gpu not in GPU_WP_RANGES:
             raise LibxlError(ERROR_INVAL, f"unknown GPU generation {gpu!r}")
         v["max_wp_ram_ranges"] = GPU_WP_RANGES[gpu]
-    config = DomainConfig(**v)
+    config = DomainConfig(**v, idl=built.config)
     bound, why = max_wp_ram_ranges_bound(config.nr_pages)
     if v["max_wp_ram_ranges"] > bound:
         raise LibxlError(

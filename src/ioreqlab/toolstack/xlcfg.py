@@ -147,9 +147,9 @@ class XlConfig:
             return None
         return s, s.value.text
 
-    def get_string(self, name: str) -> str | None:
+    def get_string(self, name: str, *, quiet: bool = False) -> str | None:
         """``xlu_cfg_get_string``: the text, or None (absent, or a list: warned)."""
-        found = self._atom(name)
+        found = self._atom(name, quiet)
         return None if found is None else found[1]
 
     def get_long(
@@ -173,25 +173,25 @@ class XlConfig:
             self._warn(s, f"parameter `{name}' is not a valid number", quiet)
             return None
         if r.value < lo:
-            self._warn(s, f"value `{r.value}' is smaller than minimum bound '{lo}'")
+            self._warn(s, f"value `{r.value}' is smaller than minimum bound '{lo}'", quiet)
             return None
         if r.value > hi:
-            self._warn(s, f"value `{r.value}' is greater than maximum bound '{hi}'")
+            self._warn(s, f"value `{r.value}' is greater than maximum bound '{hi}'", quiet)
             return None
         return r.value
 
-    def get_bool(self, name: str) -> bool | None:
+    def get_bool(self, name: str, *, quiet: bool = False) -> bool | None:
         """``xlu_cfg_get_defbool``: a number, 0 false and anything else true."""
-        v = self.get_long(name)
+        v = self.get_long(name, quiet=quiet)
         return None if v is None else v != 0
 
-    def get_list(self, name: str) -> tuple[Value, ...] | None:
+    def get_list(self, name: str, *, quiet: bool = False) -> tuple[Value, ...] | None:
         """``xlu_cfg_get_list``: the items, or None (absent, or a single value: warned)."""
         s = self.settings.get(name)
         if s is None:
             return None
         if not isinstance(s.value, ListValue):
-            self._warn(s, f"parameter `{name}' is a single value but should be a list")
+            self._warn(s, f"parameter `{name}' is a single value but should be a list", quiet)
             return None
         return s.value.items
 

@@ -1,0 +1,246 @@
+"""Generated xl.cfg files over the keys the model's xl follows (issue 13).
+
+Each config is a handful of settings drawn from :data:`VALUES`: good values,
+edge values (0, -1, a list where a string belongs, prefixes, upper case) and
+bad ones, so that accepting, warning and refusing are all reached.  The same
+seed gives the same configs.
+"""
+
+from __future__ import annotations
+
+import random
+
+#: Candidate right-hand sides per key (xl.cfg syntax).
+VALUES: dict[str, tuple[str, ...]] = {
+    "type": ('"hvm"', '"pv"', '"pvh"', '"h"', '"p"', '""', '"hv"', '"HVM"', '"xen"', "['hvm']"),
+    "builder": ('"hvm"', '"generic"', '"g"', '"linux"', '""'),
+    "uuid": (
+        '"3e5b2bcb-7a5a-4d0f-9a25-1c1b6b7a4d01"',
+        '"3E5B2BCB-7A5A-4D0F-9A25-1C1B6B7A4D01"',
+        '"not-a-uuid"',
+        '"3e5b2bcb7a5a4d0f9a251c1b6b7a4d01"',
+    ),
+    "hap": ("0", "1", '"1"', '"yes"', "2"),
+    "memory": (
+        "128",
+        "1024",
+        "0",
+        '"-1"',
+        '"512"',
+        "0x100",
+        '"08"',
+        "9223372036854775807",
+        '"99999999999999999999"',
+        "['1']",
+    ),
+    "maxmem": ("256", "2048", "0", '"64"'),
+    "vcpus": ("1", "2", "4", "0", '"-1"', "16", '"x"'),
+    "maxvcpus": ("1", "2", "8", "0", "32"),
+    "on_poweroff": ('"destroy"', '"restart"', '"preserve"', '"rename-restart"', '"bogus"'),
+    "on_reboot": ('"restart"', '"destroy"', '"coredump-restart"', "['x']"),
+    "on_crash": ('"destroy"', '"preserve"', '"coredump-destroy"', '"soft-reset"'),
+    "on_watchdog": ('"destroy"', '"restart"'),
+    "on_soft_reset": ('"soft-reset"', '"destroy"', '"soft_reset"'),
+    "videoram": ("8", "16", "0", '"x"'),
+    "kernel": ('"/boot/vmlinuz"', '"/usr/lib/xen/boot/hvmloader"', '"hvmloader"', '""'),
+    "ramdisk": ('"/boot/initrd.img"',),
+    "cmdline": ('"console=hvc0"', '""'),
+    "root": ('"/dev/xvda1 ro"',),
+    "extra": ('"quiet"', '"é=ü"'),
+    "bootloader": ('"pygrub"', '""'),
+    "acpi": ("0", "1"),
+    "timer_mode": (
+        '"no_delay_for_missed_ticks"',
+        '"DELAY_FOR_MISSED_TICKS"',
+        "1",
+        "0",
+        "3",
+        "4",
+        "-1",
+        '"bogus"',
+        "['x']",
+    ),
+    "nestedhvm": ("0", "1"),
+    "pae": ("0", "1"),
+    "acpi_s3": ("0", "1"),
+    "acpi_s4": ("1",),
+    "nx": ("0", "1"),
+    "hpet": ("0", "1", '"x"'),
+    "vpt_align": ("0", "1"),
+    "apic": ("0", "1"),
+    "viridian": ("0", "1", '"1"'),
+    "altp2mhvm": ("0", "1"),
+    "altp2m": ('"mixed"', '"external"', '"LIMITED"', "0", "2", "4", "-1", '"bogus"'),
+    "disk": (
+        "[ '/img/a.raw,raw,xvda,rw' ]",
+        "[ 'format=qcow2, vdev=xvdb, access=ro, target=/i/b.q' ]",
+        "[ ',,hdc:cdrom,r' ]",
+        "[ 'vdev=hdc, devtype=cdrom' ]",
+        "[ 'phy:/dev/vg/x,xvda,w' ]",
+        "[ 'raw:/img/c,xvda,rw' ]",
+        "[ '/img/a,raw,xvda,rw,extra' ]",
+        "[ '/img/a,bogus,xvda' ]",
+        "[ 'target=/i/x' ]",
+        "[ '/i/a,,xvda,' ]",
+        "[ 'vdev=xvda,backendtype=qdisk,target=/x' ]",
+        "[ 'foo=bar,/x,raw,xvda' ]",
+        "[ 'vdev=xvda, discard, direct-io-safe, target=/x' ]",
+        "[ '/x,raw,xvda', '/y,qcow,xvdb,r' ]",
+        "[ '/x,raw,xvda', ['nested'], '/z,raw,xvdc' ]",
+        "[ 'a=b' ]",
+        "[ '' ]",
+        "'/x,raw,xvda'",
+        "[ 'nbd:host:1,xvda' ]",
+        "[ 'x:/y,xvda' ]",
+        "[ 'vdev=xvda,format=raw,format=qcow,target=/x' ]",
+        "[ ' /x , raw , xvda' ]",
+    ),
+    "vif": (
+        "[ '' ]",
+        "[ 'mac=00:16:3e:00:00:01, bridge=xenbr0' ]",
+        "[ 'bridge=br0,model=e1000' ]",
+        "[ 'type=ioemu,ip=10.0.0.2', 'type=vif' ]",
+        "[ 'type=bogus' ]",
+        "[ 'mac=00:16:3e:zz' ]",
+        "[ 'mac=00:16:3e:00:00:01:ff' ]",
+        "[ 'vifname=v0,script=vif-bridge,gatewaydev=eth0' ]",
+        "[ 'devid=5', 'mtu=9000' ]",
+        "[ 'accel=x,trusted' ]",
+        "[ 'untrusted,netdev=eth1' ]",
+        "[ 'frob=1' ]",
+        "[ 'backend=dom1,,,bridge=b' ]",
+        "[ 'a', ['b'], 'c' ]",
+        "'bridge=b'",
+        "[ 'mac=00:16:3e:00:01:2,bridge=abc' ]",
+        "[ 'devid=x' ]",
+    ),
+    "device_model_version": ('"qemu-xen"', '"qemu-xen-traditional"', '"qemu"'),
+    "vnc": ("0", "1"),
+    "vnclisten": ('"127.0.0.1"', '"0.0.0.0:1"'),
+    "vncdisplay": ("1", "0"),
+    "vncpasswd": ('"s3cret"',),
+    "vncunused": ("0", "1"),
+    "sdl": ("0", "1"),
+    "opengl": ("1",),
+    "display": ('":0"',),
+    "xauthority": ('"/root/.X"',),
+    "vga": ('"stdvga"', '"cirrus"', '"none"', '"qxl"', '"vesa"'),
+    "stdvga": ("0", "1"),
+    "keymap": ('"en-us"',),
+    "nographic": ("0", "1"),
+    "serial": ("'pty'", "[ 'pty', 'file:/tmp/s' ]", "[ 'pty', ['x'], 'null' ]", "[]"),
+}
+
+
+def config(rng: random.Random) -> str:
+    """One config: a name (usually), then 2-9 other settings in random order."""
+    keys = rng.sample(sorted(VALUES), rng.randint(2, 9))
+    if rng.random() < 0.3:
+        keys.append(rng.choice(["type", "kernel", "disk", "vif"]))  # a key given twice
+    lines = [] if rng.random() < 0.05 else ['name = "gen"']
+    lines += [f"{k} = {rng.choice(VALUES[k])}" for k in keys]
+    rng.shuffle(lines)
+    return "\n".join(lines) + "\n"
+
+
+def configs(seed: int, count: int) -> list[str]:
+    """``count`` configs from ``seed``."""
+    rng = random.Random(seed)
+    return [config(rng) for _ in range(count)]
+
+
+#: Pieces a disk spec is made of: keywords, values, prefixes and stray syntax.
+DISK_PIECES = (
+    "/img/a.raw",
+    "raw",
+    "qcow",
+    "qcow2",
+    "vhd",
+    "qed",
+    "empty",
+    "xvda",
+    "hdc",
+    "hdc:cdrom",
+    "xvdb:disk",
+    "x:y",
+    "r",
+    "ro",
+    "rw",
+    "w",
+    "",
+    "format=raw",
+    "format=vmdk",
+    "vdev=xvdc",
+    "access=ro",
+    "access=x",
+    "target=/t",
+    "target=/t,x",
+    "devtype=cdrom",
+    "devtype=disk",
+    "devtype=floppy",
+    "cdrom",
+    "backend=dom0",
+    "backendtype=phy",
+    "backendtype=tap",
+    "backendtype=foo",
+    "specification=xen",
+    "specification=virtio",
+    "specification=v",
+    "script=block-x",
+    "direct-io-safe",
+    "discard",
+    "no-discard",
+    "colo",
+    "no-colo",
+    "colo-host=h",
+    "colo-port=9",
+    "colo-port=x",
+    "colo-export=e",
+    "active-disk=a",
+    "hidden-disk=h",
+    "trusted",
+    "untrusted",
+    "phy:/dev/x",
+    "file:/f",
+    "tap:aio:/f",
+    "tap2:/f",
+    "aio:/f",
+    "ioemu:/f",
+    "tapdisk:/f",
+    "raw:/r",
+    "qcow2:/q",
+    "vhd:/v",
+    "iscsi:/i",
+    "enbd:/e",
+    "drbd:/d",
+    "nbd:h:1",
+    "foo:/x",
+    "foo:x",
+    "a=b",
+    "a=",
+    "=",
+    "k=v=w",
+    " ",
+    "  xvda",
+    "xvda ",
+    "\t",
+    "é",
+    "Z",
+    "A=b",
+)
+
+
+def disk_spec(rng: random.Random) -> str:
+    """A disk spec of 1-6 pieces joined by commas (sometimes spaces)."""
+    parts = [rng.choice(DISK_PIECES) for _ in range(rng.randint(1, 6))]
+    return rng.choice([",", ", ", ",,"]).join(parts)
+
+
+def disk_configs(seed: int, count: int) -> list[str]:
+    """HVM configs whose disk list holds 1-2 generated specs."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        specs = ", ".join(repr(disk_spec(rng)) for _ in range(rng.randint(1, 2)))
+        out.append(f'name = "d"\ntype = "hvm"\ndisk = [ {specs} ]\n')
+    return out
