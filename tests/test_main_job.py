@@ -362,3 +362,19 @@ def test_scenarios_are_bounded_before_parsing(text: str, why: str) -> None:
     # Nor do dots in strings, comments or numbers, nor a short dotted key.
     dotted = XENGT_BDW.replace("\n", f"\n# {'.' * 100}\n", 1)
     load_scenario(dotted.replace('name = "', 'name = "' + "." * 100, 1), "ok")
+
+
+def test_the_run_output_fits_80_columns_and_wide_has_a_row_per_design(
+    scenario_file: Path,
+) -> None:
+    # Issue 16: an 80-column layout by default; --wide is the one-row-per-design table.
+    narrow = cli("run", str(scenario_file))
+    assert narrow.returncode == 0, narrow.stderr
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 80
+    assert "timing" in narrow.stdout.split("model ns/access")[0]  # set apart from the counts
+    wide = cli("run", str(scenario_file), "--wide")
+    assert wide.returncode == 0, wide.stderr
+    table = wide.stdout.split("\n\n")[1].splitlines()
+    assert table[0].split()[:3] == ["design", "tracked", "pages"]
+    assert [line.split()[0] for line in table[2:]] == ["rangeset", "p2m", "p2t"]
+    assert max(len(line) for line in table) > 80

@@ -170,9 +170,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if scenario.description:
         print(scenario.description)
     print()
-    print(compare.comparison_table(results))
-    print("", *compare.design_summaries(results), "", "Columns:", sep="\n")
-    print(compare.comparison_legend())
+    print(compare.comparison_table(results, wide=args.wide))
+    width = 10_000 if args.wide else 80
+    summaries = compare.wrap(compare.design_summaries(results), width)
+    print("", *summaries, "", "Columns:" if args.wide else "Rows:", sep="\n")
+    print(compare.comparison_legend(width))
     payload = compare.comparison_json(scenario, results)
     if args.json:
         write(args.json, json.dumps(payload, indent=2) + "\n")
@@ -469,6 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_seed, help="override the scenario's seed (0..2**63)")
     run.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     run.add_argument("--plots", metavar="DIR", help="also draw PNG plots into DIR")
+    run.add_argument(
+        "--wide", action="store_true", help="one row per design (about 170 columns), not 80"
+    )
     run.add_argument("--xen", choices=XEN_VERSIONS, help=XEN_HELP)
     run.set_defaults(func=_cmd_run)
 

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 from collections.abc import Mapping
 
 from ioreqlab import __version__
 from ioreqlab.scenario.runner import DesignResult
 from ioreqlab.scenario.spec import Scenario
 
-__all__ = ["comparison_json", "comparison_legend", "comparison_table", "design_summaries"]
+__all__ = [
+    "comparison_json",
+    "comparison_legend",
+    "comparison_table",
+    "design_summaries",
+    "wrap",
+]
 
 _COLUMNS = (
     ("design", "design"),
@@ -54,10 +61,38 @@ def _cell(r: DesignResult, key: str) -> str:
     return f"{value:,.0f}" if isinstance(value, float) else f"{value:,}"
 
 
-def comparison_table(results: Mapping[str, DesignResult]) -> str:
-    """A fixed-width table, one row per design."""
-    head = [c for c, _ in _COLUMNS]
-    rows = [[_cell(r, key) for _, key in _COLUMNS] for r in results.values()]
+def comparison_table(results: Mapping[str, DesignResult], *, wide: bool = False) -> str:
+    """The comparison, within 80 columns: a row per quantity, a column per design.
+
+    The model's own timing is set apart under the counts (it is this
+    machine's, not Xen's, and not deterministic).  ``wide``: the one-line-per-
+    design layout, every quantity a column (about 170 columns).
+    """
+    if wide:
+        head = [c for c, _ in _COLUMNS]
+        rows = [[_cell(r, key) for _, key in _COLUMNS] for r in results.values()]
+        return _grid(head, rows)
+    names = list(results)
+    counts = [[label, *(_cell(results[n], key) for n in names)] for label, key in _COLUMNS[1:-1]]
+    label, key = _COLUMNS[-1]
+    timing = [[label, *(_cell(results[n], key) for n in names)]]
+    widths = [max(len(x) for x in col) for col in zip(["", *names], *counts, *timing, strict=True)]
+    widths[1:] = [max(w, 9) for w in widths[1:]]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    out = [line(["", *names]), line(["-" * w for w in widths])]
+    out += [line(row) for row in counts]
+    out += ["", line(["timing (this machine, not Xen)", *[""] * len(names)]).rstrip()]
+    out += [line(row) for row in timing]
+    return "\n".join(out)
+
+
+def _grid(head: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
     lines = ["  ".join(h.rjust(w) for h, w in zip(head, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
@@ -96,10 +131,20 @@ def describe(scenario: Scenario) -> dict[str, object]:
     }  # fmt: skip
 
 
-def comparison_legend() -> str:
-    """One line per column of :func:`comparison_table`."""
-    width = max(len(name) for name, _ in LEGEND)
-    return "\n".join(f"  {name:<{width}}  {text}" for name, text in LEGEND)
+def comparison_legend(width: int = 80) -> str:
+    """What each row (or ``--wide`` column) of :func:`comparison_table` counts,
+    wrapped to ``width``."""
+    name_w = max(len(name) for name, _ in LEGEND)
+    indent = " " * (name_w + 4)
+    return "\n".join(
+        textwrap.fill(text, width, initial_indent=f"  {name:<{name_w}}  ", subsequent_indent=indent)
+        for name, text in LEGEND
+    )
+
+
+def wrap(lines: list[str], width: int = 80) -> list[str]:
+    """Each line wrapped to ``width``, continuations indented."""
+    return [textwrap.fill(line, width, subsequent_indent="    ") for line in lines]
 
 
 def design_summaries(results: Mapping[str, DesignResult]) -> list[str]:
