@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,6 +113,53 @@ def test_run_scenario_file_json_and_plots(scenario_file: Path, tmp_path: Path) -
     pngs = sorted(p.name for p in plots.iterdir())
     assert pngs == ["heap_and_ranges.png", "reshadow_vs_limit.png", "routing_vs_tracked.png"]
     assert all((plots / p).read_bytes().startswith(b"\x89PNG") for p in pngs)
+    # Issue 16: the extra sweep is announced, with its size.
+    assert "an extra sweep of the rangeset design, 5 limits x 1 seed (5 runs of 6 rounds)" in (
+        proc.stderr
+    )
+
+
+def test_plots_without_the_rangeset_design_run_no_sweep(tmp_path: Path) -> None:
+    (tmp_path / "plain.cfg").write_text(PLAIN)
+    path = tmp_path / "p2m.toml"
+    path.write_text(SMALL.replace('designs = ["rangeset", "p2m", "p2t"]', 'designs = ["p2m"]'))
+    plots = tmp_path / "plots"
+    proc = cli("run", str(path), "--plots", str(plots))
+    assert proc.returncode == 0, proc.stderr
+    assert "extra sweep" not in proc.stderr
+    assert "no rangeset design in this scenario" in proc.stderr
+    assert sorted(p.name for p in plots.iterdir()) == [
+        "heap_and_ranges.png",
+        "routing_vs_tracked.png",
+    ]
+
+
+def test_the_sweep_plot_marks_the_limit_and_the_recommendation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    from ioreqlab.analysis import plots  # noqa: PLC0415
+    from ioreqlab.analysis.planner import SweepPoint  # noqa: PLC0415
+
+    drawn: list[Any] = []
+
+    def keep(fig: Any) -> bytes:
+        drawn.append(fig)
+        return b""
+
+    monkeypatch.setattr(plots, "_png", keep)
+    sweep = [SweepPoint(lim, 9 - i, 9 - i, 90 - 10 * i, 1.0) for i, lim in enumerate((256, 1024))]
+    plots.render_plots({}, sweep=sweep, title="t", limit=256, recommended=1024)
+    fig = drawn[1]  # heap, then the sweep
+    axes = fig.get_axes()
+    assert [ax.get_ylabel().split("\n")[1] for ax in axes] == [
+        "(pages per run)", "(trees per run)", "(refusals per run)"
+    ]  # fmt: skip
+    labels = axes[0].get_legend_handles_labels()[1]
+    assert labels == ["pages re-read", "guests' limit (256)", "recommended (1,024)"]
+    assert axes[0].get_title() == "t: rangeset design, re-shadow work versus limit"
+    plt.close("all")
 
 
 def test_same_seed_same_numbers(scenario_file: Path) -> None:

@@ -147,6 +147,55 @@ def _bar(total: int, desc: str, unit: str = "round") -> Any:
 # -- run -------------------------------------------------------------------------------
 
 
+#: The limits ``run --plots`` sweeps the rangeset design over (one seed).
+PLOT_LIMITS = (256, 1024, 4096, 8192, 16384)
+
+
+def _plots(where: str, scenario: Scenario, results: dict[str, Any]) -> None:
+    """``run --plots``: the run's plots, and the rangeset design's limit sweep (an extra
+    ``len(PLOT_LIMITS)`` runs, said so on stderr, with a progress bar)."""
+    from dataclasses import replace
+
+    from ioreqlab.analysis.planner import plan
+    from ioreqlab.analysis.plots import render_plots
+
+    out = Path(where)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot create {where}: {err.strerror}") from None
+    sweep, recommended = None, None
+    if "rangeset" in scenario.host.designs:
+        n = len(PLOT_LIMITS)
+        sys.stderr.write(
+            f"ioreqlab: --plots: an extra sweep of the rangeset design, {n} limits x 1 seed "
+            f"({n} runs of {scenario.rounds} rounds)\n"
+        )
+        bar = _bar(n, "sweep", unit="run")
+        planned = plan(
+            scenario, limits=PLOT_LIMITS, seeds=(0,), workers=os.cpu_count() or 1,
+            progress=lambda done, total: bar.update(1),
+        )  # fmt: skip
+        bar.close()
+        sweep, recommended = planned.sweep, planned.recommended
+    else:
+        sys.stderr.write(
+            "ioreqlab: --plots: no rangeset design in this scenario: "
+            "reshadow_vs_limit.png is left out\n"
+        )
+    limits = set()  # what the vGPU guests' max_wp_ram_ranges came to (marked if one value)
+    for d in scenario.domains:
+        config = build_config(replace(d.xl, warnings=[]), gpu=scenario.host.gpu)
+        if config.vgt:
+            limits.add(config.max_wp_ram_ranges)
+    pngs = render_plots(
+        results, sweep=sweep, title=scenario.name,
+        limit=limits.pop() if len(limits) == 1 else None, recommended=recommended,
+    )  # fmt: skip
+    for name, png in pngs.items():
+        write(str(out / name), png)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -179,21 +228,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         write(args.json, json.dumps(payload, indent=2) + "\n")
     if args.plots:
-        from ioreqlab.analysis.planner import plan
-        from ioreqlab.analysis.plots import render_plots
-
-        out = Path(args.plots)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise UsageError(f"cannot create {args.plots}: {err.strerror}") from None
-        # Re-shadow work versus limit: a one-seed sweep of the rangeset design.
-        sweep = plan(
-            scenario, limits=(256, 1024, 4096, 8192, 16384), seeds=(0,), workers=os.cpu_count() or 1
-        ).sweep
-        pngs = render_plots(results, sweep=sweep, title=scenario.name)
-        for name, png in pngs.items():
-            write(str(out / name), png)
+        _plots(args.plots, scenario, results)
     bad = sum(r.shadow_mismatches for r in results.values())
     if bad:
         sys.stderr.write(f"ioreqlab: {bad} shadow mismatches: the model is wrong\n")

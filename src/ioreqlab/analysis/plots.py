@@ -1,11 +1,16 @@
 """Plots of a run, as PNG bytes (the CLI decides where they go).
 
-* ``heap_and_ranges.png`` — Xen heap bytes for tracking, and stored
+* ``heap_and_ranges.png`` — Xen heap bytes for tracking (KiB), and stored
   ranges/entries, round by round, one line per design;
-* ``reshadow_vs_limit.png`` — the planner's sweep: re-shadow work against
-  ``max_wp_ram_ranges`` (when a sweep is given);
-* ``routing_vs_tracked.png`` — measured routing decision cost against tracked
-  pages, per design.
+* ``reshadow_vs_limit.png`` — the planner's sweep of the rangeset design:
+  pages re-read, trees re-shadowed and protections refused against
+  ``max_wp_ram_ranges``, one panel per unit, with the guests' limit and the
+  planner's recommendation marked (only when a sweep is given);
+* ``routing_vs_tracked.png`` — the model's own routing time (this machine's,
+  not Xen's) against tracked pages, per design.
+
+Every plot carries the scenario's name in its title, and lines that can
+coincide (p2m and p2t store the same entries) differ in marker and dash.
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ import matplotlib.pyplot as plt
 from ioreqlab.analysis.planner import SweepPoint
 from ioreqlab.scenario.runner import DesignResult
 
-__all__ = ["render_plots"]
+__all__ = ["STYLES", "render_plots"]
+
+#: Marker and dash per design, so that coinciding lines stay distinguishable.
+STYLES = {"rangeset": ("o", "-"), "p2m": ("s", "--"), "p2t": ("^", ":")}
 
 
 def _png(fig: object) -> bytes:
@@ -31,46 +39,82 @@ def _png(fig: object) -> bytes:
     return buf.getvalue()
 
 
+def _style(name: str) -> dict[str, object]:
+    marker, dash = STYLES.get(name, ("x", "-."))
+    return {"marker": marker, "linestyle": dash, "markersize": 4, "label": name}
+
+
+def _titled(title: str, what: str) -> str:
+    return f"{title}: {what}" if title else what
+
+
 def render_plots(
     results: Mapping[str, DesignResult],
     sweep: Sequence[SweepPoint] | None = None,
     title: str = "",
+    *,
+    limit: int | None = None,
+    recommended: int | None = None,
 ) -> dict[str, bytes]:
-    """Every plot this run supports, by file name."""
+    """Every plot this run supports, by file name.
+
+    ``limit`` is the ``max_wp_ram_ranges`` the run's vGPU guests had and
+    ``recommended`` the planner's answer; both are marked on the sweep.
+    """
     out: dict[str, bytes] = {}
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
     for name, r in results.items():
         rounds = [s.round for s in r.series]
-        top.plot(rounds, [s.heap_bytes / 1024 for s in r.series], label=name, marker=".")
-        bottom.plot(rounds, [s.stored_ranges for s in r.series], label=name, marker=".")
+        top.plot(rounds, [s.heap_bytes / 1024 for s in r.series], **_style(name))
+        bottom.plot(rounds, [s.stored_ranges for s in r.series], **_style(name))
     top.set_ylabel("Xen heap for tracking (KiB)")
     bottom.set_ylabel("stored ranges / entries")
     bottom.set_xlabel("round")
-    top.set_title(f"{title}: tracking cost over time" if title else "tracking cost over time")
-    top.legend()
+    top.set_title(_titled(title, "tracking cost over time"))
+    if results:
+        top.legend()
+        bottom.legend()
     out["heap_and_ranges.png"] = _png(fig)
 
     if sweep:
-        fig, ax = plt.subplots(figsize=(8, 4.5))
-        limits = [p.limit for p in sweep]
-        ax.plot(limits, [p.pages_reread for p in sweep], marker="o", label="pages re-read")
-        ax.plot(limits, [p.reshadows for p in sweep], marker="s", label="re-shadows")
-        ax.plot(limits, [p.limit_hits for p in sweep], marker="^", label="limit hits")
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("max_wp_ram_ranges")
-        ax.set_ylabel("work per run")
-        ax.set_title("rangeset design: re-shadow work versus limit")
-        ax.legend()
-        out["reshadow_vs_limit.png"] = _png(fig)
+        out["reshadow_vs_limit.png"] = _sweep_plot(sweep, title, limit, recommended)
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for name, r in results.items():
         pts = [(s.tracked_pages, s.routing_ns) for s in r.series if s.routing_ns > 0]
         if pts:
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", linestyle="", label=name)
+            style = {**_style(name), "linestyle": ""}
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], **style)  # type: ignore[arg-type]
     ax.set_xlabel("tracked pages")
-    ax.set_ylabel("routing decision (ns per write)")
-    ax.set_title("routing cost versus tracked pages")
-    ax.legend()
+    ax.set_ylabel("model's routing time (ns per write)")
+    ax.set_title(_titled(title, "the model's own routing time (this machine, not Xen)"))
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
     out["routing_vs_tracked.png"] = _png(fig)
     return out
+
+
+def _sweep_plot(
+    sweep: Sequence[SweepPoint], title: str, limit: int | None, recommended: int | None
+) -> bytes:
+    limits = [p.limit for p in sweep]
+    panels = (
+        ("pages re-read", "pages", [p.pages_reread for p in sweep], "o"),
+        ("trees re-shadowed", "trees", [p.reshadows for p in sweep], "s"),
+        ("protections refused", "refusals", [p.limit_hits for p in sweep], "^"),
+    )
+    fig, axes = plt.subplots(3, 1, figsize=(8, 8), sharex=True)
+    for ax, (what, unit, values, marker) in zip(axes, panels, strict=True):
+        ax.plot(limits, values, marker=marker, label=what)
+        ax.set_ylabel(f"{what}\n({unit} per run)")
+        if limit is not None:
+            ax.axvline(limit, color="grey", linestyle="--", label=f"guests' limit ({limit:,})")
+        if recommended is not None:
+            ax.axvline(
+                recommended, color="green", linestyle=":", label=f"recommended ({recommended:,})"
+            )
+        ax.legend(fontsize="small")
+    axes[-1].set_xscale("log", base=2)
+    axes[-1].set_xlabel("max_wp_ram_ranges")
+    axes[0].set_title(_titled(title, "rangeset design, re-shadow work versus limit"))
+    return _png(fig)
