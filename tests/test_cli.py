@@ -318,3 +318,14 @@ def test_the_run_table_can_be_read_without_the_source() -> None:
     for design in ("rangeset", "p2m", "p2t"):
         assert any(line.startswith(f"{design}: ") for line in proc.stdout.splitlines())
     assert "protections refused" in proc.stdout
+
+
+def test_the_readme_describes_every_row_of_the_run_table() -> None:
+    from ioreqlab.analysis.compare import LEGEND  # noqa: PLC0415
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for row, text in LEGEND:
+        if row == "model ns/access":
+            assert "this model's own wall time per access on this machine, not Xen's" in readme
+            continue
+        assert f"| {row} | {text.replace('(-ENOMEM)', '(`-ENOMEM`)')} |" in readme, row

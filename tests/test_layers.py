@@ -44,6 +44,7 @@ LAYERS: dict[str, int] = {
     "ioreqlab.cli": 6,
     "ioreqlab.cli_files": 6,
     "ioreqlab.cli_xl": 6,
+    "ioreqlab.cli_plots": 6,
     "ioreqlab.__main__": 6,
 }
 

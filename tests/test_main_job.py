@@ -312,9 +312,35 @@ def test_figure_george_walk() -> None:
     assert f.values["p2m type: lookups per write"] == 1
 
 
-def test_findings_command_writes_the_document(tmp_path: Path) -> None:
+def test_findings_command_writes_the_document(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 16: findings shows its progress, a figure at a time (the bar itself only on
+    # a terminal: here its updates are recorded).
+    import ioreqlab.cli  # noqa: PLC0415
+
+    seen: list[tuple[int | None, int, str]] = []
+
+    class Bar:
+        total: int | None = None
+        n = 0
+        postfix = ""
+
+        def set_postfix_str(self, text: str) -> None:
+            self.postfix = text
+
+        def refresh(self) -> None:
+            seen.append((self.total, self.n, self.postfix))
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(ioreqlab.cli, "progress_bar", lambda *a, **k: Bar())
     out = tmp_path / "findings.md"
     assert main(["findings", "--quick", "--out", str(out)]) == 0
+    from ioreqlab.analysis.findings import FIGURES  # noqa: PLC0415
+
+    assert seen == [(len(FIGURES), i, name) for i, (name, _) in enumerate(FIGURES)]
     text = out.read_text()
     for title in (
         "The default limit is 256 ranges",

@@ -24,7 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from ioreqlab import __version__
-from ioreqlab.cli_files import UsageError, check_output, read_beside, read_input, write
+from ioreqlab.cli_files import (
+    UsageError,
+    check_output,
+    progress_bar,
+    read_beside,
+    read_input,
+    write,
+)
+from ioreqlab.cli_plots import run_plots
 from ioreqlab.cli_xl import xl_create
 from ioreqlab.errors import ModelLimitError
 from ioreqlab.host import DESIGNS, Host
@@ -135,65 +143,7 @@ def _read_scenario(path: str | None) -> Scenario:
     return load_scenario(text, path, read=lambda name: read_beside(p, name))
 
 
-def _bar(total: int, desc: str, unit: str = "round") -> Any:
-    from tqdm import tqdm  # imported late: only the commands that show progress need it
-
-    # disable=None: no bar unless stderr is a terminal (logs and pipes stay clean).
-    return tqdm(
-        total=total, desc=desc, file=sys.stderr, delay=1.0, leave=False, unit=unit, disable=None
-    )
-
-
 # -- run -------------------------------------------------------------------------------
-
-
-#: The limits ``run --plots`` sweeps the rangeset design over (one seed).
-PLOT_LIMITS = (256, 1024, 4096, 8192, 16384)
-
-
-def _plots(where: str, scenario: Scenario, results: dict[str, Any]) -> None:
-    """``run --plots``: the run's plots, and the rangeset design's limit sweep (an extra
-    ``len(PLOT_LIMITS)`` runs, said so on stderr, with a progress bar)."""
-    from dataclasses import replace
-
-    from ioreqlab.analysis.planner import plan
-    from ioreqlab.analysis.plots import render_plots
-
-    out = Path(where)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UsageError(f"cannot create {where}: {err.strerror}") from None
-    sweep, recommended = None, None
-    if "rangeset" in scenario.host.designs:
-        n = len(PLOT_LIMITS)
-        sys.stderr.write(
-            f"ioreqlab: --plots: an extra sweep of the rangeset design, {n} limits x 1 seed "
-            f"({n} runs of {scenario.rounds} rounds)\n"
-        )
-        bar = _bar(n, "sweep", unit="run")
-        planned = plan(
-            scenario, limits=PLOT_LIMITS, seeds=(0,), workers=os.cpu_count() or 1,
-            progress=lambda done, total: bar.update(1),
-        )  # fmt: skip
-        bar.close()
-        sweep, recommended = planned.sweep, planned.recommended
-    else:
-        sys.stderr.write(
-            "ioreqlab: --plots: no rangeset design in this scenario: "
-            "reshadow_vs_limit.png is left out\n"
-        )
-    limits = set()  # what the vGPU guests' max_wp_ram_ranges came to (marked if one value)
-    for d in scenario.domains:
-        config = build_config(replace(d.xl, warnings=[]), gpu=scenario.host.gpu)
-        if config.vgt:
-            limits.add(config.max_wp_ram_ranges)
-    pngs = render_plots(
-        results, sweep=sweep, title=scenario.name,
-        limit=limits.pop() if len(limits) == 1 else None, recommended=recommended,
-    )  # fmt: skip
-    for name, png in pngs.items():
-        write(str(out / name), png)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -205,9 +155,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     scenario = _load(args.scenario, args.xen)
     check_output(args.json)
     check_output(getattr(args, "plots", None), directory=True)
+    check_output(args.report)
     if args.seed is not None:
         scenario = replace(scenario, seed=args.seed)
-    bar = _bar(scenario.rounds * len(scenario.host.designs), scenario.name)
+    bar = progress_bar(scenario.rounds * len(scenario.host.designs), scenario.name)
 
     def progress(design: str, done: int, total: int) -> None:
         bar.set_postfix_str(design)
@@ -227,8 +178,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     payload = compare.comparison_json(scenario, results)
     if args.json:
         write(args.json, json.dumps(payload, indent=2) + "\n")
-    if args.plots:
-        _plots(args.plots, scenario, results)
+    if args.plots or args.report:
+        pngs = run_plots(args.plots, scenario, results)
+        if args.report:
+            from ioreqlab.analysis.report import run_report
+
+            write(args.report, run_report(scenario, results, pngs))
     bad = sum(r.shadow_mismatches for r in results.values())
     if bad:
         sys.stderr.write(f"ioreqlab: {bad} shadow mismatches: the model is wrong\n")
@@ -244,8 +199,9 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
     scenario = _load(args.scenario, args.xen)
     check_output(args.json)
+    check_output(args.report)
     limits = tuple(args.limits) if args.limits else DEFAULT_LIMITS
-    bar = _bar(len(limits) * args.seeds, "plan", unit="run")  # one run per limit and seed
+    bar = progress_bar(len(limits) * args.seeds, "plan", unit="run")  # one run per limit and seed
 
     def progress(done: int, total: int) -> None:
         bar.n = done
@@ -261,39 +217,48 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         progress=progress,
     )
     bar.close()
-    print(
-        f"ioreqlab plan: {scenario.name}, rangeset design, {_count(len(result.seeds), 'seed')}, "
-        + (
-            f"p{result.percentile:g} across seeds"
-            if len(result.seeds) > 1
-            else "one seed (the percentile is that seed's value)"
-        )
+    how = (
+        f"p{result.percentile:g} across seeds"
+        if len(result.seeds) > 1
+        else "one seed (the percentile is that seed's value)"
     )
+    seeds = _count(len(result.seeds), "seed")
+    print(f"ioreqlab plan: {scenario.name}, rangeset design, {seeds}, {how}")
     print()
-    print(
-        f"{'limit':>8}  {'limit hits':>10}  {'re-shadows':>10}  {'pages re-read':>13}  "
-        f"{'re-read/submit':>14}"
-    )
-    for p in result.sweep:
-        print(
-            f"{p.limit:>8,}  {p.limit_hits:>10,}  {p.reshadows:>10,}  {p.pages_reread:>13,}  "
-            f"{p.reread_per_submission:>14.3f}"
-        )
+    head = ("limit", "limit hits", "re-shadows", "pages re-read", "re-read/submit")
+    rows = [
+        (f"{p.limit:,}", f"{p.limit_hits:,}", f"{p.reshadows:,}", f"{p.pages_reread:,}",
+         f"{p.reread_per_submission:.3f}")
+        for p in result.sweep
+    ]  # fmt: skip
+    widths = (8, 10, 10, 13, 14)
+    for row in (head, *rows):
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
     print()
     headroom = result.heap_capacity - result.heap_bytes_per_host
     fits = "fits" if result.preallocation_fits else "does not fit"
     verdict = "meets" if result.meets_budget else "does NOT meet (largest tried)"
-    print(
+    answer = [
         f"recommended max_wp_ram_ranges = {result.recommended} ({verdict} the budget of "
-        f"{result.budget:g} pages re-read per submission)"
-    )
-    print(
+        f"{result.budget:g} pages re-read per submission)",
         f"Xen heap per guest at that limit, worst case (every range in use): "
         f"{result.heap_bytes_per_guest:,} B; "
         f"{_count(result.guests, 'vGPU guest')}: {result.heap_bytes_per_host:,} B of "
         f"{result.heap_capacity:,} B (headroom {headroom:,} B); "
-        f"preallocating it for every guest {fits}"
-    )
+        f"preallocating it for every guest {fits}",
+    ]
+    print(*answer, sep="\n")
+    if args.report:
+        from ioreqlab.analysis.plots import sweep_plot
+        from ioreqlab.analysis.report import plan_report
+
+        png = sweep_plot(result.sweep, scenario.name, None, result.recommended)
+        settings = [
+            ("seeds", str(len(result.seeds))), ("percentile", f"{result.percentile:g}"),
+            ("budget", f"{result.budget:g}"), ("limits", ", ".join(r[0] for r in rows)),
+        ]  # fmt: skip
+        page = plan_report(scenario, [how, *answer], rows, {"reshadow_vs_limit.png": png}, settings)
+        write(args.report, page)
     if args.json:
         from ioreqlab.analysis.compare import describe
 
@@ -312,12 +277,23 @@ def _cmd_findings(args: argparse.Namespace) -> int:
         args.out = "-" if args.only else "docs/findings.md"
     if args.out != "-":
         check_output(args.out)
+    bar = progress_bar(0, "findings", unit="figure")
+
+    def progress(name: str, done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.set_postfix_str(name)
+        bar.refresh()
+
     try:
         text = findings_markdown(
-            clock=time.perf_counter_ns, full=not args.quick, only=args.only, xen=args.xen
-        )
+            clock=time.perf_counter_ns, full=not args.quick, only=args.only, xen=args.xen,
+            progress=progress,
+        )  # fmt: skip
     except ValueError as err:
         raise UsageError(str(err)) from None
+    finally:
+        bar.close()
     if args.out == "-":
         sys.stdout.write(text)
     else:
@@ -509,6 +485,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--wide", action="store_true", help="one row per design (about 170 columns), not 80"
     )
+    run.add_argument(
+        "--report", metavar="FILE.html", help="also write one self-contained HTML page of it all"
+    )
     run.add_argument("--xen", choices=XEN_VERSIONS, help=XEN_HELP)
     run.set_defaults(func=_cmd_run)
 
@@ -536,6 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"parallel runs (default: the machine's cores, {os.cpu_count() or 1})",
     )
     pl.add_argument("--json", metavar="FILE", help="also write the plan as JSON")
+    pl.add_argument("--report", metavar="FILE.html", help="also write the plan as one HTML page")
     pl.add_argument("--xen", choices=XEN_VERSIONS, help=XEN_HELP)
     pl.set_defaults(func=_cmd_plan)
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from pathlib import Path
+from typing import Any
 
 __all__ = ["INPUT_LIMIT", "UsageError", "check_output", "read_beside", "read_input", "write"]
 
@@ -79,3 +81,13 @@ def check_output(path: str | None, *, directory: bool = False) -> None:
         raise UsageError(f"cannot write {path}: no such directory {parent}")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UsageError(f"cannot write {path}: {parent} is not writable")
+
+
+def progress_bar(total: int, desc: str, unit: str = "round") -> Any:
+    """A tqdm bar on stderr, shown only on a terminal."""
+    from tqdm import tqdm  # imported late: only the commands that show progress need it
+
+    # disable=None: no bar unless stderr is a terminal (logs and pipes stay clean).
+    return tqdm(
+        total=total, desc=desc, file=sys.stderr, delay=1.0, leave=False, unit=unit, disable=None
+    )

@@ -11,6 +11,9 @@ from ioreqlab.scenario.runner import DesignResult
 from ioreqlab.scenario.spec import Scenario
 
 __all__ = [
+    "COLUMNS",
+    "LEGEND",
+    "cell",
     "comparison_json",
     "comparison_legend",
     "comparison_table",
@@ -18,7 +21,7 @@ __all__ = [
     "wrap",
 ]
 
-_COLUMNS = (
+COLUMNS = (
     ("design", "design"),
     ("tracked pages", "tracked_pages"),
     ("ranges/entries", "stored_ranges"),
@@ -52,7 +55,8 @@ LEGEND = (
 )
 
 
-def _cell(r: DesignResult, key: str) -> str:
+def cell(r: DesignResult, key: str) -> str:
+    """One design's value of one column, as the table prints it."""
     if key == "design":
         return r.design
     if key in r.routes or key in ("routed_server", "ram_accesses", "wp_retries"):
@@ -69,13 +73,13 @@ def comparison_table(results: Mapping[str, DesignResult], *, wide: bool = False)
     design layout, every quantity a column (about 170 columns).
     """
     if wide:
-        head = [c for c, _ in _COLUMNS]
-        rows = [[_cell(r, key) for _, key in _COLUMNS] for r in results.values()]
+        head = [c for c, _ in COLUMNS]
+        rows = [[cell(r, key) for _, key in COLUMNS] for r in results.values()]
         return _grid(head, rows)
     names = list(results)
-    counts = [[label, *(_cell(results[n], key) for n in names)] for label, key in _COLUMNS[1:-1]]
-    label, key = _COLUMNS[-1]
-    timing = [[label, *(_cell(results[n], key) for n in names)]]
+    counts = [[label, *(cell(results[n], key) for n in names)] for label, key in COLUMNS[1:-1]]
+    label, key = COLUMNS[-1]
+    timing = [[label, *(cell(results[n], key) for n in names)]]
     widths = [max(len(x) for x in col) for col in zip(["", *names], *counts, *timing, strict=True)]
     widths[1:] = [max(w, 9) for w in widths[1:]]
 

@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 from ioreqlab.analysis.planner import SweepPoint
 from ioreqlab.scenario.runner import DesignResult
 
-__all__ = ["STYLES", "render_plots"]
+__all__ = ["STYLES", "render_plots", "sweep_plot"]
 
 #: Marker and dash per design, so that coinciding lines stay distinguishable.
 STYLES = {"rangeset": ("o", "-"), "p2m": ("s", "--"), "p2t": ("^", ":")}
@@ -77,7 +77,7 @@ def render_plots(
     out["heap_and_ranges.png"] = _png(fig)
 
     if sweep:
-        out["reshadow_vs_limit.png"] = _sweep_plot(sweep, title, limit, recommended)
+        out["reshadow_vs_limit.png"] = sweep_plot(sweep, title, limit, recommended)
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for name, r in results.items():
@@ -94,9 +94,10 @@ def render_plots(
     return out
 
 
-def _sweep_plot(
+def sweep_plot(
     sweep: Sequence[SweepPoint], title: str, limit: int | None, recommended: int | None
 ) -> bytes:
+    """The planner's sweep: one panel per unit, the limit and the recommendation marked."""
     limits = [p.limit for p in sweep]
     panels = (
         ("pages re-read", "pages", [p.pages_reread for p in sweep], "o"),
