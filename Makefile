@@ -16,7 +16,7 @@ $(VENV)/.installed-run: $(VENV)/bin/python pyproject.toml
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/bin/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,dask]'
 	touch $@
 
 run: $(VENV)/.installed-run
@@ -39,7 +39,7 @@ test-long: $(VENV)/.installed-test
 # `make mutate` runs every stage (hours); `make mutate STAGES=rangeset` one;
 # MUTATE_JOBS=1 keeps mutmut to one core.
 $(VENV)/.installed-mutate: $(VENV)/.installed-test
-	$(BIN)/python -m pip install --quiet -e '.[test,bench,mutate]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,dask,mutate]'
 	touch $@
 
 mutate: $(VENV)/.installed-mutate

@@ -160,7 +160,7 @@ def test_bench_without_its_extra_says_what_to_install(
         ("--json", lambda d: str(d / "no" / "x.json"), "no such directory"),
         ("--plots", lambda d: str(d / "afile"), "it is a file"),
         ("--plots", lambda d: str(d / "no" / "deeper" / "plots"), "no such directory"),
-        ("--report", lambda d: str(d), "is a directory"),
+        ("--report", str, "is a directory"),
         ("--report", lambda d: "", "empty"),
         ("--report", lambda d: str(d / "no" / "r.html"), "no such directory"),
     ],

@@ -45,6 +45,8 @@ LAYERS: dict[str, int] = {
     "ioreqlab.cli_files": 6,
     "ioreqlab.cli_xl": 6,
     "ioreqlab.cli_plots": 6,
+    "ioreqlab.cli_dm": 6,
+    "ioreqlab.cli_sweep": 6,
     "ioreqlab.__main__": 6,
 }
 

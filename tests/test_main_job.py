@@ -337,10 +337,16 @@ def test_findings_command_writes_the_document(
 
     monkeypatch.setattr(ioreqlab.cli, "progress_bar", lambda *a, **k: Bar())
     out = tmp_path / "findings.md"
-    assert main(["findings", "--quick", "--out", str(out)]) == 0
+    assert main(["findings", "--quick", "--out", str(out), "--workers", "1"]) == 0
     from ioreqlab.analysis.findings import FIGURES  # noqa: PLC0415
 
-    assert seen == [(len(FIGURES), i, name) for i, (name, _) in enumerate(FIGURES)]
+    names = [name for name, _ in FIGURES]
+    assert seen == [(len(names), 0, names[0])] + [
+        (len(names), i + 1, name) for i, name in enumerate(names)
+    ]  # before the first, then as each figure is done
+    parallel = tmp_path / "parallel.md"
+    assert main(["findings", "--quick", "--out", str(parallel), "--workers", "2"]) == 0
+    assert parallel.read_text() == out.read_text()  # the same text on two processes
     text = out.read_text()
     for title in (
         "The default limit is 256 ranges",

@@ -24,28 +24,22 @@ from pathlib import Path
 from typing import Any
 
 from ioreqlab import __version__
+from ioreqlab.cli_dm import add_dm_parser
 from ioreqlab.cli_files import (
     UsageError,
     check_output,
     progress_bar,
-    read_beside,
-    read_input,
+    read_scenario,
     write,
 )
 from ioreqlab.cli_plots import run_plots
+from ioreqlab.cli_sweep import sweep
 from ioreqlab.cli_xl import xl_create
 from ioreqlab.errors import ModelLimitError
-from ioreqlab.host import DESIGNS, Host
+from ioreqlab.host import DESIGNS
 from ioreqlab.profiles import DEFAULT_XEN, XEN_VERSIONS
-from ioreqlab.scenario import XENGT_BDW, Scenario, ScenarioError, load_scenario
-from ioreqlab.toolstack import (
-    LibxlError,
-    XlCfgError,
-    XlError,
-    build_config,
-    domain_create,
-    parse_xl_cfg,
-)
+from ioreqlab.scenario import Scenario, ScenarioError
+from ioreqlab.scenario.executor import default_workers
 
 __all__ = ["main"]
 
@@ -107,6 +101,27 @@ XEN_HELP = (
 )
 
 
+def _scheduler(text: str) -> str:
+    """``--scheduler``: ``local`` or a Dask address ``tcp://HOST:PORT``."""
+    if text != "local" and not text.startswith("tcp://"):
+        raise argparse.ArgumentTypeError(f"{text!r}: use 'local' or tcp://HOST:PORT")
+    return text
+
+
+def _add_executor_options(p: argparse.ArgumentParser) -> None:
+    """``--workers`` and ``--scheduler``: where a command's independent runs go."""
+    cores = default_workers()
+    p.add_argument(
+        "--workers", type=_positive, default=cores,
+        help=f"parallel processes (default: the machine's cores, {cores})",
+    )  # fmt: skip
+    p.add_argument(
+        "--scheduler", metavar="ADDRESS", type=_scheduler,
+        help="run on Dask distributed instead: tcp://HOST:PORT, or local for a LocalCluster "
+        "of --workers processes (needs the dask extra)",
+    )  # fmt: skip
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr and exit 2."""
 
@@ -117,30 +132,12 @@ class _Parser(argparse.ArgumentParser):
 
 def _load(path: str | None, xen: str | None = None) -> Scenario:
     """The scenario file (or the built-in one), its host on Xen ``xen`` if given."""
-    scenario = _read_scenario(path)
+    scenario, _text = read_scenario(path)
     if xen is None:
         return scenario
     from dataclasses import replace
 
     return replace(scenario, host=replace(scenario.host, xen=xen))
-
-
-def _read_scenario(path: str | None) -> Scenario:
-    if path is None:
-        return load_scenario(XENGT_BDW, "xengt-bdw (built in)")
-    p = Path(path)
-    try:
-        text = read_input(p).decode("utf-8")
-    except OSError as err:
-        raise ScenarioError(f"{path}: cannot read scenario: {err.strerror}") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: scenario is not UTF-8 text") from None
-    if text.startswith("\ufeff"):
-        raise ScenarioError(
-            f"{path}: starts with a UTF-8 byte-order mark (BOM), which TOML does not allow:"
-            " save the file without it"
-        )
-    return load_scenario(text, path, read=lambda name: read_beside(p, name))
 
 
 # -- run -------------------------------------------------------------------------------
@@ -160,11 +157,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
         scenario = replace(scenario, seed=args.seed)
     bar = progress_bar(scenario.rounds * len(scenario.host.designs), scenario.name)
 
-    def progress(design: str, done: int, total: int) -> None:
-        bar.set_postfix_str(design)
-        bar.update(1)
+    rounds_done: dict[str, int] = {}
 
-    results = run_scenario(scenario, clock=time.perf_counter_ns, progress=progress)
+    def progress(design: str, done: int, total: int) -> None:
+        rounds_done[design] = done  # per round in one process, per design in parallel
+        bar.set_postfix_str(design)
+        bar.n = sum(rounds_done.values())
+        bar.refresh()
+
+    results = run_scenario(
+        scenario, clock=time.perf_counter_ns, progress=progress, workers=args.workers,
+        scheduler=args.scheduler,
+    )  # fmt: skip
     bar.close()
     print(f"ioreqlab run: {scenario.name} (seed {scenario.seed}, {scenario.rounds} rounds)")
     if scenario.description:
@@ -215,6 +219,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         budget=args.budget,
         workers=args.workers,
         progress=progress,
+        scheduler=args.scheduler,
     )
     bar.close()
     how = (
@@ -288,7 +293,7 @@ def _cmd_findings(args: argparse.Namespace) -> int:
     try:
         text = findings_markdown(
             clock=time.perf_counter_ns, full=not args.quick, only=args.only, xen=args.xen,
-            progress=progress,
+            progress=progress, workers=args.workers,
         )  # fmt: skip
     except ValueError as err:
         raise UsageError(str(err)) from None
@@ -324,143 +329,35 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return subprocess.run(cmd, cwd=root, env=env, check=False).returncode
 
 
-# -- xl --------------------------------------------------------------------------------
-
-
-def _dm_guest(args: argparse.Namespace) -> tuple[Host, int, str]:
-    """The modelled host and guest ``dm`` serves: from ``--cfg``, or the default guest."""
-    from ioreqlab.realdm import shared_host
-
-    host = shared_host(design=args.design, xen=args.xen)
-    if args.cfg is None:
-        return host, host.create_domain(memory_mib=128, vcpus=1, name="guest"), "guest"
-    try:
-        text = read_input(args.cfg).decode("latin-1")
-        cfg = parse_xl_cfg(text, args.cfg)
-        config = build_config(cfg)
-        log: list[str] = []
-        domid = domain_create(host, config, log=log)
-    except OSError as e:
-        raise UsageError(f"cannot read {args.cfg}: {e.strerror}") from None
-    except XlCfgError as e:
-        raise UsageError(e.messages[0] if e.messages else f"{args.cfg}: bad config") from None
-    except (LibxlError, XlError) as e:
-        raise UsageError(f"{args.cfg}: {e}") from None
-    if not config.hvm:
-        raise UsageError(f"{args.cfg}: the guest is not HVM: it has no device model")
-    return host, domid, config.name
-
-
-def _dm_inputs(args: argparse.Namespace) -> tuple[list[str], list[str] | None]:
-    """``dm``'s command and trace lines, checked before anything starts."""
-    command = list(args.command)
-    if command[:1] == ["--"]:
-        command = command[1:]
-    if args.builtin and command:
-        raise UsageError("dm --builtin takes no device-model command")
-    if not command and not args.builtin:
-        raise UsageError("dm needs a device-model command after -- (or --builtin)")
-    if args.builtin and args.trace is None:
-        raise UsageError("dm --builtin needs --trace: the built-in emulator has no life of its own")
-    if not (args.timeout > 0 and math.isfinite(args.timeout)):
-        raise UsageError(f"--timeout {args.timeout}: must be a positive number of seconds")
-    check_output(args.log)
-    if args.trace is None:
-        return command, None
-    try:
-        return command, read_input(args.trace).decode("utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        why = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
-        raise UsageError(f"cannot read {args.trace}: {why}") from None
-
-
-def _cmd_dm(args: argparse.Namespace) -> int:
-    """``dm``: a real device model serves a modelled guest; play a trace against it."""
-    from ioreqlab.hv.vcpu_io import Access
-    from ioreqlab.realdm import BuiltinDeviceModel, DeviceModel, DeviceModelError
-    from ioreqlab.realdm.play import AccessFailed, play_trace
-    from ioreqlab.workload.guest import TraceRecord
-
-    command, trace = _dm_inputs(args)
-    host, domid, name = _dm_guest(args)
-    out: list[str] = []
-
-    def event(kind: str, fields: dict[str, object]) -> None:
-        out.append(json.dumps({"event": kind, **fields}, separators=(",", ":")))
-
-    dm: DeviceModel | BuiltinDeviceModel = (
-        BuiltinDeviceModel(host, domid)
-        if args.builtin
-        else DeviceModel(host, domid, command, timeout=args.timeout, on_event=event, stdout=None)
+def _add_findings_parser(sub: Any) -> None:
+    fi = sub.add_parser("findings", help="measure the thread's figures; write docs/findings.md")
+    fi.add_argument(
+        "--out",
+        help="file, or - for stdout (default docs/findings.md; with --only, stdout: one "
+        "section never replaces the whole document)",
     )
-    failure: str | None = None
-    try:
-        dm.start()
-        sys.stderr.write(f"ioreqlab: device model serving domain {domid} ({name})\n")
-        if trace is None:
-            assert isinstance(dm, DeviceModel)  # --builtin always has a trace
-            dm.wait_for(lambda: False, timeout=float("inf"))
-        else:
-
-            def issue(r: TraceRecord) -> Access:
-                return dm.access(
-                    r.vcpu,
-                    r.space,
-                    r.addr,
-                    r.size,
-                    write=r.write,
-                    data=r.data or 0,
-                    count=r.count,
-                    df=r.df,
-                    data_is_ptr=r.ptr,
-                )
-
-            for played in play_trace(trace, name, issue):
-                out.append(played.to_json())
-    except (DeviceModelError, AccessFailed, ValueError) as e:
-        failure = str(e)
-    except KeyboardInterrupt:
-        failure = "interrupted"
-    finally:
-        status = dm.stop()
-        if args.log is not None:
-            write(args.log, "".join(line + "\n" for line in out))
-    unserved = len(dm.unserved)
-    sys.stderr.write(
-        f"ioreqlab: device model exited with status {status}; "
-        f"{unserved} call{'s' if unserved != 1 else ''} it made were not served (see the log)\n"
-    )
-    if failure is not None:
-        sys.stderr.write(f"ioreqlab: error: {failure}\n")
-        return 130 if failure == "interrupted" else 1
-    if trace is not None:
-        return 0  # every access completed; the device model's own status is reported above
-    return 0 if status == 0 else 1
+    fi.add_argument("--quick", action="store_true", help="skip the slow scenario and sweep")
+    fi.add_argument("--only", metavar="NAME", help="just one figure (e.g. rbtree-8192)")
+    fi.add_argument("--xen", choices=XEN_VERSIONS, default=DEFAULT_XEN, help=XEN_HELP)
+    cores = default_workers()
+    fi.add_argument(
+        "--workers", type=_positive, default=cores,
+        help=f"figures computed in parallel (default: the machine's cores, {cores})",
+    )  # fmt: skip
+    fi.set_defaults(func=_cmd_findings)
 
 
-def _add_dm_parser(sub: Any) -> None:
-    dm = sub.add_parser(
-        "dm",
-        help="run a real device model (QEMU, ...) against a modelled guest",
-        description="Boot a modelled host, create the guest, start COMMAND as its device "
-        "model ({domid} in its arguments is the guest's id), wait until it is ready, play "
-        "the trace's accesses and log each outcome.  See docs/device-models.md.",
+def _add_sweep_parser(sub: Any) -> None:
+    sw = sub.add_parser(
+        "sweep",
+        help="a capacity study: scenarios x limits x seeds, one JSON line each (resumable)",
     )
-    dm.add_argument("--cfg", metavar="FILE", help="xl.cfg of the guest (default: 128 MiB, 1 vCPU)")
-    dm.add_argument(
-        "--xen", choices=XEN_VERSIONS, default="4.17", help="Xen release (default 4.17)"
-    )
-    dm.add_argument("--design", default="p2m", choices=DESIGNS, help="host design (default p2m)")
-    dm.add_argument("--trace", metavar="IN.jsonl", help="guest accesses to play (default: serve)")
-    dm.add_argument("--log", metavar="OUT.jsonl", help="write each access with its outcome")
-    dm.add_argument("--timeout", type=float, default=30.0, help="seconds per wait (default 30)")
-    dm.add_argument(
-        "--builtin",
-        action="store_true",
-        help="play the trace on the model's own QEMU-like emulator instead (compare the logs)",
-    )
-    dm.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARG...]")
-    dm.set_defaults(func=_cmd_dm)
+    sw.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="TOML files, or builtin")
+    sw.add_argument("--limits", type=_limit, nargs="+", required=True, help="max_wp_ram_ranges")
+    sw.add_argument("--seeds", type=_positive, default=3, help="seeds per limit (default 3)")
+    sw.add_argument("--out", required=True, metavar="FILE.jsonl", help="the results file")
+    _add_executor_options(sw)
+    sw.set_defaults(func=sweep)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -488,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--report", metavar="FILE.html", help="also write one self-contained HTML page of it all"
     )
+    _add_executor_options(run)
     run.add_argument("--xen", choices=XEN_VERSIONS, help=XEN_HELP)
     run.set_defaults(func=_cmd_run)
 
@@ -508,27 +406,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="max_wp_ram_ranges values to sweep (default 256 to 16384); 0 means the default "
         "limit, which Xen applies as 256 (MAX_NR_IO_RANGES)",
     )
-    pl.add_argument(
-        "--workers",
-        type=_positive,
-        default=os.cpu_count() or 1,
-        help=f"parallel runs (default: the machine's cores, {os.cpu_count() or 1})",
-    )
+    _add_executor_options(pl)
     pl.add_argument("--json", metavar="FILE", help="also write the plan as JSON")
     pl.add_argument("--report", metavar="FILE.html", help="also write the plan as one HTML page")
     pl.add_argument("--xen", choices=XEN_VERSIONS, help=XEN_HELP)
     pl.set_defaults(func=_cmd_plan)
 
-    fi = sub.add_parser("findings", help="measure the thread's figures; write docs/findings.md")
-    fi.add_argument(
-        "--out",
-        help="file, or - for stdout (default docs/findings.md; with --only, stdout: one "
-        "section never replaces the whole document)",
-    )
-    fi.add_argument("--quick", action="store_true", help="skip the slow scenario and sweep")
-    fi.add_argument("--only", metavar="NAME", help="just one figure (e.g. rbtree-8192)")
-    fi.add_argument("--xen", choices=XEN_VERSIONS, default=DEFAULT_XEN, help=XEN_HELP)
-    fi.set_defaults(func=_cmd_findings)
+    _add_findings_parser(sub)
+
+    _add_sweep_parser(sub)
 
     be = sub.add_parser("bench", help="run bench/ and rewrite bench/RESULTS.md")
     be.add_argument("--quick", action="store_true", help="small sizes, do not write")
@@ -549,7 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("extra", nargs="*", default=[], help="extra key=value settings")
     create.set_defaults(func=xl_create)
 
-    _add_dm_parser(sub)
+    add_dm_parser(sub)
     return parser
 
 

@@ -13,7 +13,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["INPUT_LIMIT", "UsageError", "check_output", "read_beside", "read_input", "write"]
+from ioreqlab.scenario import XENGT_BDW, Scenario, ScenarioError, load_scenario
+
+__all__ = [
+    "INPUT_LIMIT",
+    "UsageError",
+    "check_output",
+    "progress_bar",
+    "read_beside",
+    "read_input",
+    "read_scenario",
+    "write",
+]
 
 
 class UsageError(Exception):
@@ -91,3 +102,23 @@ def progress_bar(total: int, desc: str, unit: str = "round") -> Any:
     return tqdm(
         total=total, desc=desc, file=sys.stderr, delay=1.0, leave=False, unit=unit, disable=None
     )
+
+
+def read_scenario(path: str | None) -> tuple[Scenario, str]:
+    """A scenario file (or the built-in one, for None) and its text; a located
+    ``ScenarioError`` for anything wrong with it."""
+    if path is None:
+        return load_scenario(XENGT_BDW, "xengt-bdw (built in)"), XENGT_BDW
+    p = Path(path)
+    try:
+        text = read_input(p).decode("utf-8")
+    except OSError as err:
+        raise ScenarioError(f"{path}: cannot read scenario: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: scenario is not UTF-8 text") from None
+    if text.startswith("\ufeff"):
+        raise ScenarioError(
+            f"{path}: starts with a UTF-8 byte-order mark (BOM), which TOML does not allow:"
+            " save the file without it"
+        )
+    return load_scenario(text, path, read=lambda name: read_beside(p, name)), text

@@ -24,6 +24,7 @@ from ioreqlab.profiles import DEFAULT_XEN
 from ioreqlab.rangeset import NodeLayout, RangeSet
 from ioreqlab.rangeset_ref import LinkedListRangeSet
 from ioreqlab.scenario import XENGT_BDW, Scenario, load_scenario, run_scenario
+from ioreqlab.scenario.executor import map_jobs
 from ioreqlab.scenario.runner import Clock
 from ioreqlab.toolstack.libxl import GPU_MAX_VMS, GPU_WP_RANGES
 from ioreqlab.workload.gpu import GpuDriver, HostileGpuDriver
@@ -529,6 +530,19 @@ FIGURES: tuple[tuple[str, Callable[[str], Figure]], ...] = (
 )
 
 
+def _registry(clock: Clock | None) -> dict[str, Callable[[str], Figure]]:
+    registry: dict[str, Callable[[str], Figure]] = dict(FIGURES)
+    registry["xen-heap"] = lambda x: builtin_run(clock, x)
+    registry["ian-limit"] = ian_limit
+    return registry
+
+
+def _figure_job(job: tuple[str, str, Clock | None]) -> str:
+    """One figure's section (a job for :func:`map_jobs`: by name, so it pickles)."""
+    name, xen, clock = job
+    return _registry(clock)[name](xen).markdown()
+
+
 def findings_markdown(
     *,
     clock: Clock | None = None,
@@ -536,15 +550,15 @@ def findings_markdown(
     only: str | None = None,
     xen: str = DEFAULT_XEN,
     progress: Callable[[str, int, int], None] | None = None,
+    workers: int = 1,
 ) -> str:
     """docs/findings.md, or with ``only`` one figure's section (computing just that one).
 
     ``xen`` is the profile every host is built with; the committed file is the
-    debate's tree (4.7), and says so.
+    debate's tree (4.7), and says so.  With ``workers`` > 1 the figures are
+    computed in parallel processes; the text is the same.
     """
-    registry: dict[str, Callable[[str], Figure]] = dict(FIGURES)
-    registry["xen-heap"] = lambda x: builtin_run(clock, x)
-    registry["ian-limit"] = ian_limit
+    registry = _registry(clock)
     if only is not None:
         if only not in registry:
             raise ValueError(f"no figure {only!r}; choose from {', '.join(registry)}")
@@ -558,9 +572,16 @@ def findings_markdown(
     )
     if xen != DEFAULT_XEN:
         head += f"\nHosts here behave as Xen {xen} (`--xen {xen}`), not the debate's tree.\n"
-    sections = []
-    for i, n in enumerate(names):
+    finished: list[str] = []
+
+    def done(i: int, _text: str) -> None:
+        finished.append(names[i])
         if progress:
-            progress(n, i, len(names))  # about to compute figure i of len(names)
-        sections.append(registry[n](xen).markdown())
+            progress(names[i], len(finished), len(names))
+
+    if progress:
+        progress(names[0], 0, len(names))
+    sections = map_jobs(
+        _figure_job, [(n, xen, clock) for n in names], workers=workers, on_result=done
+    )
     return head + "\n" + "\n".join(sections)

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 
 from ioreqlab.alloc import tlsf_cost
 from ioreqlab.hv.ioreq import RANGESET_STRUCT_BYTES
 from ioreqlab.rangeset import NodeLayout
+from ioreqlab.scenario.executor import map_jobs
 from ioreqlab.scenario.runner import run_design
 from ioreqlab.scenario.spec import Scenario, ScenarioError
 
@@ -116,25 +116,19 @@ def plan(
     budget: float = 0.0,
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
+    scheduler: str | None = None,
 ) -> PlanResult:
-    """Sweep ``limits`` × ``seeds`` on the rangeset design and recommend a limit."""
+    """Sweep ``limits`` × ``seeds`` on the rangeset design and recommend a limit.
+
+    The runs go to :func:`ioreqlab.scenario.executor.map_jobs` (``workers``
+    processes, or Dask's ``scheduler``): the answer is the same on any.
+    """
     if not limits or not seeds:
         raise ScenarioError("the sweep needs at least one limit and one seed")
     if not 0 < pct <= 100:
         raise ScenarioError(f"percentile {pct} is not in (0, 100]")
     jobs = [(scenario, scenario.seed + s, lim) for lim in limits for s in seeds]
-    rows: list[tuple[int, int, int, int, int, int]] = []
-    if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for row in pool.map(_one, jobs):
-                rows.append(row)
-                if progress:
-                    progress(len(rows), len(jobs))
-    else:
-        for job in jobs:
-            rows.append(_one(job))
-            if progress:
-                progress(len(rows), len(jobs))
+    rows = map_jobs(_one, jobs, workers=workers, scheduler=scheduler, progress=progress)
     sweep = []
     for lim in sorted(set(limits)):
         mine = [r for r in rows if r[0] == lim]

@@ -26,6 +26,7 @@ from ioreqlab.errors import XenError
 from ioreqlab.host import DomainStats, Host
 from ioreqlab.hv.domain import LOWMEM_END_PFN
 from ioreqlab.scenario.engine import Engine
+from ioreqlab.scenario.executor import map_jobs
 from ioreqlab.scenario.spec import DomainSpec, Scenario, ScenarioError, WorkloadSpec
 from ioreqlab.toolstack import LibxlError, XlError, build_config, domain_create, parse_xl_cfg
 from ioreqlab.workload.devices import move_bar, pci_probe, uart_print
@@ -360,17 +361,43 @@ def _result(
     )
 
 
+def _design_job(job: tuple[Scenario, str, Clock | None]) -> DesignResult:
+    scenario, design, clock = job
+    try:
+        return run_design(scenario, design, clock=clock)
+    except XenError as err:  # pragma: no cover - a model bug, reported plainly
+        raise ScenarioError(f"design {design}: unexpected hypervisor error: {err}") from err
+
+
 def run_scenario(
     scenario: Scenario,
     *,
     clock: Clock | None = None,
     progress: Progress | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> dict[str, DesignResult]:
-    """Run every design the scenario names, in order."""
-    out = {}
-    for design in scenario.host.designs:
-        try:
-            out[design] = run_design(scenario, design, clock=clock, progress=progress)
-        except XenError as err:  # pragma: no cover - a model bug, reported plainly
-            raise ScenarioError(f"design {design}: unexpected hypervisor error: {err}") from err
-    return out
+    """Run every design the scenario names; with ``workers`` > 1 (or a Dask
+    ``scheduler``) the designs run in parallel, each in its own process.
+
+    The counts are the same either way (each design is its own deterministic
+    run); ``progress(design, done, total)`` comes per round in one process,
+    per finished design in parallel.
+    """
+    designs = scenario.host.designs
+    if workers == 1 and scheduler is None:
+        out = {}
+        for design in designs:
+            try:
+                out[design] = run_design(scenario, design, clock=clock, progress=progress)
+            except XenError as err:  # pragma: no cover - a model bug, reported plainly
+                raise ScenarioError(f"design {design}: unexpected hypervisor error: {err}") from err
+        return out
+
+    def finished(i: int, r: DesignResult) -> None:
+        if progress:
+            progress(designs[i], scenario.rounds, scenario.rounds)
+
+    jobs = [(scenario, d, clock) for d in designs]
+    results = map_jobs(_design_job, jobs, workers=workers, scheduler=scheduler, on_result=finished)
+    return dict(zip(designs, results, strict=True))
