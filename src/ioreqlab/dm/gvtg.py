@@ -84,6 +84,13 @@ class TreeShadow:
     stale_structure: bool = False
 
 
+def _present(page: memoryview, level: int) -> list[int]:
+    """The frames a table's present entries point to (none below level 2)."""
+    if level <= 1:
+        return []
+    return [e >> PAGE_SHIFT for e in page.cast("Q") if e & _PRESENT]
+
+
 class GvtgMediator:
     """One guest's vGPU: register emulation and PPGTT/GGTT shadowing."""
 
@@ -172,20 +179,24 @@ class GvtgMediator:
 
     def _children(self, gfn: int, level: int) -> list[int]:
         page = self._page(gfn)
-        if page is None or level <= 1:
-            return []
-        return [e >> PAGE_SHIFT for e in page.cast("Q") if e & _PRESENT]
+        return [] if page is None else _present(page, level)
 
     def walk(self, root: int) -> dict[int, int]:
-        """The guest's tree as it is now: table gfn → level (4 = root)."""
+        """The guest's tree as it is now: table gfn → level (4 = root).
+
+        Each table is mapped once per walk (issue 18: it was mapped twice).
+        """
         found: dict[int, int] = {}
         todo = [(root, LEVELS)]
         while todo:
             gfn, level = todo.pop()
-            if gfn in found or self._page(gfn) is None:
+            if gfn in found:
+                continue
+            page = self._page(gfn)
+            if page is None:
                 continue
             found[gfn] = level
-            todo.extend((child, level - 1) for child in self._children(gfn, level))
+            todo.extend((child, level - 1) for child in _present(page, level))
         return found
 
     def _snapshot(self, gfn: int) -> bytes:

@@ -106,13 +106,22 @@ def _wrap(fn: Callable[..., Any], types: dict[str, CType]) -> Callable[..., Any]
     unknown = set(types) - set(params)
     if unknown:
         raise TypeError(f"{fn.__name__} has no argument {sorted(unknown)}")
-    spec = [(i, n, types[n]) for i, n in enumerate(params) if n in types]
+    # (position, name, ctype, low, high, scalar): a plain int in range passes with two
+    # comparisons; anything else goes through _check, which says what is wrong.
+    spec = [
+        (i, n, types[n], types[n][1], types[n][2], not types[n][0].endswith("[]"))
+        for i, n in enumerate(params)
+        if n in types
+    ]
     method = fn.__name__
 
     @functools.wraps(fn)
     def checked(self: object, *args: object, **kwargs: object) -> Any:
-        for i, name, ctype in spec:
-            value = args[i] if i < len(args) else kwargs.get(name, _MISSING)
+        nargs = len(args)
+        for i, name, ctype, lo, hi, scalar in spec:
+            value = args[i] if i < nargs else kwargs.get(name, _MISSING)
+            if scalar and value.__class__ is int and lo <= value <= hi:
+                continue  # the common case: an int in range
             if value is not _MISSING:
                 _check(method, name, value, ctype)
         return fn(self, *args, **kwargs)
