@@ -7,7 +7,14 @@ import datetime
 import time
 from pathlib import Path
 
-from bench import rangeset_bench, realdm_bench, routing_bench, scenario_bench, wp_bench
+from bench import (
+    mainjob_bench,
+    rangeset_bench,
+    realdm_bench,
+    routing_bench,
+    scenario_bench,
+    wp_bench,
+)
 from bench.harness import machine_note
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -23,6 +30,7 @@ def main() -> None:
     sections = [section, routing_bench.run(), wp_bench.run(), realdm_bench.run()]
     if not args.quick:
         sections.append(scenario_bench.run())
+        sections.append(mainjob_bench.run())
     elapsed = time.monotonic() - t0
     text = "\n".join(
         [

@@ -242,10 +242,11 @@ _RULES: tuple[tuple[str, str | None, Action], ...] = (
     (r"colo-export=[^,]*,?", None, _saver("colo-export", "colo_export")),
     (r"active-disk=[^,]*,?", None, _saver("active-disk", "active_disk")),
     (r"hidden-disk=[^,]*,?", None, _saver("hidden-disk", "hidden_disk")),
-    # libxlu_disk_l.l has "trusted,?" and "untrusted,?" rules here, but the scanner
-    # Xen ships pre-generated (libxlu_disk_l.c, RELEASE-4.17.0 to 4.17.5) was not
-    # regenerated after they were added: the real xl reads "trusted" as a
-    # positional parameter, and so does the model.
+    # libxlu_disk_l.l has "trusted,?" and "untrusted,?" rules here (added 2022-04,
+    # 54d8f27d04), but the scanner Xen ships pre-generated, libxlu_disk_l.c, was
+    # not regenerated until RELEASE-4.19.0: in 4.17 (every point release) and
+    # 4.18 the real xl reads "trusted" as a positional parameter, and so does
+    # the model, which follows 4.17.
     (r"target=.*", None, _saver("target", "pdev_path")),
     (r"[a-z][-a-z0-9]*=[^,],?", None, _unknown_param),
     (r"(?:raw|qcow2?|vhd):", r".*", _depr_format),
