@@ -451,10 +451,25 @@ def test_the_run_output_fits_80_columns_and_wide_has_a_row_per_design(
     narrow = cli("run", str(scenario_file))
     assert narrow.returncode == 0, narrow.stderr
     assert max(len(line) for line in narrow.stdout.splitlines()) <= 80
-    assert "timing" in narrow.stdout.split("model ns/access")[0]  # set apart from the counts
+    assert "timing" in narrow.stdout.split("µs/trapped write")[0]  # set apart from the counts
+    assert "µs/submission" in narrow.stdout
     wide = cli("run", str(scenario_file), "--wide")
     assert wide.returncode == 0, wide.stderr
     table = wide.stdout.split("\n\n")[1].splitlines()
     assert table[0].split()[:3] == ["design", "tracked", "pages"]
     assert [line.split()[0] for line in table[2:]] == ["rangeset", "p2m", "p2t"]
     assert max(len(line) for line in table) > 80
+
+
+def test_the_mediators_own_time_is_measured_only_with_a_clock(scenario_file: Path) -> None:
+    # Issue 18: the run's timing says what a trapped write and a submission cost the model.
+    sc = load_scenario(scenario_file.read_text(), "s", read=lambda n: PLAIN)
+    ticks = iter(range(0, 10**12, 1000))  # a fake clock: 1 µs per reading
+    timed = run_design(sc, "p2m", clock=lambda: next(ticks))
+    assert timed.ns_per_trapped_write > 0
+    assert timed.ns_per_submission > 0
+    untimed = run_design(sc, "p2m")
+    assert (untimed.ns_per_trapped_write, untimed.ns_per_submission) == (0.0, 0.0)
+    assert (
+        untimed.to_json()["limit_hits"] == timed.to_json()["limit_hits"]
+    )  # timing changes no count

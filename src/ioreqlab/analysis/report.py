@@ -20,7 +20,7 @@ import html
 from collections.abc import Mapping, Sequence
 
 from ioreqlab import __version__
-from ioreqlab.analysis.compare import COLUMNS, LEGEND, cell, describe, design_summaries
+from ioreqlab.analysis.compare import COLUMNS, LEGEND, TIMING, cell, describe, design_summaries
 from ioreqlab.scenario.runner import DesignResult
 from ioreqlab.scenario.spec import Scenario
 
@@ -100,9 +100,8 @@ def run_report(
 ) -> str:
     """``ioreqlab run --report``: the whole run on one page."""
     names = list(results)
-    counts = [[label, *(cell(results[n], key) for n in names)] for label, key in COLUMNS[1:-1]]
-    label, key = COLUMNS[-1]
-    timing = [[label, *(cell(results[n], key) for n in names)]]
+    counts = [[label, *(cell(results[n], key) for n in names)] for label, key in COLUMNS[1:]]
+    timing = [[label, *(cell(results[n], key) for n in names)] for label, key in TIMING]
     guests = sorted({g for r in results.values() for g in r.guests})
     fields = sorted({f for r in results.values() for g in r.guests.values() for f in g})
     per_guest = []

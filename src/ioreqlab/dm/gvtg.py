@@ -40,6 +40,7 @@ and must stay 0.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ioreqlab.abi.constants import PAGE_SHIFT, PAGE_SIZE
@@ -108,9 +109,19 @@ class GvtgMediator:
     )
 
     def __init__(
-        self, dm: DeviceModel, domid: int, *, bar_base: int = VGPU_BAR_BASE, mem_type: int = 4
+        self,
+        dm: DeviceModel,
+        domid: int,
+        *,
+        bar_base: int = VGPU_BAR_BASE,
+        mem_type: int = 4,
+        timer: Callable[[], int] | None = None,
     ) -> None:
         self.dm = dm
+        #: The caller's clock (ns), if the mediator's own time is to be measured:
+        #: ``elapsed_ns`` then sums the time spent in trapped writes and submissions.
+        self.timer = timer
+        self.elapsed_ns = {"trapped_writes": 0, "submissions": 0}
         self.domid = domid
         self.bar_base = bar_base
         self.server = DeviceModelServer(dm, domid, name="gvt-g")
@@ -289,6 +300,16 @@ class GvtgMediator:
 
     def on_trapped_write(self, req: IoReq) -> None:
         """A guest write to a page we protect: emulate it, keep the shadow in sync."""
+        if self.timer is None:
+            self._trapped_write(req)
+            return
+        t0 = self.timer()
+        try:
+            self._trapped_write(req)
+        finally:
+            self.elapsed_ns["trapped_writes"] += self.timer() - t0
+
+    def _trapped_write(self, req: IoReq) -> None:
         self.stats["trapped_writes"] += 1
         gfn = req.addr >> PAGE_SHIFT
         page = self._page(gfn)
@@ -310,6 +331,16 @@ class GvtgMediator:
 
     def submit(self, root: int) -> None:
         """Run a workload on ``root``: bring its shadow up to date, then verify it."""
+        if self.timer is None:
+            self._submit(root)
+            return
+        t0 = self.timer()
+        try:
+            self._submit(root)
+        finally:
+            self.elapsed_ns["submissions"] += self.timer() - t0
+
+    def _submit(self, root: int) -> None:
         self.clock += 1
         self.stats["submissions"] += 1
         tree = self._tree(root)

@@ -86,6 +86,10 @@ class DesignResult:
     continuations: int
     series: tuple[Sample, ...]
     guests: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: The mediators' own time (the model's, on this machine) per trapped write and
+    #: per submission; 0.0 when the run had no clock or no such event.
+    ns_per_trapped_write: float = 0.0
+    ns_per_submission: float = 0.0
 
     def to_json(self) -> dict[str, object]:
         """The JSON form (SPEC.md's required fields and the rest)."""
@@ -104,6 +108,8 @@ class DesignResult:
             "submissions": self.submissions,
             "accesses": self.accesses,
             "ns_per_access": self.ns_per_access,
+            "ns_per_trapped_write": self.ns_per_trapped_write,
+            "ns_per_submission": self.ns_per_submission,
             "continuations": self.continuations,
             "routes": dict(self.routes),
             "guests": {k: dict(v) for k, v in self.guests.items()},
@@ -175,7 +181,11 @@ def _instances(scenario: Scenario) -> list[tuple[str, DomainSpec]]:
 
 
 def _build(
-    host: Host, scenario: Scenario, trace: list[TraceRecord] | None, wp_limit: int | None = None
+    host: Host,
+    scenario: Scenario,
+    trace: list[TraceRecord] | None,
+    wp_limit: int | None = None,
+    clock: Clock | None = None,
 ) -> list[GuestRun]:
     runs = []
     prealloc = scenario.host.preallocate_mib << 20
@@ -204,7 +214,7 @@ def _build(
             run.qemu = QemuEmulator(dm, domid, vga=config.vga != "none" and not vgt)
             run.qemu.start()
             if vgt:
-                run.mediator = GvtgMediator(dm, domid)
+                run.mediator = GvtgMediator(dm, domid, timer=clock)
                 run.mediator.start()
                 last = min(host.domains[domid].nr_pages, LOWMEM_END_PFN) - 1
                 alloc = GuestAllocator(rng, 0x100, last, spec.workload.policy)
@@ -265,7 +275,7 @@ def run_design(
         node_layout=h.node_layout,
         p2t_types=h.p2t_types,
     )
-    runs = _build(host, scenario, trace, wp_limit)
+    runs = _build(host, scenario, trace, wp_limit, clock)
     engine = Engine()
     series: list[Sample] = []
     t0 = clock() if clock else 0
@@ -301,6 +311,7 @@ def _result(
     design: str, host: Host, runs: list[GuestRun], series: list[Sample], elapsed: int
 ) -> DesignResult:
     totals = dict.fromkeys(MEDIATOR_COUNTERS, 0)
+    spent = {"trapped_writes": 0, "submissions": 0}
     guests: dict[str, dict[str, int]] = {}
     routes: dict[str, int] = {}
     accesses = continuations = 0
@@ -314,6 +325,8 @@ def _result(
             for k in MEDIATOR_COUNTERS:
                 totals[k] += med[k]
                 g[k] = med[k]
+            for k in spent:
+                spent[k] += r.mediator.elapsed_ns[k]
         guests[r.name] = g
         for key, value in counters.items():
             if key.startswith("routed_") or key in (
@@ -358,7 +371,13 @@ def _result(
         continuations=continuations,
         series=tuple(series),
         guests=guests,
+        ns_per_trapped_write=_per(spent["trapped_writes"], totals.get("trapped_writes", 0)),
+        ns_per_submission=_per(spent["submissions"], totals["submissions"]),
     )
+
+
+def _per(ns: int, events: int) -> float:
+    return round(ns / events, 1) if events else 0.0
 
 
 def _design_job(job: tuple[Scenario, str, Clock | None]) -> DesignResult:
