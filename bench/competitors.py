@@ -110,21 +110,6 @@ def _rangeset(r: Ranges) -> Ops:
     return Ops(o.contains_singleton, o.add_range, o.remove_range)
 
 
-class ChangingRangeSet(RangeSet):
-    """A RangeSet that never builds its point index.
-
-    Its point queries cost what RangeSet's do on a set that keeps changing
-    (every change drops the index): the blocked-list bisect.
-    """
-
-    INDEX_SLACK = 1 << 62
-
-
-def _changing(r: Ranges) -> Ops:
-    o = ChangingRangeSet.from_ranges(r)
-    return Ops(o.contains_singleton, o.add_range, o.remove_range)
-
-
 def _linked(r: Ranges) -> Ops:
     o = LinkedListRangeSet.from_ranges(r)
     return Ops(o.contains_singleton, o.add_range, o.remove_range)
@@ -159,7 +144,6 @@ BASELINE_OPS = Ops(_noop1, _noop2, _noop2)
 
 ADAPTERS: list[Adapter] = [
     Adapter("RangeSet", _rangeset, max_size=10**7),
-    Adapter("RangeSet, changing", _changing, max_size=10**7),
     Adapter("sortedcontainers", _sorted, max_size=10**7),
     Adapter("intervaltree", _itree, max_size=10**7),
     Adapter("portion", _portion, max_size=65536),  # ~10 s per change at 10**6

@@ -166,9 +166,8 @@ def run(seed: int = 2016) -> str:
             "",
             "## Write-protected RAM: routing cost per write to a tracked page",
             "",
-            "Each design first routes 2n + 64 untimed writes (n tracking entries), so",
-            "the rangeset design is timed with its point index built: the steady state",
-            "of a guest writing to pages that are no longer being added.",
+            "Each design first routes 2n + 64 untimed writes (n tracking entries): the",
+            "steady state of a guest writing to pages that are no longer being added.",
             f"The design's routing decision, fastest of {REPEAT} batches, ns per write; "
             f"`dict.get` baseline in the same loop: {fmt_ns(base.min_ns)}.",
             "",
@@ -204,8 +203,7 @@ def _route_cost(host: Host, g: int, gfns: list[int], rng: random.Random) -> Timi
     route_write = host.wp.route_write
     owner = d.servers[0]
     assert all(route_write(d, gfn) is owner for gfn in picks[:100]), "writes must reach the owner"
-    # Steady state: 2n + 64 untimed writes first (n tracking entries), enough
-    # for the rangeset design's RangeSet to build its point index.
+    # Steady state: 2n + 64 untimed writes first (n tracking entries).
     for _ in range(2 * host.wp.tracking_entries(d) + 64):
         route_write(d, rng.choice(protected))
 

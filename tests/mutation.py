@@ -33,7 +33,7 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rangeset": (
         ("rangeset.py",),
         ("test_rangeset_props", "test_rangeset_vectors", "test_rangeset_memory",
-         "test_rangeset_index", "test_pins"),
+         "test_pins"),
     ),
     "p2m-p2t": (("p2m.py", "p2t.py"), ("test_wp_designs", "test_wp_tables", "test_wp_session")),
     "hv-ioreq": (

@@ -28,7 +28,6 @@ LAYERS: dict[str, int] = {
     "ioreqlab.alloc": 1,
     "ioreqlab.rangeset": 1,
     "ioreqlab.rangeset_ref": 1,
-    "ioreqlab.rangeset_index": 1,
     "ioreqlab.p2m": 1,
     "ioreqlab.p2t": 1,
     "ioreqlab.hv": 2,

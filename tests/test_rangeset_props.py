@@ -105,8 +105,8 @@ class RangeSetMachine(RuleBasedStateMachine):
 
     @rule()
     def point_query_burst(self) -> None:
-        # Enough point queries without a change for RangeSet to build its
-        # point index; later add/remove steps must drop it again.
+        # A long run of point queries without a change (RangeSet once built a
+        # point index after 2n of them): every answer must still agree.
         for r in self.sets:
             for _ in range(2 * r.nr_ranges + 40):
                 r.contains_singleton(7)

@@ -43,13 +43,11 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from enum import Enum
-from itertools import chain
 from typing import Self
 
 from ioreqlab.abi.constants import UINT32_MAX, UINT64_MAX
 from ioreqlab.alloc import Allocator, CountingAllocator, tlsf_cost
 from ioreqlab.errors import XenEINVAL, XenENOMEM
-from ioreqlab.rangeset_index import PointIndex
 
 __all__ = ["NodeLayout", "RangeSet", "RangeSetBase"]
 
@@ -422,23 +420,17 @@ class RangeSet(RangeSetBase):
     :param allocator: where node costs are charged (default: a counter).
     """
 
-    __slots__ = ("_count", "_ends", "_firsts", "_index", "_quiet", "_starts")
+    __slots__ = ("_count", "_ends", "_firsts", "_starts")
 
     #: Target block size of the blocked list; a block splits at twice this.
     #: (Tests shrink it in a subclass to exercise splits and block deletion.)
     LOAD = 512
-    #: Point queries beyond 2n (n ranges) without a change after which
-    #: the point index is built (see :meth:`contains_singleton`).
-    INDEX_SLACK = 32
 
     def _reset_storage(self) -> None:
         self._starts: list[list[int]] = []
         self._ends: list[list[int]] = []
         self._firsts: list[int] = []
         self._count = 0
-        # The point index, or None and how many point queries since the last change.
-        self._index: PointIndex | None = None
-        self._quiet = 0
 
     @property
     def nr_ranges(self) -> int:
@@ -509,8 +501,6 @@ class RangeSet(RangeSetBase):
                 firsts[nb] = starts[nb][0]
                 rest = 0
         self._count += len(new) - k
-        self._index = None
-        self._quiet = 0
         if not blk_s:
             del starts[b], ends[b], firsts[b]
             return
@@ -564,8 +554,6 @@ class RangeSet(RangeSetBase):
                     blk_s.insert(j, s)
                     blk_e.insert(j, e)
                     self._count += 1
-                    self._index = None
-                    self._quiet = 0
                     if len(blk_s) > 2 * self.LOAD:
                         self._split_block(b)
                     return
@@ -633,16 +621,10 @@ class RangeSet(RangeSetBase):
         return self._ends[b][i] >= e
 
     def contains_singleton(self, x: int) -> bool:
-        """True iff ``x`` is stored.  Runtime complexity: ``O(log n)``; ``O(1)``
-        on a set that has stopped changing, unless its ranges crowd together.
+        """True iff ``x`` is stored.  Runtime complexity: ``O(log n)``.
 
-        After ``2n + INDEX_SLACK`` point queries without a change (n ranges)
-        the set builds a :class:`~ioreqlab.rangeset_index.PointIndex` snapshot.
-        A build costs 460-530 ns per range here, at most about 1.4 times n
-        plain queries (330-1,400 ns each), so a set that changes just after
-        every build spends at most about 1.7 times its plain query cost, and
-        one that stops changing pays the build once.
-        Any change drops the index.
+        (A point index built on sets that had stopped changing was removed: the
+        built-in scenario ran no faster with it, bench/RESULTS.md, issue 18.)
 
         >>> r = RangeSet(); r.add_range(5, 9)
         >>> r.contains_singleton(9), r.contains_singleton(10)
@@ -650,24 +632,9 @@ class RangeSet(RangeSetBase):
         """
         # Validation is deferred to the paths that need it: a True answer
         # means x lies inside a stored range, so only its type needs checking.
-        idx = self._index
         try:
-            if idx is not None:  # PointIndex.contains, inlined
-                d = x - idx.base
-                k = (d >> idx.shift) << 1
-                hit = False
-                if 0 <= k < idx.limit:
-                    lo = idx.buckets[k]
-                    hi = idx.buckets[k + 1]
-                    hit = lo <= d <= hi if lo <= hi else idx.contains(x)
-            else:
-                self._quiet += 1
-                if self._quiet > self.INDEX_SLACK + 2 * self._count and self._count:
-                    self._index = PointIndex.from_columns(
-                        chain.from_iterable(self._starts), chain.from_iterable(self._ends)
-                    )
-                b = bisect_right(self._firsts, x) - 1
-                hit = b >= 0 and self._ends[b][bisect_right(self._starts[b], x) - 1] >= x
+            b = bisect_right(self._firsts, x) - 1
+            hit = b >= 0 and self._ends[b][bisect_right(self._starts[b], x) - 1] >= x
             if hit and type(x) is int:
                 return True
         except TypeError:
@@ -727,8 +694,6 @@ class RangeSet(RangeSetBase):
         self._ends, other._ends = other._ends, self._ends
         self._firsts, other._firsts = other._firsts, self._firsts
         self._count, other._count = other._count, self._count
-        self._index = other._index = None
-        self._quiet = other._quiet = 0
         self._after_swap(other)
 
     def _load(self, ranges: list[tuple[int, int]]) -> None:
@@ -739,8 +704,6 @@ class RangeSet(RangeSetBase):
             self._ends.append([e for _, e in chunk])
             self._firsts.append(chunk[0][0])
         self._count = len(ranges)
-        self._index = None
-        self._quiet = 0
 
     def check_invariants(self) -> None:
         """Canonical form, budget, and the block structure (O(n))."""
@@ -750,7 +713,4 @@ class RangeSet(RangeSetBase):
             assert len(blk_s) <= 2 * self.LOAD, f"block {b} is over-full"
             assert self._firsts[b] == blk_s[0], f"block {b} first start is stale"
         assert len(self._firsts) == len(self._starts), "block index out of step"
-        if self._index is not None:
-            idx = self._index
-            assert list(zip(idx.starts, idx.ends, strict=True)) == list(self), "stale point index"
         super().check_invariants()
