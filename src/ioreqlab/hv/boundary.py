@@ -120,8 +120,9 @@ def _wrap(fn: Callable[..., Any], types: dict[str, CType]) -> Callable[..., Any]
         nargs = len(args)
         for i, name, ctype, lo, hi, scalar in spec:
             value = args[i] if i < nargs else kwargs.get(name, _MISSING)
-            if scalar and value.__class__ is int and lo <= value <= hi:
-                continue  # the common case: an int in range
+            cls = value.__class__
+            if scalar and (cls is int or cls is bool) and lo <= value <= hi:  # type: ignore[operator]
+                continue  # the common case: an int (or a bool) in range, as _check passes it
             if value is not _MISSING:
                 _check(method, name, value, ctype)
         return fn(self, *args, **kwargs)
