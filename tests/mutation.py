@@ -57,7 +57,9 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("test_hv_heap", "test_heap_exhaustion", "test_faults", "test_wp_designs",
          "test_hv_evtchn"),
     ),
-    "toolstack": (("toolstack/",), ("test_xlcfg", "test_xl_golden", "test_libxl")),
+    "toolstack": (
+        ("toolstack/",), ("test_xlcfg", "test_xl_golden", "test_libxl", "test_xlu_real")
+    ),
     "gvtg": (("dm/gvtg.py",), ("test_dm", "test_workload")),
 }  # fmt: skip
 
