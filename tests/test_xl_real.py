@@ -57,8 +57,8 @@ pytestmark = pytest.mark.skipif(_why is not None, reason=_why or "")
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
-    done = subprocess.run(cmd, cwd=cwd, capture_output=True, env=env, timeout=60, check=False)
-    return done.returncode, done.stderr.decode("utf-8", "surrogateescape")
+    code, _out, err = run_bytes(cmd, cwd, env)
+    return code, err.decode("utf-8", "surrogateescape")
 
 
 UUID = re.compile(rb'"uuid": "([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"')

@@ -5,13 +5,13 @@ Layer 6 with :mod:`ioreqlab.cli`: it writes to stderr and into the plots folder.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from ioreqlab.cli_files import UsageError, progress_bar, write
 from ioreqlab.scenario import Scenario
+from ioreqlab.scenario.executor import default_workers
 from ioreqlab.toolstack import build_config
 
 __all__ = ["PLOT_LIMITS", "run_plots"]
@@ -39,7 +39,7 @@ def run_plots(where: str | None, scenario: Scenario, results: dict[str, Any]) ->
         )
         bar = progress_bar(n, "sweep", unit="run")
         planned = plan(
-            scenario, limits=PLOT_LIMITS, seeds=(0,), workers=os.cpu_count() or 1,
+            scenario, limits=PLOT_LIMITS, seeds=(0,), workers=default_workers(),
             progress=lambda done, total: bar.update(1),
         )  # fmt: skip
         bar.close()

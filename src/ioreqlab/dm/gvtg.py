@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from ioreqlab.abi.constants import PAGE_SHIFT, PAGE_SIZE
 from ioreqlab.abi.ioreq import IoReq
@@ -72,6 +73,7 @@ BAR_SIZE = 2 << 20
 VGPU_BAR_BASE = 0xF800_0000
 LEVELS = 4
 _PRESENT = 1
+T = TypeVar("T")
 _ENOMEM = 12
 
 
@@ -298,16 +300,20 @@ class GvtgMediator:
 
     # -- trapped writes --------------------------------------------------------------
 
-    def on_trapped_write(self, req: IoReq) -> None:
-        """A guest write to a page we protect: emulate it, keep the shadow in sync."""
+    def _timed(self, key: str, fn: Callable[[T], None], arg: T) -> None:
+        """``fn(arg)``, its time added to ``elapsed_ns[key]`` when there is a timer."""
         if self.timer is None:
-            self._trapped_write(req)
+            fn(arg)
             return
         t0 = self.timer()
         try:
-            self._trapped_write(req)
+            fn(arg)
         finally:
-            self.elapsed_ns["trapped_writes"] += self.timer() - t0
+            self.elapsed_ns[key] += self.timer() - t0
+
+    def on_trapped_write(self, req: IoReq) -> None:
+        """A guest write to a page we protect: emulate it, keep the shadow in sync."""
+        self._timed("trapped_writes", self._trapped_write, req)
 
     def _trapped_write(self, req: IoReq) -> None:
         self.stats["trapped_writes"] += 1
@@ -331,14 +337,7 @@ class GvtgMediator:
 
     def submit(self, root: int) -> None:
         """Run a workload on ``root``: bring its shadow up to date, then verify it."""
-        if self.timer is None:
-            self._submit(root)
-            return
-        t0 = self.timer()
-        try:
-            self._submit(root)
-        finally:
-            self.elapsed_ns["submissions"] += self.timer() - t0
+        self._timed("submissions", self._submit, root)
 
     def _submit(self, root: int) -> None:
         self.clock += 1

@@ -253,7 +253,7 @@ TIMER_MODES = {
 _VGA_NAMES = {"std": "stdvga", "cirrus": "cirrus", "none": "none", "qxl": "qxl"}
 
 
-def _raw(cfg: XlConfig, built: XlBuilt) -> dict[str, Any]:
+def _raw(built: XlBuilt) -> dict[str, Any]:
     """The SCHEMA fields as xl built them (None where xl.cfg left them out)."""
     d = built.config
     c, b = d["c_info"], d["b_info"]
@@ -321,7 +321,7 @@ def build_config(cfg: XlConfig, *, gpu: str = "bdw", uuid: bytes = bytes(16)) ->
     libxl's (``setdefault`` and the model's checks) :class:`LibxlError`.
     """
     built = parse_config_data(cfg, uuid=uuid)
-    raw = _raw(cfg, built)
+    raw = _raw(built)
     v: dict[str, Any] = {}
     for f in SCHEMA:
         value = raw[f.name]

@@ -143,10 +143,10 @@ class _Parse:
             target[name] = v
         return v is not None
 
-    def string(self, target: dict[str, Any] | None, name: str, key: str) -> None:
+    def string(self, target: dict[str, Any], name: str, key: str) -> None:
         """``xlu_cfg_replace_string``."""
         v = self.cfg.get_string(key)
-        if v is not None and target is not None:
+        if v is not None:
             target[name] = v
 
     def run(self) -> None:
@@ -340,33 +340,27 @@ class _Parse:
             self.b["altp2m"] = text.lower()
 
     def disks(self) -> None:
-        items = self.cfg.get_list("disk")
-        if items is None:
+        specs = self.cfg.get_string_list("disk")  # stops at a nested list, as xl does
+        if specs is None:
             return
-        disks, specs = [], []
-        for item in items:
-            if not isinstance(item, Atom):
-                break  # xlu_cfg_get_listitem is NULL for a nested list: xl stops
-            disk, code = disk_parse(item.text, self.cfg.source, self.cfg.warnings)
+        disks = []
+        for spec in specs:
+            disk, code = disk_parse(spec, self.cfg.source, self.cfg.warnings)
             if code:
-                raise XlError(f"disk spec `{item.text}' refused", code)
+                raise XlError(f"disk spec `{spec}' refused", code)
             disks.append(disk)
-            specs.append(item.text)
         self.d["disks"] = disks
         self.built.specs["disk"] = specs
 
     def nics(self) -> None:
-        items = self.cfg.get_list("vif")
-        if items is None:
+        specs = self.cfg.get_string_list("vif")
+        if specs is None:
             return
-        nics, specs = [], []
-        for i, item in enumerate(items):
-            if not isinstance(item, Atom):
-                break
+        nics = []
+        for i, spec in enumerate(specs):
             nic: dict[str, Any] = {"devid": i}
-            _parse_nic(self, nic, item.text)
+            _parse_nic(self, nic, spec)
             nics.append(nic)
-            specs.append(item.text)
         self.d["nics"] = nics
         self.built.specs["vif"] = specs
 
