@@ -268,7 +268,7 @@ def test_a_bom_and_too_many_vgpus_are_named(tmp_path: Path) -> None:
     proc = run_cli("run", str(twelve))
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1
-    assert "12 vGPU guests on one Broadwell GPU, which GVT-g shares among at most 7" in proc.stderr
+    assert "13 vGPU guests on one Broadwell GPU, which GVT-g shares among at most 7" in proc.stderr
 
 
 def test_plan_validates_its_counts_and_limits() -> None:

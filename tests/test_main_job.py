@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -232,12 +233,41 @@ def test_planner_recommends_and_reports_heap(scenario_file: Path, tmp_path: Path
     )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
-    assert [p["limit"] for p in data["sweep"]] == [16, 64, 1024]
+    need = data["needed_ranges"]
+    assert data["policy"] == "shipped"
+    assert need > 64
+    # The sweep runs the limits asked for, the measured need and the host's cap.
+    assert [p["limit"] for p in data["sweep"]] == sorted({16, 64, 1024, need, data["cap"]})
     assert data["sweep"][0]["limit_hits"] >= data["sweep"][-1]["limit_hits"]
-    assert data["recommended_max_wp_ram_ranges"] == 1024
-    assert data["heap_bytes_per_guest"] == 1024 * 48 + 112
+    assert data["sweep"][0]["failsafe_vgpus"] == 2  # 16 ranges: both vGPUs die
+    assert data["recommended_max_wp_ram_ranges"] == need
+    assert data["heap_bytes_per_guest"] == need * 48 + 112
     assert data["vgpu_guests"] == 2
     assert data["preallocation_fits"] is True
+    assert data["exceeds_cap"] is (need > data["cap"])
+    assert data["capacity"]["gpu_slots"] == 2  # type 8 on a 256 MiB aperture (vgpu.c)
+
+
+def test_the_recommended_limit_runs_with_no_failsafe(scenario_file: Path) -> None:
+    # Issue 14: the plan's answer, applied to the same scenario, must hold.
+    sc = load_scenario(scenario_file.read_text(), "s", read=lambda n: PLAIN)
+    result = plan(sc, limits=(64,), seeds=(0,), pct=100, workers=1)
+    applied = run_design(replace(sc, seed=sc.seed), "rangeset", wp_limit=result.recommended)
+    assert applied.failsafe_vgpus == 0
+    assert applied.lost_submissions == 0
+    assert applied.shadow_mismatches == 0
+    tighter = run_design(sc, "rangeset", wp_limit=result.recommended - 1)
+    assert tighter.failsafe_vgpus >= 1  # the need is exact: one range less fails
+
+
+def test_the_proposal_plans_by_reread_budget(scenario_file: Path) -> None:
+    sc = load_scenario(scenario_file.read_text(), "s", read=lambda n: PLAIN)
+    sc = replace(sc, host=replace(sc.host, gvt_policy="proposal-2016"))
+    result = plan(sc, limits=(16, 64, 4096), seeds=(0, 1), workers=1)
+    assert [p.limit for p in result.sweep] == [16, 64, 4096]
+    assert all(p.failsafe_vgpus == 0 for p in result.sweep)  # it never gives up a vGPU
+    assert result.sweep[0].pages_reread > 0
+    assert result.recommended == 4096
 
 
 def test_planner_is_the_same_serial_and_parallel(scenario_file: Path) -> None:
@@ -263,8 +293,11 @@ def test_wp_limit_reaches_the_rangeset_design(scenario_file: Path) -> None:
 def test_default_run_is_the_builtin_xengt_host() -> None:
     sc = load_scenario(XENGT_BDW, "builtin")
     assert sc.host.gpu == "bdw"
-    assert sum(d.count for d in sc.domains) == 6  # + dom0 = 7 VMs on a Broadwell GPU
+    # 6 vGPU guests (of gvt.h's 7) and a plain HVM guest.
+    assert sum(d.count for d in sc.domains) == 7
+    assert sum(d.count for d in sc.domains if d.workload.kind == "gpu") == 6
     assert set(sc.host.designs) == {"rangeset", "p2m", "p2t"}
+    assert sc.host.gvt_policy == "shipped"
 
 
 # -- the thread's figures ----------------------------------------------------------------
@@ -295,15 +328,20 @@ def test_figure_node_sizes() -> None:
 
 def test_figure_seven_guests() -> None:
     f = seven_guests()
-    assert f.values["VMs per Broadwell GPU (with dom0)"] == 7
-    assert f.values["tracking heap, all guests full"] == 6 * 8192 * 64
+    assert f.values["vGPU guests per Broadwell GPU (gvt.h GVT_MAX_VGPU 8, id 0 idle)"] == 7
+    assert f.values["tracking heap, all guests full"] == 7 * 8192 * 64
 
 
 def test_figure_tree_9000() -> None:
     f = tree_9000()
     assert num(f, "table pages in the tree") >= 9000
-    assert num(f, "pages left unprotected") > 0
-    assert f.values["shadow mismatches"] == 0
+    # Shipped: the tree does not fit, the vGPU dies; the proposal would have re-read.
+    assert f.values["shipped: vGPU in failsafe"] == 1
+    assert num(f, "shipped: submissions lost") >= 1
+    assert num(f, "shipped: pages protected") <= 8192
+    assert num(f, "proposal-2016: pages re-read") > 0
+    assert f.values["proposal-2016: submissions run"] == 2
+    assert f.values["shadow mismatches (both)"] == 0
 
 
 def test_figure_george_walk() -> None:

@@ -141,7 +141,8 @@ def test_the_plan_report_shows_the_sweep_and_the_answer(scenario: Path, tmp_path
     assert "recommended max_wp_ram_ranges" in text
     assert "one seed (the percentile is that seed's value)" in text
     tables = {name: (rows, cols) for name, rows, cols in got["tables"]}
-    assert tables["sweep"] == (3, 5)  # a header and a row per limit
+    # A header and a row per limit: the two asked for, the measured need and the cap.
+    assert tables["sweep"] == (5, 6)
     images = got["images"]
     assert len(images) == 1
     assert images[0][1] > 400

@@ -199,7 +199,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from ioreqlab.analysis.planner import DEFAULT_LIMITS, plan
+    from ioreqlab.analysis.planner import CAP_OPTION, DEFAULT_LIMITS, plan
 
     scenario = _load(args.scenario, args.xen)
     check_output(args.json)
@@ -228,24 +228,44 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         else "one seed (the percentile is that seed's value)"
     )
     seeds = _count(len(result.seeds), "seed")
-    print(f"ioreqlab plan: {scenario.name}, rangeset design, {seeds}, {how}")
+    print(f"ioreqlab plan: {scenario.name}, rangeset design, {result.policy} GVT-g policy,"
+          f" {seeds}, {how}")  # fmt: skip
     print()
-    head = ("limit", "limit hits", "re-shadows", "pages re-read", "re-read/submit")
+    head = ("limit", "limit hits", "failsafe", "lost subm.", "pages re-read", "re-read/submit")
     rows = [
-        (f"{p.limit:,}", f"{p.limit_hits:,}", f"{p.reshadows:,}", f"{p.pages_reread:,}",
-         f"{p.reread_per_submission:.3f}")
+        (f"{p.limit:,}", f"{p.limit_hits:,}", f"{p.failsafe_vgpus:,}", f"{p.lost_submissions:,}",
+         f"{p.pages_reread:,}", f"{p.reread_per_submission:.3f}")
         for p in result.sweep
     ]  # fmt: skip
-    widths = (8, 10, 10, 13, 14)
+    widths = (8, 10, 8, 10, 13, 14)
     for row in (head, *rows):
         print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
     print()
     headroom = result.heap_capacity - result.heap_bytes_per_host
     fits = "fits" if result.preallocation_fits else "does not fit"
-    verdict = "meets" if result.meets_budget else "does NOT meet (largest tried)"
-    answer = [
-        f"recommended max_wp_ram_ranges = {result.recommended} ({verdict} the budget of "
-        f"{result.budget:g} pages re-read per submission)",
+    if result.policy == "shipped":
+        verdict = f"the peak of stored ranges of the busiest vGPU ({result.needed:,}); " + (
+            "no vGPU enters failsafe" if result.meets_budget else "NOT verified"
+        )
+    else:
+        verdict = ("meets" if result.meets_budget else "does NOT meet (largest tried)") + (
+            f" the budget of {result.budget:g} pages re-read per submission"
+        )
+    answer = [f"recommended max_wp_ram_ranges = {result.recommended} ({verdict})"]
+    if result.exceeds_cap:
+        failing = ", ".join(f"{g} in {v:.0%} of seeds" for g, v in (result.at_cap or {}).items())
+        answer.append(
+            f"that is above the host's cap of {result.cap:,}: raise the hypervisor's"
+            f" {CAP_OPTION} boot option ([host] {CAP_OPTION}); at the cap, failsafe:"
+            f" {failing or 'none'}, {result.at_cap_lost_submissions:,} submissions lost"
+        )
+    fit = result.capacity or {}
+    answer.append(
+        f"vGPU guests like these that fit: {fit.get('fit_preallocated')} with every guest's"
+        f" worst case preallocated, {fit.get('fit_measured')} by measured use"
+        f" (GPU slots for type {fit.get('vgpu_type')}: {fit.get('gpu_slots')})"
+    )
+    answer += [
         f"Xen heap per guest at that limit, worst case (every range in use): "
         f"{result.heap_bytes_per_guest:,} B; "
         f"{_count(result.guests, 'vGPU guest')}: {result.heap_bytes_per_host:,} B of "

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from ioreqlab import devicemodel
 from ioreqlab.abi.constants import MAX_NR_IO_RANGES, HvmMem
+from ioreqlab.analysis.figure import Figure
 from ioreqlab.analysis.planner import plan
+from ioreqlab.analysis.xen_remove import remove_to_the_top, xen417_remove
+from ioreqlab.dm.gvt_gpu import GENERATIONS, PhysicalGpu
+from ioreqlab.dm.gvt_shipped import ShippedMediator
 from ioreqlab.dm.gvtg import GvtgMediator
 from ioreqlab.errors import XenError
 from ioreqlab.host import Host
@@ -26,40 +30,12 @@ from ioreqlab.rangeset_ref import LinkedListRangeSet
 from ioreqlab.scenario import XENGT_BDW, Scenario, load_scenario, run_scenario
 from ioreqlab.scenario.executor import map_jobs
 from ioreqlab.scenario.runner import Clock
-from ioreqlab.toolstack.libxl import GPU_MAX_VMS, GPU_WP_RANGES
+from ioreqlab.toolstack.libxl import GPU_WP_RANGES
 from ioreqlab.workload.gpu import GpuDriver, HostileGpuDriver
 from ioreqlab.workload.guest import Guest, GuestAllocator
 from ioreqlab.wpclient import WriteProtector
 
-__all__ = ["FIGURES", "Figure", "findings_markdown"]
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One reproduced figure or answered question."""
-
-    name: str
-    title: str
-    claim: str
-    values: dict[str, object]
-    text: str
-
-    @property
-    def command(self) -> str:
-        """How to reproduce it."""
-        return f"ioreqlab findings --only {self.name} --out -"
-
-    def markdown(self) -> str:
-        """A section of docs/findings.md."""
-        rows = "\n".join(
-            f"| {k} | {v:,} |" if isinstance(v, int) else f"| {k} | {v} |"
-            for k, v in self.values.items()
-        )
-        return (
-            f"## {self.title}\n\n*The thread:* {self.claim}\n\n"
-            f"*Reproduce:* `{self.command}`\n\n| measured | value |\n|---|---:|\n{rows}\n\n"
-            f"{self.text}\n"
-        )
+__all__ = ["FIGURES", "Figure", "findings_markdown", "xen417_remove"]
 
 
 def _scattered(seed: int, n: int) -> list[int]:
@@ -142,11 +118,11 @@ def node_sizes() -> Figure:
 
 
 def seven_guests(xen: str = DEFAULT_XEN) -> Figure:
-    """Up to 7 VMs per Broadwell GPU: the worst-case tracking heap of a full host."""
-    vms = GPU_MAX_VMS["bdw"]
+    """Up to 7 vGPUs per Broadwell GPU: the worst-case tracking heap of a full host."""
+    vgpus = GENERATIONS["bdw"].max_vgpus
     limit = GPU_WP_RANGES["bdw"]
     host = Host(design="rangeset", xen=xen, xen_heap_bytes=64 << 20, node_layout="rbtree")
-    for n in range(vms - 1):  # dom0 is the seventh
+    for n in range(vgpus):
         g = host.create_domain(memory_mib=4096, name=f"vgpu{n}")
         dm = devicemodel.open(host, 0)
         dm.set_param(g, host.xen.params.max_wp_ram_ranges, limit)
@@ -161,52 +137,67 @@ def seven_guests(xen: str = DEFAULT_XEN) -> Figure:
         "with the larger limit we're not talking about a huge amount of resource\" "
         "(Paul Durrant, 2016-02-03).",
         {
-            "VMs per Broadwell GPU (with dom0)": vms,
-            "vGPU guests": vms - 1,
+            "vGPU guests per Broadwell GPU (gvt.h GVT_MAX_VGPU 8, id 0 idle)": vgpus,
             "limit per guest": limit,
             "tracking heap, all guests full": tracking,
             "whole Xen heap in use": host.heap.in_use,
         },
-        f"Six guests at their full 8,192 red-black ranges hold {tracking / 2**20:.1f} MiB of "
-        f"Xen heap for tracking ({host.heap.in_use / 2**20:.1f} MiB with the servers): small "
-        f"next to the host, as Paul says — but it is Xen heap, shared by every domain.",
+        f"The code allows {vgpus} vGPU guests besides dom0 (upstream gvt.h; 2016 vgt.h "
+        f"VGT_MAX_VMS 8 with dom0), one more than the thread's count. At their full 8,192 "
+        f"red-black ranges they hold {tracking / 2**20:.1f} MiB of Xen heap for tracking "
+        f"({host.heap.in_use / 2**20:.1f} MiB with the servers): small next to the host, as "
+        f"Paul says — but it is Xen heap, shared by every domain.",
     )
 
 
-def tree_9000(xen: str = DEFAULT_XEN) -> Figure:
-    """George Dunlap: an active tree larger than the limit."""
+def _tree_9000_run(xen: str, shipped: bool) -> tuple[int, dict[str, int]]:
     host = Host(design="rangeset", xen=xen, xen_heap_bytes=64 << 20)
     g = host.create_domain(memory_mib=4096)
     dm = devicemodel.open(host, 0)
     dm.set_param(g, host.xen.params.max_wp_ram_ranges, 8192)
-    med = GvtgMediator(dm, g)
+    cls = ShippedMediator if shipped else GvtgMediator
+    med = cls(dm, g, gpu=PhysicalGpu(oos_pages=GENERATIONS["bdw"].oos_pages_2016))
     med.start()
     rng = random.Random(9000)
-    drv = GpuDriver(
-        Guest(host, g, "vm"), rng, GuestAllocator(rng, 0x100, LOWMEM_END_PFN - 1), ptes_per_table=1
-    )
+    alloc = GuestAllocator(rng, 0x100, LOWMEM_END_PFN - 1)
+    drv = GpuDriver(Guest(host, g, "vm"), rng, alloc, ptes_per_table=1, buffer_pages=(1, 1))
     proc = drv.create_process(0)
-    drv.grow(proc, 8980)  # with its PDPs and PDs: just over 9,000 table pages
+    drv.grow(proc, 8980)  # with its PDPs, PDs and scratch tables: just over 9,000 pages
     drv.submit(proc)
     drv.churn(proc, 200)
     drv.submit(proc)
-    s = med.statistics()
+    return len(proc.frames()), med.statistics()
+
+
+def tree_9000(xen: str = DEFAULT_XEN) -> Figure:
+    """George Dunlap: an active tree larger than the limit, under both policies."""
+    pages, shipped = _tree_9000_run(xen, True)
+    _, proposal = _tree_9000_run(xen, False)
     return Figure(
         "tree-9000",
         "A 9,000-page active tree under an 8,192 limit",
         '"What do you do if the guest driver switches to a GTT such that the entire tree '
         'takes up more than $LIMIT entries?" (George Dunlap, 2016-02-04).',
         {
-            "table pages in the tree": len(proc.frames()),
+            "table pages in the tree": pages,
             "limit": 8192,
-            "pages protected": s["protected_pages"],
-            "pages left unprotected": len(proc.frames()) - s["protected_pages"],
-            "submissions": s["submissions"],
-            "pages re-read": s["pages_reread"],
-            "shadow mismatches": s["shadow_mismatches"],
+            "shipped: pages protected": shipped["protected_pages"],
+            "shipped: protections refused": shipped["limit_hits"],
+            "shipped: vGPU in failsafe": shipped["failsafe"],
+            "shipped: submissions run": shipped["submissions_run"],
+            "shipped: submissions lost": shipped["lost_submissions"],
+            "proposal-2016: pages protected": proposal["protected_pages"],
+            "proposal-2016: pages re-read": proposal["pages_reread"],
+            "proposal-2016: submissions run": proposal["submissions_run"],
+            "shadow mismatches (both)": shipped["shadow_mismatches"]
+            + proposal["shadow_mismatches"],
         },
-        "The mediator protects what fits and re-reads the rest before every submission "
-        "(Zhiyuan Lv, 2016-02-05): slower, never wrong — no shadow mismatch.",
+        "GVT-g as shipped protects every table page of the tree; the first refused "
+        "protection leaves a stale shadow entry and the vGPU enters failsafe at its next "
+        f"submission: {shipped['submissions_run']} of {shipped['submissions']} submissions "
+        "run, the guest's GPU is dead until reset. The thread's proposal (Zhiyuan Lv, "
+        "2016-02-05: protect what fits, re-read the rest) would have run every submission "
+        f"({proposal['pages_reread']:,} pages re-read) — but it was never built.",
     )
 
 
@@ -250,7 +241,8 @@ def builtin_run(clock: Clock | None, xen: str = DEFAULT_XEN) -> Figure:
         values[f"{name}: tracked pages"] = r.tracked_pages
         values[f"{name}: tracking heap bytes"] = r.heap_bytes
         values[f"{name}: limit hits"] = r.limit_hits
-        values[f"{name}: pages re-read"] = r.pages_reread
+        values[f"{name}: vGPUs in failsafe"] = r.failsafe_vgpus
+        values[f"{name}: peak stored ranges / entries"] = r.peak_ranges
         values[f"{name}: shadow mismatches"] = r.shadow_mismatches
     rs, pm, pt = res["rangeset"], res["p2m"], res["p2t"]
     return Figure(
@@ -260,9 +252,10 @@ def builtin_run(clock: Clock | None, xen: str = DEFAULT_XEN) -> Figure:
         '2016-02-02); "is the fact that the memory comes from xenheap rather than domheap the '
         'real problem?" (Paul Durrant, 2016-02-03).',
         values,
-        f"Same guests, same seed: the rangeset design holds {rs.heap_bytes:,} bytes of Xen heap "
-        f"for tracking and still hits its limit {rs.limit_hits} times (re-reading "
-        f"{rs.pages_reread:,} pages); the p2m design holds {pm.heap_bytes:,}; a p2t radix table "
+        f"Same guests, same seed, the shipped GVT-g policy: the rangeset design holds "
+        f"{rs.heap_bytes:,} bytes of Xen heap for tracking, its limit refuses "
+        f"{rs.limit_hits:,} protections and {rs.failsafe_vgpus} vGPU ends in failsafe; "
+        f"the p2m design holds {pm.heap_bytes:,}; a p2t radix table "
         f"holds {pt.heap_bytes:,} — the price of several claimable types is a second sparse "
         f"tree, as George Dunlap warned.",
     )
@@ -274,17 +267,28 @@ IAN_ROUNDS, IAN_SEEDS, IAN_LIMITS = 12, (0, 1), (2048, 4096, 8192, 16384)
 
 
 def ian_limit(xen: str = DEFAULT_XEN) -> Figure:
-    """Ian Jackson: which limit, and how to calculate it — the planner's answer."""
+    """Ian Jackson: which limit, and how to calculate it — the planner's answer,
+    under the shipped policy, with the 2016 proposal's answer beside it."""
     scenario = _on(load_scenario(XENGT_BDW, "xengt-bdw"), xen)
     full_rounds = scenario.rounds
     scenario = replace(scenario, rounds=IAN_ROUNDS)
     result = plan(scenario, limits=IAN_LIMITS, seeds=IAN_SEEDS, pct=99.0, budget=0.0, workers=2)
+    proposal = plan(
+        replace(scenario, host=replace(scenario.host, gvt_policy="proposal-2016")),
+        limits=IAN_LIMITS, seeds=IAN_SEEDS, pct=99.0, budget=0.0, workers=2,
+    )  # fmt: skip
     values: dict[str, object] = {
-        f"limit {p.limit}: pages re-read (p99)": p.pages_reread for p in result.sweep
+        f"shipped, limit {p.limit}: vGPUs in failsafe (p99)": p.failsafe_vgpus for p in result.sweep
     }
-    values["recommended max_wp_ram_ranges"] = result.recommended
-    values["heap bytes per guest at it"] = result.heap_bytes_per_guest
-    values["heap bytes for all vGPU guests"] = result.heap_bytes_per_host
+    values["shipped: peak stored ranges of the busiest vGPU (p99)"] = result.needed
+    values["shipped: recommended max_wp_ram_ranges"] = result.recommended
+    values["host cap"] = result.cap
+    values["shipped: above the cap"] = result.exceeds_cap
+    values["shipped: heap bytes per guest at it"] = result.heap_bytes_per_guest
+    for p in proposal.sweep:
+        values[f"proposal-2016, limit {p.limit}: pages re-read (p99)"] = p.pages_reread
+    values["proposal-2016: recommended"] = proposal.recommended
+    failing = ", ".join(sorted(result.at_cap or {})) or "none"
     return Figure(
         "ian-limit",
         "Which limit, and how to calculate it",
@@ -292,13 +296,17 @@ def ian_limit(xen: str = DEFAULT_XEN) -> Figure:
         'appropriate? How should it be calculated?" (Ian Jackson, 2016-02-04); "how bad is '
         'performance likely to be if we live with a lower limit" (Paul Durrant, 2016-02-04).',
         values,
-        f"Measured, not guessed: on the built-in host the smallest limit with no re-shadow work "
-        f"at p99 over two seeds is {result.recommended:,}; below it the heavy guest's tree no "
-        f"longer fits and its pages are re-read every submission. The sweep: {IAN_ROUNDS} "
-        f"rounds of the built-in scenario (it has {full_rounds}), seeds "
-        f"{' and '.join(map(str, IAN_SEEDS))}, limits {', '.join(f'{x:,}' for x in IAN_LIMITS)}. "
-        f"`ioreqlab plan` sweeps the whole {full_rounds} rounds over three seeds and seven "
-        f"limits by default, so its counts are larger: a longer run re-reads more.",
+        f"Calculated, not guessed: GVT-g as shipped protects every table page of every "
+        f"shadowed tree, so a guest needs the peak of its stored ranges over the run — "
+        f"{result.needed:,} for the built-in host's busiest vGPU at p99 over two seeds. "
+        f"That is {'above' if result.exceeds_cap else 'within'} the host's cap of "
+        f"{result.cap:,}; at the cap the guests that enter failsafe are: {failing}. "
+        f"Below the need a vGPU does not slow down, it stops. The thread's proposal "
+        f"(never shipped) would recommend {proposal.recommended:,}, the smallest limit "
+        f"with no re-read work. The sweep: {IAN_ROUNDS} rounds of the built-in scenario "
+        f"(it has {full_rounds}), seeds {' and '.join(map(str, IAN_SEEDS))}, limits "
+        f"{', '.join(f'{x:,}' for x in IAN_LIMITS)}; `ioreqlab plan` runs all "
+        f"{full_rounds} rounds over three seeds, so its need can be larger.",
     )
 
 
@@ -426,89 +434,6 @@ def logdirty_after_disclaim(xen: str = DEFAULT_XEN) -> Figure:
         "(hap_clean_dirty_bitmap) re-arms it. A page written in that window and not again "
         "is migrated stale.",
     )
-
-
-def xen417_remove(ranges: list[tuple[int, int]], s: int, e: int) -> list[tuple[int, int]]:
-    """What Xen 4.17's ``rangeset_remove_range`` leaves, bugs included, in list order.
-
-    A restatement of ``xen/common/rangeset.c`` (4.17) in 64-bit arithmetic, for
-    the figure below; ``tests/test_rangeset_xen.py`` checks it against the C
-    itself.  The model's :class:`RangeSet` does *not* do this (SPEC's deviations).
-    """
-    top = (1 << 64) - 1
-    nodes = [list(r) for r in ranges]
-
-    def find(v: int) -> int | None:
-        at = None
-        for k, (a, _) in enumerate(nodes):
-            if a > v:
-                break
-            at = k
-        return at
-
-    x, y = find(s), find(e)
-    if x == y:  # the single-range branch is right in 4.17; the model's answer then
-        kept = RangeSet.from_ranges(ranges)
-        kept.remove_range(s, e)
-        return kept.ranges()
-    assert y is not None
-    k = 0 if x is None else x
-    if nodes[k][0] < s:
-        nodes[k][1] = (s - 1) & top  # the gap bug: done even when nodes[k][1] < s
-        k += 1
-    while k != y:
-        del nodes[k]
-        y -= 1
-    nodes[k][0] = (e + 1) & top  # the wrap bug: e = 2**64-1 gives 0
-    if nodes[k][0] > nodes[k][1]:
-        del nodes[k]
-    return [(a, b) for a, b in nodes]
-
-
-def remove_to_the_top() -> Figure:
-    """``remove_range(s, 2**64-1)`` across ranges in Xen 4.17, against the model."""
-    top = (1 << 64) - 1
-    two = [(10, 20), (30, 40)]
-    shim = [(0x100, 0x1FF), (0xFEE00, 0xFEEFF)]
-    model = RangeSet.from_ranges(shim, "iomem_caps")
-    model.remove_range(0, top)
-    xen_two = xen417_remove(two, 15, top)
-    model_two = RangeSet.from_ranges(two)
-    model_two.remove_range(15, top)
-    xen_shim = xen417_remove(shim, 0, top)
-    return Figure(
-        "remove-to-the-top",
-        "Removing up to 2^64-1 grows a range in Xen",
-        "Not in the thread: found by running ioreqlab's RangeSet against Xen's own "
-        "rangeset.c (issue 13), and deliberately not reproduced by the model.",
-        {
-            "Xen: {10-20, 30-40} minus [15, 2^64-1]": _braces(xen_two),
-            "model: {10-20, 30-40} minus [15, 2^64-1]": _braces(model_two.ranges()),
-            "Xen: the PV shim's iomem caps minus [0, 2^64-1]": _braces(xen_shim),
-            "model: the shim's caps minus [0, 2^64-1]": _braces(model.ranges()),
-            "frames Xen leaves the shim's domain": sum(b - a + 1 for a, b in xen_shim),
-        },
-        "When the removed span holds the start of a range above its own start, Xen 4.17's "
-        "rangeset_remove_range ends with `x->s = e + 1`; for e = 2^64-1 that is 0, and the "
-        "last range, instead of going, grows down to 0 — leaving the list unsorted and "
-        "overlapping when a range lies below. Every release up to 4.22 has the line. Of "
-        "4.17's callers only one can pass that end over several ranges: the PV shim's "
-        '`iomem_deny_access(d, 0, ~0UL)` (xen/arch/x86/pv/shim.c, "Clean the iomem '
-        'range"), which then leaves the domain access to every frame from 0 to the end of '
-        "its last range instead of none. A device model cannot reach it: ioreq's unmap "
-        "(xen/common/ioreq.c) first requires one range to contain the span; ports end at "
-        "0xffff, vPCI BARs below the top, and XEN_DOMCTL_iomem_permission needs the "
-        "caller to hold the span itself, which dom0's caps (up to the machine's address "
-        "width) do not. Reproducer: tests/test_rangeset_xen.py, on the C of Debian's "
-        "xen 4.17 source package.",
-    )
-
-
-def _braces(ranges: list[tuple[int, int]]) -> str:
-    """Ranges as rangeset_printk shows them (hex when any bound passes 99)."""
-    fmt = "#x" if any(b > 99 for _, b in ranges) else "d"
-    parts = [f"{a:{fmt}}" if a == b else f"{a:{fmt}}-{b:{fmt}}" for a, b in ranges]
-    return "{ " + ", ".join(parts) + " }" if parts else "{ }"
 
 
 def _on(scenario: Scenario, xen: str) -> Scenario:

@@ -2,12 +2,26 @@
 
 Ian Jackson asked (2016-02-04): "In the configurations where a larger number
 is needed, what larger limit is appropriate?  How should it be calculated?"
-The planner answers for a given scenario by measurement: it runs the
-scenario's vGPU guests on the ``rangeset`` design at each limit of a sweep,
-over several seeds, and takes the re-shadow work — guest page-table pages
-the mediator had to read again because it could not keep them protected —
-per submission, at the chosen percentile across seeds.  The recommendation
-is the smallest limit whose work stays within the budget.
+The planner answers for a given scenario by measurement, under the host's
+GVT-g policy (``[host] gvt_policy``):
+
+* ``shipped`` (what GVT-g does): every table page of every shadowed tree must
+  stay protected, and a refused protection sends the vGPU into failsafe.  So
+  the limit a guest needs is the peak of its stored ranges over the run (not
+  the end state).  The planner measures each vGPU's peak on the ``p2m`` design
+  (which protects the same pages and never refuses), per seed, and recommends
+  the largest peak at the percentile across seeds.  The sweep shows how many
+  vGPUs went failsafe at each limit; the recommendation is run too, and must
+  show none;
+* ``proposal-2016`` (the thread's fallback, never shipped): the re-shadow work
+  — pages re-read because they could not be kept protected — per submission
+  at the percentile; the recommendation is the smallest limit within budget.
+
+When the need is above the host's cap (a boot option of the hypervisor), the
+plan says so, names the option, and shows what the cap itself costs: which
+guests fail, in how many seeds.  It also says how many such vGPU guests the
+host fits: the GPU's slots for the vGPU type (vgpu.c's table) and the Xen heap,
+with every guest's worst case preallocated and with the measured use.
 
 Its cost follows from the limit: each guest may hold ``limit`` nodes in the
 Xen heap (48 B each for Xen's list node, 64 B for the series' red-black
@@ -24,6 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from ioreqlab.alloc import tlsf_cost
+from ioreqlab.dm.gvt_gpu import vgpu_slots
 from ioreqlab.hv.ioreq import RANGESET_STRUCT_BYTES
 from ioreqlab.rangeset import NodeLayout
 from ioreqlab.scenario.executor import map_jobs
@@ -33,6 +48,8 @@ from ioreqlab.scenario.spec import Scenario, ScenarioError
 __all__ = ["DEFAULT_LIMITS", "PlanResult", "SweepPoint", "percentile", "plan"]
 
 DEFAULT_LIMITS = (256, 512, 1024, 2048, 4096, 8192, 16384)
+#: The hypervisor boot option that bounds every guest's ``max_wp_ram_ranges``.
+CAP_OPTION = "wp_ram_ranges_cap"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +61,8 @@ class SweepPoint:
     reshadows: int
     pages_reread: int
     reread_per_submission: float
+    failsafe_vgpus: int = 0
+    lost_submissions: int = 0
 
     def to_json(self) -> dict[str, object]:
         """As JSON."""
@@ -53,6 +72,8 @@ class SweepPoint:
             "reshadows": self.reshadows,
             "pages_reread": self.pages_reread,
             "reread_per_submission": self.reread_per_submission,
+            "failsafe_vgpus": self.failsafe_vgpus,
+            "lost_submissions": self.lost_submissions,
         }
 
 
@@ -71,6 +92,19 @@ class PlanResult:
     heap_bytes_per_host: int
     heap_capacity: int
     preallocation_fits: bool
+    policy: str = "proposal-2016"
+    cap: int = 0
+    #: The measured need (shipped: the peak of stored ranges at the percentile).
+    needed: int = 0
+    #: At the cap, when the need is above it: guest → share of seeds it failed in.
+    at_cap: dict[str, float] | None = None
+    at_cap_lost_submissions: int = 0
+    capacity: dict[str, object] | None = None
+
+    @property
+    def exceeds_cap(self) -> bool:
+        """The recommendation is above what the host allows."""
+        return self.recommended > self.cap
 
     def to_json(self) -> dict[str, object]:
         """As JSON (SPEC.md's required keys first)."""
@@ -87,6 +121,21 @@ class PlanResult:
             "heap_capacity": self.heap_capacity,
             "heap_headroom": self.heap_capacity - self.heap_bytes_per_host,
             "preallocation_fits": self.preallocation_fits,
+            "policy": self.policy,
+            "needed_ranges": self.needed,
+            "cap": self.cap,
+            "exceeds_cap": self.exceeds_cap,
+            "cap_option": CAP_OPTION,
+            "at_cap": (
+                None
+                if self.at_cap is None
+                else {
+                    "limit": self.cap,
+                    "failing_guests": dict(self.at_cap),
+                    "lost_submissions": self.at_cap_lost_submissions,
+                }
+            ),
+            "capacity": self.capacity,
         }
 
 
@@ -101,10 +150,29 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[rank - 1]
 
 
-def _one(args: tuple[Scenario, int, int]) -> tuple[int, int, int, int, int, int]:
+@dataclass(frozen=True, slots=True)
+class _Run:
+    limit: int  # 0: the p2m measurement of the need
+    seed: int
+    limit_hits: int
+    reshadows: int
+    pages_reread: int
+    submissions: int
+    lost: int
+    failed: tuple[str, ...]
+    peaks: tuple[tuple[str, int], ...]
+
+
+def _one(args: tuple[Scenario, int, int]) -> _Run:
     scenario, seed, limit = args
-    r = run_design(replace(scenario, seed=seed), "rangeset", wp_limit=limit)
-    return limit, seed, r.limit_hits, r.reshadows, r.pages_reread, r.submissions
+    design = "p2m" if limit == 0 else "rangeset"
+    r = run_design(replace(scenario, seed=seed), design, wp_limit=limit or None)
+    failed = tuple(sorted(g for g, v in r.guests.items() if v.get("failsafe")))
+    peaks = tuple(sorted((g, v["peak_runs"]) for g, v in r.guests.items() if "peak_runs" in v))
+    return _Run(
+        limit, seed, r.limit_hits, r.reshadows, r.pages_reread, r.submissions,
+        r.lost_submissions, failed, peaks,
+    )  # fmt: skip
 
 
 def plan(
@@ -127,37 +195,83 @@ def plan(
         raise ScenarioError("the sweep needs at least one limit and one seed")
     if not 0 < pct <= 100:
         raise ScenarioError(f"percentile {pct} is not in (0, 100]")
-    jobs = [(scenario, scenario.seed + s, lim) for lim in limits for s in seeds]
+    shipped = scenario.host.gvt_policy == "shipped"
+    cap = scenario.host.wp_ram_ranges_cap
+    seed_list = [scenario.seed + s for s in seeds]
+    needed = 0
+    if shipped:  # the need first: each vGPU's peak, per seed, where nothing is refused
+        need_runs = map_jobs(_one, [(scenario, s, 0) for s in seed_list], workers=workers,
+                             scheduler=scheduler)  # fmt: skip
+        per_seed = [max((p for _g, p in r.peaks), default=0) for r in need_runs]
+        needed = int(percentile(per_seed, pct))
+    tried = sorted({*limits, *([needed, cap] if shipped and needed else [])})
+    jobs = [(scenario, s, lim) for lim in tried for s in seed_list]
     rows = map_jobs(_one, jobs, workers=workers, scheduler=scheduler, progress=progress)
     sweep = []
-    for lim in sorted(set(limits)):
-        mine = [r for r in rows if r[0] == lim]
-        per_sub = [r[4] / r[5] if r[5] else 0.0 for r in mine]
+    for lim in tried:
+        mine = [r for r in rows if r.limit == lim]
+        per_sub = [r.pages_reread / r.submissions if r.submissions else 0.0 for r in mine]
         sweep.append(
             SweepPoint(
                 limit=lim,
-                limit_hits=int(percentile([r[2] for r in mine], pct)),
-                reshadows=int(percentile([r[3] for r in mine], pct)),
-                pages_reread=int(percentile([r[4] for r in mine], pct)),
+                limit_hits=int(percentile([r.limit_hits for r in mine], pct)),
+                reshadows=int(percentile([r.reshadows for r in mine], pct)),
+                pages_reread=int(percentile([r.pages_reread for r in mine], pct)),
                 reread_per_submission=round(percentile(per_sub, pct), 3),
+                failsafe_vgpus=int(percentile([len(r.failed) for r in mine], pct)),
+                lost_submissions=int(percentile([r.lost for r in mine], pct)),
             )
         )
-    good = [p for p in sweep if p.reread_per_submission <= budget]
-    chosen = good[0].limit if good else sweep[-1].limit
+    if shipped:
+        good = [p for p in sweep if p.failsafe_vgpus == 0 and p.limit >= needed]
+        chosen = needed if needed else sweep[0].limit
+        meets = any(p.limit == chosen for p in good)
+    else:
+        good = [p for p in sweep if p.reread_per_submission <= budget]
+        chosen = good[0].limit if good else sweep[-1].limit
+        meets = bool(good)
+    at_cap: dict[str, float] | None = None
+    lost_at_cap = 0
+    if shipped and chosen > cap:
+        mine = [r for r in rows if r.limit == cap]
+        names = sorted({g for r in mine for g in r.failed})
+        at_cap = {g: round(sum(g in r.failed for r in mine) / len(mine), 3) for g in names}
+        lost_at_cap = int(percentile([r.lost for r in mine], pct))
     layout = NodeLayout[scenario.host.node_layout.upper()]
     per_guest = chosen * layout.heap_cost + tlsf_cost(RANGESET_STRUCT_BYTES)
     guests = sum(d.count for d in scenario.domains if d.workload.kind in ("gpu", "hostile"))
     capacity = scenario.host.xen_heap_mib << 20
+    measured = [r for r in rows if r.limit == chosen] or rows
+    peak_ranges = max((p for r in measured for _g, p in r.peaks), default=0) or needed
+    used = (peak_ranges or chosen) * layout.heap_cost + tlsf_cost(RANGESET_STRUCT_BYTES)
+    h = scenario.host
+    slots = vgpu_slots(h.gpu, h.vgpu_type, h.aperture_mib << 20)
+    fit = {
+        "vgpu_type": h.vgpu_type,
+        "gpu_slots": slots,
+        "heap_bytes_per_guest_preallocated": per_guest,
+        "heap_bytes_per_guest_measured": used,
+        "by_heap_preallocated": capacity // per_guest,
+        "by_heap_measured": capacity // used,
+        "fit_preallocated": min(slots, capacity // per_guest),
+        "fit_measured": min(slots, capacity // used),
+    }
     return PlanResult(
         recommended=chosen,
-        meets_budget=bool(good),
+        meets_budget=meets,
         percentile=pct,
         budget=budget,
-        seeds=tuple(scenario.seed + s for s in seeds),
+        seeds=tuple(seed_list),
         sweep=tuple(sweep),
         guests=guests,
         heap_bytes_per_guest=per_guest,
         heap_bytes_per_host=per_guest * guests,
         heap_capacity=capacity,
         preallocation_fits=per_guest * guests <= capacity,
+        policy=scenario.host.gvt_policy,
+        cap=cap,
+        needed=needed,
+        at_cap=at_cap,
+        at_cap_lost_submissions=lost_at_cap,
+        capacity=fit,
     )

@@ -144,7 +144,16 @@ def plan_report(
         *_scenario_section(scenario),
         "<h2>Sweep of the rangeset design</h2>",
         _table(
-            ["limit", "limit hits", "re-shadows", "pages re-read", "re-read/submit"], sweep, "sweep"
+            [
+                "limit",
+                "limit hits",
+                "failsafe vGPUs",
+                "lost submissions",
+                "pages re-read",
+                "re-read/submit",
+            ],
+            sweep,
+            "sweep",
         ),
         "<h2>Answer</h2>",
         '<ul class="answer">' + "".join(f"<li>{_e(line)}</li>" for line in lines) + "</ul>",

@@ -13,15 +13,24 @@ BAR offset     meaning
 ``0x0008``     DESTROY: write a root — the guest driver dropped that tree
 ``0x0010``     CREATE: write a root — a new tree (GVT-g's PVINFO g2v notify)
 ``0x0100``     read: submissions so far
+``0x0108``     read: 1 once the vGPU is in failsafe mode
 ``0x100000+``  the global GTT: 8-byte entries, mediated like registers
 =============  ==========================================================
 
-Shadowing (``drivers/gpu/drm/i915/gvt/gtt.c`` in spirit)
---------------------------------------------------------
-A PPGTT is a 4-level tree of 4 KiB tables in guest RAM (512 entries of 8
-bytes; bit 0 present, bits 12+ the next frame).  The GPU cannot take a fault,
+A root is a table frame: a 4-level tree's PML4 (4 KiB tables in guest RAM,
+512 entries of 8 bytes; bit 0 present, bits 12+ the next frame).  With bit 62
+(:data:`LEGACY_ROOT`) set it is a legacy 32-bit (3-level) address space: the
+frame then holds the 4 PDP entries of the context image, and the tables are
+the 4 page directories below them (gtt.c ``GTT_TYPE_PPGTT_ROOT_L3_ENTRY``).
+
+Two policies
+------------
+``shipped`` (:mod:`ioreqlab.dm.gvt_shipped`) is what GVT-g does, in 2016 XenGT and
+upstream alike.  ``proposal-2016`` (:class:`GvtgMediator`, this module) is the
+fallback proposed in the 2016 thread and never shipped; it is kept, labelled,
+so the thread's figures can be reproduced.  The GPU cannot take a fault,
 so before every submission the shadow of the active tree must equal the
-guest's tables (George Dunlap, 2016-02-04).  The mediator keeps, per table
+guest's tables (George Dunlap, 2016-02-04).  The proposal keeps, per table
 page, a snapshot of the guest bytes its shadow was built from (the shadow's
 translated entries are a function of it), and write-protects the page
 through :class:`~ioreqlab.wpclient.WriteProtector`, whatever the host's design.
@@ -29,7 +38,7 @@ A trapped write is emulated into guest RAM and the snapshot updated; a write
 to a non-leaf table marks the trees using it for a structure re-walk.
 
 When protection fails for lack of room (``-ENOMEM``: the rangeset limit, or
-the Xen heap), the mediator does what Zhiyuan Lv and Kevin Tian describe
+the Xen heap), the proposal does what Zhiyuan Lv and Kevin Tian describe
 (2016-02-05): it unprotects and drops the least recently used *inactive*
 trees and retries; what still does not fit stays unprotected, and those
 pages are re-read before every submission.  Slower, never wrong: a tree
@@ -40,13 +49,14 @@ and must stay 0.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from ioreqlab.abi.constants import PAGE_SHIFT, PAGE_SIZE
 from ioreqlab.abi.ioreq import IoReq
 from ioreqlab.devicemodel import DeviceModel
+from ioreqlab.dm.gvt_gpu import CostModel, PhysicalGpu
 from ioreqlab.dm.qemu import PciFunction
 from ioreqlab.dm.runtime import DeviceModelServer
 from ioreqlab.errors import XenError
@@ -54,23 +64,31 @@ from ioreqlab.wpclient import WriteProtector
 
 __all__ = [
     "BAR_SIZE",
+    "LEGACY_ROOT",
     "REG_CREATE",
     "REG_DESTROY",
+    "REG_FAILSAFE",
     "REG_SUBMIT",
     "VGPU_BAR_BASE",
     "GvtgMediator",
+    "MediatorBase",
+    "ProtectedSet",
     "TreeShadow",
+    "root_tables",
 ]
 
 REG_SUBMIT = 0x0000
 REG_DESTROY = 0x0008
 REG_CREATE = 0x0010
 REG_SUBMISSIONS = 0x0100
+REG_FAILSAFE = 0x0108
 GGTT_BASE = 0x100000
 BAR_SIZE = 2 << 20
 #: Where the vGPU's register BAR sits: in the MMIO hole below 4 GiB, above
 #: what the QEMU-like emulator hands out.
 VGPU_BAR_BASE = 0xF800_0000
+#: A root value with this bit is a legacy 32-bit address space (4 PDPs).
+LEGACY_ROOT = 1 << 62
 LEVELS = 4
 _PRESENT = 1
 T = TypeVar("T")
@@ -94,21 +112,74 @@ def _present(page: memoryview, level: int) -> list[int]:
     return [e >> PAGE_SHIFT for e in page.cast("Q") if e & _PRESENT]
 
 
-class GvtgMediator:
-    """One guest's vGPU: register emulation and PPGTT/GGTT shadowing."""
+class ProtectedSet:
+    """The frames a mediator has protected, with the runs they form.
 
-    COUNTERS = (
-        "submissions",
-        "trapped_writes",
-        "pages_shadowed",
-        "protections",
-        "unprotections",
-        "limit_hits",
-        "evictions",
-        "reshadows",
-        "pages_reread",
-        "shadow_mismatches",
-    )
+    A ``rangeset`` host stores one range per maximal run of consecutive
+    frames (adjacent ranges merge), so ``runs`` is what the server's WP_MEM
+    rangeset holds; the peaks are over every change, not sampled.
+
+    >>> p = ProtectedSet(); p.add([5, 6, 9]); p.runs, p.peak_runs
+    (2, 2)
+    >>> p.add([7, 8]); p.runs, p.peak_runs, len(p)
+    (1, 2, 5)
+    """
+
+    __slots__ = ("_set", "peak_pages", "peak_runs", "runs")
+
+    def __init__(self) -> None:
+        self._set: set[int] = set()
+        self.runs = 0
+        self.peak_runs = 0
+        self.peak_pages = 0
+
+    def __contains__(self, gfn: object) -> bool:
+        return gfn in self._set
+
+    def __len__(self) -> int:
+        return len(self._set)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._set)
+
+    def add(self, gfns: Iterable[int]) -> None:
+        """Frames now protected."""
+        s = self._set
+        for g in gfns:
+            if g not in s:
+                self.runs += 1 - ((g - 1) in s) - ((g + 1) in s)
+                s.add(g)
+        self.peak_runs = max(self.peak_runs, self.runs)
+        self.peak_pages = max(self.peak_pages, len(s))
+
+    def discard(self, gfns: Iterable[int]) -> None:
+        """Frames no longer protected."""
+        s = self._set
+        for g in gfns:
+            if g in s:
+                s.discard(g)
+                self.runs -= 1 - ((g - 1) in s) - ((g + 1) in s)
+
+
+def root_tables(page: memoryview | None, root: int) -> list[tuple[int, int]]:
+    """The table frames a root stands for, with their levels.
+
+    A 4-level root is its PML4 (level 4); a legacy root's frame holds 4 PDP
+    entries, and its tables are the page directories they point to (level 2).
+    """
+    if not root & LEGACY_ROOT:
+        return [(root, LEVELS)]
+    if page is None:
+        return []
+    return [(e >> PAGE_SHIFT, 2) for e in page.cast("Q")[:4] if e & _PRESENT]
+
+
+class MediatorBase:
+    """What both policies share: the vGPU's PCI function and register BAR, guest
+    memory access, the write-protect client, the cost model and the timer."""
+
+    POLICY = ""
+    COUNTERS: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -118,6 +189,8 @@ class GvtgMediator:
         bar_base: int = VGPU_BAR_BASE,
         mem_type: int = 4,
         timer: Callable[[], int] | None = None,
+        gpu: PhysicalGpu | None = None,
+        costs: CostModel | None = None,
     ) -> None:
         self.dm = dm
         #: The caller's clock (ns), if the mediator's own time is to be measured:
@@ -126,20 +199,24 @@ class GvtgMediator:
         self.elapsed_ns = {"trapped_writes": 0, "submissions": 0}
         self.domid = domid
         self.bar_base = bar_base
+        self.gpu = gpu if gpu is not None else PhysicalGpu(oos_pages=0)
+        self.costs = costs if costs is not None else CostModel()
+        #: The cost model's CPU time of everything this mediator did (ns).
+        self.cpu_ns = 0
         self.server = DeviceModelServer(dm, domid, name="gvt-g")
         self.server.wp_handler = self.on_trapped_write
         self.pci = PciFunction(0, 2, 0, 0x8086, 0x1616, 0x030000, bars={0: BAR_SIZE})
         self.mem_type = mem_type
         self.wp: WriteProtector | None = None
-        self.trees: dict[int, TreeShadow] = {}
-        self.snapshots: dict[int, bytes] = {}
-        self.page_roots: dict[int, set[int]] = {}
-        self.protected: set[int] = set()
+        self.protected = ProtectedSet()
         self.ggtt: dict[int, int] = {}
-        #: Roots whose shadow was dropped to make room: shadowing them again is re-shadow work.
-        self.evicted: set[int] = set()
         self.clock = 0
+        self.failsafe = False
         self.stats = dict.fromkeys(self.COUNTERS, 0)
+        self._setup()
+
+    def _setup(self) -> None:
+        """The policy's own state."""
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -155,11 +232,14 @@ class GvtgMediator:
 
     def stop(self) -> None:
         """Drop every shadow, disclaim, and destroy the server."""
-        for root in list(self.trees):
-            self._evict(root, for_room=False)
+        self.drop_all()
         if self.wp is not None:
             self.wp.stop()
         self.server.stop()
+
+    def drop_all(self) -> None:
+        """Unshadow everything (the policy's own)."""
+        raise NotImplementedError
 
     # -- register BAR ------------------------------------------------------------
 
@@ -168,19 +248,28 @@ class GvtgMediator:
         if not write:
             if offset == REG_SUBMISSIONS:
                 return self.stats["submissions"]
+            if offset == REG_FAILSAFE:
+                return int(self.failsafe)
             if offset >= GGTT_BASE:
                 return self.ggtt.get((offset - GGTT_BASE) >> 3, 0)
             return 0
         if offset >= GGTT_BASE:
             self.ggtt[(offset - GGTT_BASE) >> 3] = data  # the GGTT is mediated directly
         elif offset == REG_CREATE:
-            self._tree(data)
+            self.create(data)
         elif offset == REG_DESTROY:
-            self._evict(data, for_room=False)
-            self.evicted.discard(data)
+            self.destroy(data)
         elif offset == REG_SUBMIT:
             self.submit(data)
         return 0
+
+    def create(self, root: int) -> None:
+        """The guest announced a new address space."""
+        raise NotImplementedError
+
+    def destroy(self, root: int) -> None:
+        """The guest dropped an address space."""
+        raise NotImplementedError
 
     # -- guest memory ------------------------------------------------------------
 
@@ -190,17 +279,21 @@ class GvtgMediator:
         except XenError:
             return None  # not RAM: a hostile entry; treated as not present
 
-    def _children(self, gfn: int, level: int) -> list[int]:
+    def _snapshot(self, gfn: int) -> bytes:
         page = self._page(gfn)
-        return [] if page is None else _present(page, level)
+        return bytes(page) if page is not None else bytes(PAGE_SIZE)
+
+    def _roots(self, root: int) -> list[tuple[int, int]]:
+        page = self._page(root & ~LEGACY_ROOT) if root & LEGACY_ROOT else None
+        return root_tables(page, root)
 
     def walk(self, root: int) -> dict[int, int]:
-        """The guest's tree as it is now: table gfn → level (4 = root).
+        """The guest's tree as it is now: table gfn → level (4 = PML4).
 
         Each table is mapped once per walk (issue 18: it was mapped twice).
         """
         found: dict[int, int] = {}
-        todo = [(root, LEVELS)]
+        todo = self._roots(root)
         while todo:
             gfn, level = todo.pop()
             if gfn in found:
@@ -212,9 +305,146 @@ class GvtgMediator:
             todo.extend((child, level - 1) for child in _present(page, level))
         return found
 
-    def _snapshot(self, gfn: int) -> bytes:
-        page = self._page(gfn)
-        return bytes(page) if page is not None else bytes(PAGE_SIZE)
+    def _emulate(self, req: IoReq) -> list[tuple[int, int, int]]:
+        """Write a trapped request into guest RAM, element by element (a rep
+        access goes down or up with ``df``); each written ``(gfn, offset, size)``."""
+        out = []
+        step = -req.size if req.df else req.size
+        mask = (1 << (8 * req.size)) - 1
+        for k in range(req.count):
+            addr = req.addr + k * step
+            if req.data_is_ptr:
+                src = self._page((req.data + k * step) >> PAGE_SHIFT)
+                off_src = (req.data + k * step) & (PAGE_SIZE - 1)
+                if src is None or off_src + req.size > PAGE_SIZE:
+                    continue
+                value = int.from_bytes(src[off_src : off_src + req.size], "little")
+            else:
+                value = req.data & mask
+            gfn, off = addr >> PAGE_SHIFT, addr & (PAGE_SIZE - 1)
+            page = self._page(gfn)
+            if page is None:
+                continue
+            n = min(req.size, PAGE_SIZE - off)
+            page[off : off + n] = value.to_bytes(req.size, "little")[:n]
+            out.append((gfn, off, n))
+        return out
+
+    # -- protection ------------------------------------------------------------------
+
+    def _try_protect(self, gfns: list[int]) -> bool:
+        """Protect ``gfns`` in one go; False (counted) if there is no room."""
+        assert self.wp is not None
+        self.cpu_ns += self.costs.protect_call_ns + self.costs.protect_page_ns * len(gfns)
+        try:
+            self.wp.protect(gfns)
+        except XenError as err:
+            if err.errno != _ENOMEM:
+                raise
+            self.stats["limit_hits"] += 1
+            return False
+        self.protected.add(gfns)
+        self.stats["protections"] += len(gfns)
+        return True
+
+    def _unprotect(self, gfns: list[int]) -> bool:
+        """Unprotect ``gfns``; False if the host refused (a rangeset split at the limit)."""
+        assert self.wp is not None
+        self.cpu_ns += self.costs.protect_call_ns + self.costs.protect_page_ns * len(gfns)
+        try:
+            self.wp.unprotect(gfns)
+        except XenError as err:
+            if err.errno != _ENOMEM:
+                raise
+            self.stats["unprotect_failures"] += 1
+            return False
+        self.protected.discard(gfns)
+        self.stats["unprotections"] += len(gfns)
+        return True
+
+    # -- timing ------------------------------------------------------------------------
+
+    def _timed(self, key: str, fn: Callable[[T], None], arg: T) -> None:
+        """``fn(arg)``, its time added to ``elapsed_ns[key]`` when there is a timer."""
+        if self.timer is None:
+            fn(arg)
+            return
+        t0 = self.timer()
+        try:
+            fn(arg)
+        finally:
+            self.elapsed_ns[key] += self.timer() - t0
+
+    def on_trapped_write(self, req: IoReq) -> None:
+        """A guest write to a page we protect: emulate it, keep the shadow in sync."""
+        self._timed("trapped_writes", self._trapped_write, req)
+
+    def _trapped_write(self, req: IoReq) -> None:
+        raise NotImplementedError
+
+    def submit(self, root: int) -> None:
+        """Run a workload on ``root``: bring its shadow up to date, then verify it."""
+        self._timed("submissions", self._submit, root)
+
+    def _submit(self, root: int) -> None:
+        raise NotImplementedError
+
+    def statistics(self) -> dict[str, int]:
+        """Counters plus the shadow's and the protection's size and peaks."""
+        return {
+            **self.stats,
+            "failsafe": int(self.failsafe),
+            "protected_pages": len(self.protected),
+            "protected_ranges": self.protected.runs,
+            "peak_protected_pages": self.protected.peak_pages,
+            "peak_runs": self.protected.peak_runs,
+            "mediator_cpu_ns": self.cpu_ns,
+        }
+
+
+class GvtgMediator(MediatorBase):
+    """The ``proposal-2016`` policy: protect what fits, evict LRU inactive trees,
+    re-read the rest before every submission (never shipped; see the module doc)."""
+
+    POLICY = "proposal-2016"
+    COUNTERS = (
+        "submissions",
+        "submissions_run",
+        "lost_submissions",
+        "trapped_writes",
+        "pages_shadowed",
+        "protections",
+        "unprotections",
+        "unprotect_failures",
+        "limit_hits",
+        "evictions",
+        "reshadows",
+        "pages_reread",
+        "shadow_mismatches",
+        "stale_entries",
+        "oos_syncs",
+    )
+
+    def _setup(self) -> None:
+        self.trees: dict[int, TreeShadow] = {}
+        self.snapshots: dict[int, bytes] = {}
+        self.page_roots: dict[int, set[int]] = {}
+        #: Roots whose shadow was dropped to make room: shadowing them again is re-shadow work.
+        self.evicted: set[int] = set()
+
+    def drop_all(self) -> None:
+        """Drop every tree."""
+        for root in list(self.trees):
+            self._evict(root, for_room=False)
+
+    def create(self, root: int) -> None:
+        """Shadow the new tree."""
+        self._tree(root)
+
+    def destroy(self, root: int) -> None:
+        """Drop the tree."""
+        self._evict(root, for_room=False)
+        self.evicted.discard(root)
 
     # -- shadows -------------------------------------------------------------------
 
@@ -227,6 +457,7 @@ class GvtgMediator:
                 self.evicted.discard(root)
                 self.stats["reshadows"] += 1
                 self.stats["pages_reread"] += len(tables)
+                self.cpu_ns += self.costs.reread_page_ns * len(tables)
             self._attach(tree, tables)
         return tree
 
@@ -239,22 +470,9 @@ class GvtgMediator:
             if not users:
                 self.snapshots[gfn] = self._snapshot(gfn)
                 self.stats["pages_shadowed"] += 1
+                self.cpu_ns += self.costs.shadow_page_ns
             users.add(tree.root)
         self._protect([g for g in new if g not in self.protected], tree.root)
-
-    def _try_protect(self, gfns: list[int]) -> bool:
-        """Protect ``gfns`` in one go; False (counted) if there is no room."""
-        assert self.wp is not None
-        try:
-            self.wp.protect(gfns)
-        except XenError as err:
-            if err.errno != _ENOMEM:
-                raise
-            self.stats["limit_hits"] += 1
-            return False
-        self.protected.update(gfns)
-        self.stats["protections"] += len(gfns)
-        return True
 
     def _protect(self, gfns: list[int], active: int) -> None:
         if not gfns or self._try_protect(gfns):
@@ -284,10 +502,7 @@ class GvtgMediator:
                 if gfn in self.protected:
                     unprotect.append(gfn)
         if unprotect:
-            assert self.wp is not None
-            self.wp.unprotect(unprotect)
-            self.protected.difference_update(unprotect)
-            self.stats["unprotections"] += len(unprotect)
+            self._unprotect(unprotect)
 
     def _evict(self, root: int, *, for_room: bool = True) -> None:
         tree = self.trees.pop(root, None)
@@ -300,48 +515,24 @@ class GvtgMediator:
 
     # -- trapped writes --------------------------------------------------------------
 
-    def _timed(self, key: str, fn: Callable[[T], None], arg: T) -> None:
-        """``fn(arg)``, its time added to ``elapsed_ns[key]`` when there is a timer."""
-        if self.timer is None:
-            fn(arg)
-            return
-        t0 = self.timer()
-        try:
-            fn(arg)
-        finally:
-            self.elapsed_ns[key] += self.timer() - t0
-
-    def on_trapped_write(self, req: IoReq) -> None:
-        """A guest write to a page we protect: emulate it, keep the shadow in sync."""
-        self._timed("trapped_writes", self._trapped_write, req)
-
     def _trapped_write(self, req: IoReq) -> None:
         self.stats["trapped_writes"] += 1
-        gfn = req.addr >> PAGE_SHIFT
-        page = self._page(gfn)
-        if page is None:
-            return
-        off = req.addr & (PAGE_SIZE - 1)
-        n = min(req.size, PAGE_SIZE - off)
-        page[off : off + n] = (req.data & ((1 << (8 * req.size)) - 1)).to_bytes(req.size, "little")[
-            :n
-        ]
-        if gfn in self.snapshots:
-            self.snapshots[gfn] = bytes(page)
-            for root in self.page_roots.get(gfn, ()):
-                tree = self.trees[root]
-                if tree.tables.get(gfn, 1) > 1:
-                    tree.stale_structure = True
+        self.cpu_ns += self.costs.trap_ns
+        for gfn, _off, _n in self._emulate(req):
+            if gfn in self.snapshots:
+                self.snapshots[gfn] = self._snapshot(gfn)
+                for root in self.page_roots.get(gfn, ()):
+                    tree = self.trees[root]
+                    if tree.tables.get(gfn, 1) > 1:
+                        tree.stale_structure = True
 
     # -- submission --------------------------------------------------------------------
-
-    def submit(self, root: int) -> None:
-        """Run a workload on ``root``: bring its shadow up to date, then verify it."""
-        self._timed("submissions", self._submit, root)
 
     def _submit(self, root: int) -> None:
         self.clock += 1
         self.stats["submissions"] += 1
+        self.stats["submissions_run"] += 1
+        self.cpu_ns += self.costs.submission_ns
         tree = self._tree(root)
         tree.last_used = self.clock
         unprotected = [g for g in tree.tables if g not in self.protected]
@@ -356,6 +547,7 @@ class GvtgMediator:
             if reread:
                 self.stats["reshadows"] += 1
                 self.stats["pages_reread"] += len(reread)
+                self.cpu_ns += self.costs.reread_page_ns * len(reread)
         self.verify(tree)
 
     def verify(self, tree: TreeShadow) -> int:
@@ -372,8 +564,8 @@ class GvtgMediator:
     def statistics(self) -> dict[str, int]:
         """Counters plus the current shadow's size."""
         return {
-            **self.stats,
+            **super().statistics(),
             "trees": len(self.trees),
             "shadowed_pages": len(self.snapshots),
-            "protected_pages": len(self.protected),
+            "oos_pages": 0,
         }

@@ -188,6 +188,15 @@ class Domain:
             size -= n
         return int.from_bytes(out, "little")
 
+    def write_block(self, gpa: int, raw: bytes) -> None:
+        """Bytes into one frame of guest RAM (the caller keeps ``raw`` inside it)."""
+        gfn = gpa >> PAGE_SHIFT
+        page = self.ram.get(gfn)
+        if page is None:
+            page = self.ram[gfn] = self.pages.new_page()
+        off = gpa & (PAGE_SIZE - 1)
+        page[off : off + len(raw)] = raw
+
     def write_ram(self, gpa: int, size: int, value: int) -> None:
         """Little-endian write of ``size`` bytes of guest RAM."""
         raw = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")

@@ -229,10 +229,19 @@ class VcpuIo:
         d.count("ram_accesses")
         if req.dir == IoReqDir.READ:
             return Access(Route.RAM, data=d.read_ram(req.addr, req.size), request=req)
-        if not discard:
-            step = -req.size if req.df else req.size
-            for i in range(max(req.count, 1)):
-                self._write_ram(d, req.addr + i * step, req.size, req.data)
+        if discard:
+            return Access(Route.RAM, request=req)
+        count = max(req.count, 1)
+        off = req.addr & (PAGE_SIZE - 1)
+        if count > 1 and not req.df and off + count * req.size <= PAGE_SIZE:
+            # A forward ``rep stos`` inside one frame: one slice, the same bytes
+            # and the same per-frame effects as element by element.
+            self._write_ram(d, req.addr, req.size, req.data)
+            d.write_block(req.addr, req.data.to_bytes(8, "little")[: req.size] * count)
+            return Access(Route.RAM, request=req)
+        step = -req.size if req.df else req.size
+        for i in range(count):
+            self._write_ram(d, req.addr + i * step, req.size, req.data)
         return Access(Route.RAM, request=req)
 
     @staticmethod

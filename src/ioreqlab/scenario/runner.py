@@ -20,7 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from ioreqlab import devicemodel
-from ioreqlab.dm.gvtg import GvtgMediator
+from ioreqlab.dm.gvt_gpu import GENERATIONS, PhysicalGpu
+from ioreqlab.dm.gvt_shipped import mediator_class
+from ioreqlab.dm.gvtg import MediatorBase
 from ioreqlab.dm.qemu import QemuEmulator
 from ioreqlab.errors import XenError
 from ioreqlab.host import DomainStats, Host
@@ -46,8 +48,16 @@ MEDIATOR_COUNTERS = (
     "unprotections",
     "evictions",
     "submissions",
+    "submissions_run",
+    "lost_submissions",
     "trapped_writes",
     "protections",
+    "stale_entries",
+    "oos_syncs",
+    "failsafe",
+    "peak_protected_pages",
+    "peak_runs",
+    "mediator_cpu_ns",
 )
 
 
@@ -90,6 +100,22 @@ class DesignResult:
     #: per submission; 0.0 when the run had no clock or no such event.
     ns_per_trapped_write: float = 0.0
     ns_per_submission: float = 0.0
+    #: The GVT-g policy the mediators ran, and what the shipped one adds.
+    policy: str = "shipped"
+    failsafe_vgpus: int = 0
+    lost_submissions: int = 0
+    trapped_writes: int = 0
+    stale_entries: int = 0
+    #: Over the run, summed over vGPUs (each vGPU's own peak).
+    peak_protected_pages: int = 0
+    peak_ranges: int = 0
+    oos_pages_peak: int = 0
+    oos_syncs: int = 0
+    #: The cost model's CPU time of all mediators (ms), and per second of the
+    #: guests' GPU work (submissions run × the workload's GPU time each).
+    mediator_cpu_ms: float = 0.0
+    mediator_cpu_ms_per_gpu_s: float = 0.0
+    gpu: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         """The JSON form (SPEC.md's required fields and the rest)."""
@@ -111,6 +137,18 @@ class DesignResult:
             "ns_per_trapped_write": self.ns_per_trapped_write,
             "ns_per_submission": self.ns_per_submission,
             "continuations": self.continuations,
+            "policy": self.policy,
+            "failsafe_vgpus": self.failsafe_vgpus,
+            "lost_submissions": self.lost_submissions,
+            "trapped_writes": self.trapped_writes,
+            "stale_entries": self.stale_entries,
+            "peak_protected_pages": self.peak_protected_pages,
+            "peak_ranges": self.peak_ranges,
+            "oos_pages_peak": self.oos_pages_peak,
+            "oos_syncs": self.oos_syncs,
+            "mediator_cpu_ms": self.mediator_cpu_ms,
+            "mediator_cpu_ms_per_gpu_s": self.mediator_cpu_ms_per_gpu_s,
+            "gpu": dict(self.gpu),
             "routes": dict(self.routes),
             "guests": {k: dict(v) for k, v in self.guests.items()},
             "series": [
@@ -137,7 +175,7 @@ class GuestRun:
     guest: Guest
     rng: random.Random
     qemu: QemuEmulator | None = None
-    mediator: GvtgMediator | None = None
+    mediator: MediatorBase | None = None
     driver: GpuDriver | None = None
     procs: list[GpuProcess] = field(default_factory=list)
 
@@ -180,14 +218,25 @@ def _instances(scenario: Scenario) -> list[tuple[str, DomainSpec]]:
     return out
 
 
+def physical_gpu(scenario: Scenario) -> PhysicalGpu:
+    """The scenario host's GPU: its oos pool (2016 XenGT's size unless set) and
+    shadow budget."""
+    h = scenario.host
+    oos = GENERATIONS[h.gpu].oos_pages_2016 if h.oos_pages is None else h.oos_pages
+    return PhysicalGpu(h.gpu, oos_pages=oos, shadow_pages=h.shadow_pages)
+
+
 def _build(
     host: Host,
     scenario: Scenario,
     trace: list[TraceRecord] | None,
     wp_limit: int | None = None,
     clock: Clock | None = None,
+    gpu: PhysicalGpu | None = None,
 ) -> list[GuestRun]:
     runs = []
+    gpu = gpu if gpu is not None else physical_gpu(scenario)
+    mediator = mediator_class(scenario.host.gvt_policy)
     prealloc = scenario.host.preallocate_mib << 20
     for name, spec in _instances(scenario):
         try:
@@ -214,12 +263,20 @@ def _build(
             run.qemu = QemuEmulator(dm, domid, vga=config.vga != "none" and not vgt)
             run.qemu.start()
             if vgt:
-                run.mediator = GvtgMediator(dm, domid, timer=clock)
+                run.mediator = mediator(dm, domid, timer=clock, gpu=gpu, costs=scenario.costs)
                 run.mediator.start()
                 last = min(host.domains[domid].nr_pages, LOWMEM_END_PFN) - 1
-                alloc = GuestAllocator(rng, 0x100, last, spec.workload.policy)
-                cls = HostileGpuDriver if spec.workload.kind == "hostile" else GpuDriver
-                run.driver = cls(run.guest, rng, alloc, ptes_per_table=spec.workload.ptes_per_table)
+                w = spec.workload
+                alloc = GuestAllocator(rng, 0x100, last, w.policy)
+                cls = HostileGpuDriver if w.kind == "hostile" else GpuDriver
+                run.driver = cls(
+                    run.guest,
+                    rng,
+                    alloc,
+                    shape=w.shape,
+                    ptes_per_table=w.ptes_per_table,
+                    buffer_pages=(w.buffer_pages_min, w.buffer_pages_max),
+                )
         runs.append(run)
     return runs
 
@@ -275,7 +332,8 @@ def run_design(
         node_layout=h.node_layout,
         p2t_types=h.p2t_types,
     )
-    runs = _build(host, scenario, trace, wp_limit, clock)
+    gpu = physical_gpu(scenario)
+    runs = _build(host, scenario, trace, wp_limit, clock, gpu)
     engine = Engine()
     series: list[Sample] = []
     t0 = clock() if clock else 0
@@ -304,17 +362,24 @@ def run_design(
             last.reshadows,
             _routing_ns(host, runs, clock),
         )
-    return _result(design, host, runs, series, elapsed)
+    return _result(design, host, runs, series, elapsed, scenario, gpu)
 
 
 def _result(
-    design: str, host: Host, runs: list[GuestRun], series: list[Sample], elapsed: int
+    design: str,
+    host: Host,
+    runs: list[GuestRun],
+    series: list[Sample],
+    elapsed: int,
+    scenario: Scenario,
+    gpu: PhysicalGpu,
 ) -> DesignResult:
     totals = dict.fromkeys(MEDIATOR_COUNTERS, 0)
     spent = {"trapped_writes": 0, "submissions": 0}
     guests: dict[str, dict[str, int]] = {}
     routes: dict[str, int] = {}
     accesses = continuations = 0
+    gpu_us = 0
     stats = _by_domid(host)
     for r in runs:
         d = stats[r.domid]
@@ -325,8 +390,12 @@ def _result(
             for k in MEDIATOR_COUNTERS:
                 totals[k] += med[k]
                 g[k] = med[k]
+            # A rangeset stores one range per run of frames; the p2m designs one entry a page.
+            g["peak_ranges"] = med["peak_runs" if design == "rangeset" else "peak_protected_pages"]
+            totals["peak_ranges"] = totals.get("peak_ranges", 0) + g["peak_ranges"]
             for k in spent:
                 spent[k] += r.mediator.elapsed_ns[k]
+            gpu_us += med["submissions_run"] * r.spec.gpu_us_per_submission
         guests[r.name] = g
         for key, value in counters.items():
             if key.startswith("routed_") or key in (
@@ -373,6 +442,20 @@ def _result(
         guests=guests,
         ns_per_trapped_write=_per(spent["trapped_writes"], totals.get("trapped_writes", 0)),
         ns_per_submission=_per(spent["submissions"], totals["submissions"]),
+        policy=scenario.host.gvt_policy,
+        failsafe_vgpus=totals["failsafe"],
+        lost_submissions=totals["lost_submissions"],
+        trapped_writes=totals["trapped_writes"],
+        stale_entries=totals["stale_entries"],
+        peak_protected_pages=totals["peak_protected_pages"],
+        peak_ranges=totals.get("peak_ranges", 0),
+        oos_pages_peak=gpu.oos_peak,
+        oos_syncs=totals["oos_syncs"],
+        mediator_cpu_ms=round(totals["mediator_cpu_ns"] / 1e6, 3),
+        mediator_cpu_ms_per_gpu_s=(
+            round(totals["mediator_cpu_ns"] / 1e3 / gpu_us, 3) if gpu_us else 0.0
+        ),
+        gpu=gpu.statistics(),
     )
 
 

@@ -36,14 +36,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ioreqlab.dm.gvt_gpu import GENERATIONS, VGPU_TYPES, CostModel
+from ioreqlab.dm.gvt_shipped import POLICIES as GVT_POLICIES
 from ioreqlab.hv.wp import DESIGN_NAMES
 from ioreqlab.profiles import DEFAULT_XEN, XEN_VERSIONS
 from ioreqlab.toolstack import XlCfgError, XlConfig, parse_xl_cfg
-from ioreqlab.toolstack.libxl import GPU_MAX_VMS
 
 __all__ = ["DomainSpec", "HostSpec", "Scenario", "ScenarioError", "WorkloadSpec", "load_scenario"]
 
 WORKLOAD_KINDS = ("gpu", "hostile", "devices", "idle")
+SHAPES = ("full-4level", "aliasing-3level")
 POLICIES = ("scattered", "chunked", "mixed")
 
 
@@ -64,6 +66,17 @@ class HostSpec:
     node_layout: str = "list"
     p2t_types: int = 4
     preallocate_mib: int = 0
+    #: How the GVT-g mediator shadows (:data:`ioreqlab.dm.gvt_shipped.POLICIES`).
+    gvt_policy: str = "shipped"
+    #: The physical GPU's out-of-sync pool; None: 2016 XenGT's default for the
+    #: generation (4096 BDW/SKL, 2048 HSW); 0 switches out-of-sync off (upstream).
+    oos_pages: int | None = None
+    #: Shadow pages the GPU may hold before LRU reclaim; 0: no budget.
+    shadow_pages: int = 0
+    #: The vGPU type the capacity answer counts slots for (vgpu.c's table).
+    vgpu_type: str = "8"
+    #: The GPU's mappable aperture (low graphics memory), MiB.
+    aperture_mib: int = 256
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,13 @@ class WorkloadSpec:
     policy: str = "scattered"
     destroy_every: int = 10
     submit_every: int = 1
+    #: ``full-4level`` (a PPGTT per context) or ``aliasing-3level`` (one per guest).
+    shape: str = "full-4level"
+    buffer_pages_min: int = 1
+    buffer_pages_max: int = 16
+    #: GPU time one submission's work takes (µs): the denominator of the
+    #: mediator's CPU cost per second of GPU work.
+    gpu_us_per_submission: int = 2000
 
 
 @dataclass(frozen=True)
@@ -101,6 +121,7 @@ class Scenario:
     rounds: int
     host: HostSpec
     domains: tuple[DomainSpec, ...]
+    costs: CostModel = field(default_factory=CostModel)
 
 
 def _take(table: dict[str, Any], where: str, spec: dict[str, tuple[type, Any]]) -> dict[str, Any]:
@@ -174,6 +195,7 @@ _TOP = {
     "rounds": (int, _range(1, 100_000)),
     "host": (dict, None),
     "domain": (list, None),
+    "costs": (dict, None),
 }
 _HOST = {
     "designs": (tuple, _designs),
@@ -184,6 +206,11 @@ _HOST = {
     "node_layout": (str, _one_of(("list", "rbtree"))),
     "p2t_types": (int, _range(1, 8)),
     "preallocate_mib": (int, _range(0, 1 << 20)),
+    "gvt_policy": (str, _one_of(tuple(GVT_POLICIES))),
+    "oos_pages": (int, _range(0, 1 << 20)),
+    "shadow_pages": (int, _range(0, 1 << 30)),
+    "vgpu_type": (str, _one_of(tuple(VGPU_TYPES))),
+    "aperture_mib": (int, _range(128, 4096)),
 }
 _DOMAIN = {
     "xl_cfg": (str, None),
@@ -201,7 +228,12 @@ _WORKLOAD = {
     "policy": (str, _one_of(POLICIES)),
     "destroy_every": (int, _range(0, 100_000)),
     "submit_every": (int, _range(1, 100_000)),
+    "shape": (str, _one_of(SHAPES)),
+    "buffer_pages_min": (int, _range(1, 512)),
+    "buffer_pages_max": (int, _range(1, 512)),
+    "gpu_us_per_submission": (int, _range(1, 10_000_000)),
 }
+_COSTS: dict[str, tuple[type, Any]] = {n: (int, _range(0, 10**9)) for n in CostModel().names()}
 
 
 _FREE = {
@@ -218,12 +250,14 @@ def reference() -> list[tuple[str, str, str, str, str]]:
         "[host]": {f.name: f.default for f in fields(HostSpec)},
         "[[domain]]": {"count": 1},
         "[domain.workload]": {f.name: f.default for f in fields(WorkloadSpec)},
+        "[costs]": {f.name: f.default for f in fields(CostModel)},
     }
+    defaults["[host]"]["oos_pages"] = "2016 XenGT's for the GPU (4096; 2048 on hsw)"
     rows = []
     for table, keys in (("", _TOP), ("[host]", _HOST), ("[[domain]]", _DOMAIN),
-                        ("[domain.workload]", _WORKLOAD)):  # fmt: skip
+                        ("[domain.workload]", _WORKLOAD), ("[costs]", _COSTS)):  # fmt: skip
         for key, (kind, check) in keys.items():
-            if kind in (dict, list) and key in ("host", "domain", "workload"):
+            if kind in (dict, list) and key in ("host", "domain", "workload", "costs"):
                 continue  # the tables themselves
             default = defaults[table].get(key, "—")
             if isinstance(default, tuple):
@@ -313,6 +347,11 @@ def load_scenario(
         if name is None:
             raise ScenarioError(f"{where}: the xl.cfg has no name")
         workload = WorkloadSpec(**_take(d.get("workload", {}), f"{where} workload", _WORKLOAD))
+        if workload.buffer_pages_min > workload.buffer_pages_max:
+            raise ScenarioError(
+                f"{where} workload: buffer_pages_min {workload.buffer_pages_min} is above"
+                f" buffer_pages_max {workload.buffer_pages_max}"
+            )
         domains.append(DomainSpec(name, xl, d.get("count", 1), workload))
     names = [
         f"{d.name}-{k}" if d.count > 1 else d.name for d in domains for k in range(1, d.count + 1)
@@ -320,10 +359,11 @@ def load_scenario(
     if len(set(names)) != len(names):
         raise ScenarioError(f"{source}: domain names are not unique: {', '.join(sorted(names))}")
     vgpus = sum(d.count for d in domains if d.xl.get_long("vgt", quiet=True))
-    if vgpus > GPU_MAX_VMS[host.gpu]:
+    most = GENERATIONS[host.gpu].max_vgpus
+    if vgpus > most:
         raise ScenarioError(
             f"{source}: {vgpus} vGPU guests on one {_GPU_NAMES[host.gpu]} GPU, which GVT-g"
-            f" shares among at most {GPU_MAX_VMS[host.gpu]}"
+            f" shares among at most {most}"
         )
     return Scenario(
         name=top.get("name", source),
@@ -332,6 +372,7 @@ def load_scenario(
         rounds=top.get("rounds", 30),
         host=host,
         domains=tuple(domains),
+        costs=CostModel(**_take(top.get("costs", {}), f"{source} [costs]", _COSTS)),
     )
 
 

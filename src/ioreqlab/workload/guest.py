@@ -119,15 +119,19 @@ class Guest:
     trace: list[TraceRecord] | None = None
     retries: int = 0
 
-    def access(self, space: str, addr: int, size: int, *, write: bool, data: int = 0) -> Access:
+    def access(
+        self, space: str, addr: int, size: int, *, write: bool, data: int = 0, count: int = 1
+    ) -> Access:
         """Issue one access (retrying while the hypervisor says retry)."""
         if self.trace is not None:
             self.trace.append(
-                TraceRecord(self.name, self.vcpu, space, addr, size, write, data if write else None)
+                TraceRecord(
+                    self.name, self.vcpu, space, addr, size, write, data if write else None, count
+                )
             )
         for _ in range(_MAX_RETRIES):
             got = self.host.guest_access(
-                self.domid, self.vcpu, space, addr, size, write=write, data=data
+                self.domid, self.vcpu, space, addr, size, write=write, data=data, count=count
             )
             if got.route != "retry":
                 return got
@@ -137,6 +141,10 @@ class Guest:
     def write(self, addr: int, size: int, data: int) -> Access:
         """An MMIO (or RAM) write."""
         return self.access("mmio", addr, size, write=True, data=data)
+
+    def fill(self, gfn: int, value: int) -> Access:
+        """``rep stosq`` over one frame: all 512 entries set to ``value``."""
+        return self.access("mmio", gfn << PAGE_SHIFT, 8, write=True, data=value, count=512)
 
     def read(self, addr: int, size: int) -> int:
         """An MMIO (or RAM) read; the value read."""
