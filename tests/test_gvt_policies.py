@@ -226,3 +226,32 @@ def test_a_partial_entry_write_is_shadowed_before_the_next_submission(policy: st
     assert med.stats["shadow_mismatches"] == 0
     if isinstance(med, ShippedMediator):
         assert med.stats["post_shadow_flushes"] == 1
+
+
+@pytest.mark.parametrize("policy", ["shipped", "proposal-2016"])
+def test_a_2m_page_has_no_table_below_it(policy: str) -> None:
+    host = Host(design="p2m")
+    cls = ShippedMediator if policy == "shipped" else GvtgMediator
+    domid = host.create_domain(memory_mib=1024, name="h")
+    dm = devicemodel.open(host, 0)
+    med = cls(dm, domid, gpu=PhysicalGpu(oos_pages=0))
+    med.start()
+    rng = random.Random(2)
+    alloc = GuestAllocator(rng, 0x100, 0x3FFF, "scattered")
+    drv = GpuDriver(Guest(host, domid, "h"), rng, alloc, huge_2m_percent=100, ptes_per_table=4)
+    proc = drv.create_process(leaves=3)
+    drv.submit(proc)
+    # PML4 + scratch PDP/PD/PT + one PDP + one PD; the three leaves are 2 MiB PDEs.
+    assert drv.huge_2m == 3
+    assert proc.leaves == []
+    assert len(med.protected) == 6
+    assert med.stats["shadow_mismatches"] == 0
+
+
+def test_huge_pages_need_a_full_ppgtt() -> None:
+    host = Host(design="p2m")
+    domid = host.create_domain(memory_mib=256, name="x")
+    rng = random.Random(0)
+    alloc = GuestAllocator(rng, 0x100, 0xFFF)
+    with pytest.raises(ValueError, match="2 MiB pages need a full 4-level PPGTT"):
+        GpuDriver(Guest(host, domid, "x"), rng, alloc, shape="aliasing-3level", huge_2m_percent=10)

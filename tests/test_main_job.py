@@ -511,3 +511,49 @@ def test_the_mediators_own_time_is_measured_only_with_a_clock(scenario_file: Pat
     assert (
         untimed.to_json()["limit_hits"] == timed.to_json()["limit_hits"]
     )  # timing changes no count
+
+
+def test_run_json_has_the_shipped_policy_fields(scenario_file: Path) -> None:
+    # Issue 14: per design and per vGPU guest.
+    sc = load_scenario(scenario_file.read_text(), "s", read=lambda n: PLAIN)
+    r = run_design(sc, "rangeset", wp_limit=16).to_json()
+    for key in ("failsafe_vgpus", "peak_protected_pages", "peak_ranges", "trapped_writes",
+                "oos_pages_peak", "oos_syncs", "mediator_cpu_ms", "policy"):  # fmt: skip
+        assert key in r, key
+    guests = r["guests"]
+    assert isinstance(guests, dict)
+    vgpu = next(v for v in guests.values() if "failsafe" in v)
+    for key in ("failsafe", "peak_protected_pages", "peak_ranges", "trapped_writes",
+                "oos_pages_peak", "oos_syncs", "mediator_cpu_ms"):  # fmt: skip
+        assert key in vgpu, key
+    assert r["failsafe_vgpus"] == 2  # 16 ranges: neither vGPU's tree fits
+    p2m = run_design(sc, "p2m").to_json()
+    assert p2m["peak_ranges"] == p2m["peak_protected_pages"]  # one entry per page
+
+
+@pytest.mark.parametrize(
+    ("workload", "message"),
+    [
+        ("shape = 'aliasing-3level'\nhuge_2m_percent = 5\n", "huge_2m_percent needs shape"),
+        ("buffer_pages_min = 9\nbuffer_pages_max = 2\n", "buffer_pages_min 9 is above"),
+        ("shape = 'tiled'\n", "shape must be one of full-4level, aliasing-3level"),
+    ],
+)
+def test_bad_gpu_workloads_are_refused(workload: str, message: str) -> None:
+    text = (
+        "[host]\ngvt_policy = 'shipped'\n[[domain]]\n"
+        'xl_cfg = """\nname = "g"\ntype = "hvm"\nmemory = 512\nvgt = 1\n"""\n'
+        f"[domain.workload]\nkind = 'gpu'\n{workload}"
+    )
+    with pytest.raises(ScenarioError, match=message):
+        load_scenario(text, "bad")
+
+
+def test_an_unknown_gvt_policy_or_cost_is_refused() -> None:
+    base = "[[domain]]\nxl_cfg = 'name=\"a\"'\n"
+    with pytest.raises(ScenarioError, match="gvt_policy must be one of shipped, proposal-2016"):
+        load_scenario("[host]\ngvt_policy = 'lazy'\n" + base, "bad")
+    with pytest.raises(ScenarioError, match=r"\[costs\]: unknown key 'trap_us'"):
+        load_scenario("[costs]\ntrap_us = 5\n" + base, "bad")
+    sc = load_scenario("[costs]\ntrap_ns = 1\n" + base, "ok")
+    assert sc.costs.trap_ns == 1

@@ -170,7 +170,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
     )  # fmt: skip
     bar.close()
-    print(f"ioreqlab run: {scenario.name} (seed {scenario.seed}, {scenario.rounds} rounds)")
+    print(
+        f"ioreqlab run: {scenario.name} (seed {scenario.seed}, {scenario.rounds} rounds,"
+        f" GVT-g policy {scenario.host.gvt_policy})"
+    )
     if scenario.description:
         print(scenario.description)
     print()

@@ -27,7 +27,13 @@ COLUMNS = (
     ("tracked pages", "tracked_pages"),
     ("ranges/entries", "stored_ranges"),
     ("Xen heap B", "heap_bytes"),
+    ("peak ranges", "peak_ranges"),
     ("limit hits", "limit_hits"),
+    ("vGPUs failsafe", "failsafe_vgpus"),
+    ("lost submits", "lost_submissions"),
+    ("trapped writes", "trapped_writes"),
+    ("oos syncs", "oos_syncs"),
+    ("mediator CPU ms", "mediator_cpu_ms"),
     ("unprotect", "unprotections"),
     ("re-shadows", "reshadows"),
     ("pages re-read", "pages_reread"),
@@ -49,7 +55,13 @@ LEGEND = (
     ("tracked pages", "guest pages write-protected at the end of the run"),
     ("ranges/entries", "what the design stores for them: rangeset ranges, or p2m/p2t entries"),
     ("Xen heap B", "Xen heap bytes those structures take (p2m: none, the p2m has room)"),
+    ("peak ranges", "the most the design stored at once (the limit a guest needs)"),
     ("limit hits", "protections refused (-ENOMEM): the limit, or the heap, was full"),
+    ("vGPUs failsafe", "vGPUs whose GPU work stopped: a protection was refused (shipped)"),
+    ("lost submits", "submissions not run because their vGPU was in failsafe"),
+    ("trapped writes", "guest writes to protected table pages, emulated by the mediator"),
+    ("oos syncs", "out-of-sync table pages compared and re-protected before submissions"),
+    ("mediator CPU ms", "the cost model's CPU time of all that work ([costs]; estimates)"),
     ("unprotect", "pages the mediator stopped protecting (trees destroyed or evicted)"),
     ("re-shadows", "page-table trees shadowed again after losing protection"),
     ("pages re-read", "guest pages read again to rebuild those shadows"),
@@ -173,7 +185,12 @@ def design_summaries(results: Mapping[str, DesignResult]) -> list[str]:
     """One line per design: who hit what."""
     out = []
     for name, r in results.items():
-        if r.limit_hits:
+        dead = sorted(g for g, v in r.guests.items() if v.get("failsafe"))
+        if r.limit_hits and r.policy == "shipped":
+            what = f"{r.limit_hits:,} protection{'s' if r.limit_hits != 1 else ''} refused; " + (
+                f"failsafe (GPU work stopped): {', '.join(dead)}" if dead else "no vGPU in failsafe"
+            )
+        elif r.limit_hits:
             what = (
                 f"{r.limit_hits:,} protection{'s' if r.limit_hits != 1 else ''} refused, "
                 f"{r.reshadows:,} tree{'s' if r.reshadows != 1 else ''} re-shadowed "

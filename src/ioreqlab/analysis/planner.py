@@ -168,7 +168,7 @@ def _one(args: tuple[Scenario, int, int]) -> _Run:
     design = "p2m" if limit == 0 else "rangeset"
     r = run_design(replace(scenario, seed=seed), design, wp_limit=limit or None)
     failed = tuple(sorted(g for g, v in r.guests.items() if v.get("failsafe")))
-    peaks = tuple(sorted((g, v["peak_runs"]) for g, v in r.guests.items() if "peak_runs" in v))
+    peaks = tuple(sorted((g, int(v["peak_runs"])) for g, v in r.guests.items() if "peak_runs" in v))
     return _Run(
         limit, seed, r.limit_hits, r.reshadows, r.pages_reread, r.submissions,
         r.lost_submissions, failed, peaks,

@@ -157,6 +157,7 @@ class ShippedMediator(MediatorBase):
         #: Pages still protected although their shadow is gone (an unprotect refused).
         self.stuck: set[int] = set()
         self._trap_gfn: int | None = None
+        self.oos_peak = 0
 
     # -- shadow pages ------------------------------------------------------------
 
@@ -362,6 +363,7 @@ class ShippedMediator(MediatorBase):
         if self._unprotect([spt.gfn]):
             spt.out_of_sync = True
             self.oos_list[spt.gfn] = None
+            self.oos_peak = max(self.oos_peak, len(self.oos_list))
 
     def _sync(self, spt: Spt) -> bool:
         """``ppgtt_set_guest_page_sync``: protect again, then re-shadow what changed."""
@@ -474,6 +476,7 @@ class ShippedMediator(MediatorBase):
             "trees": sum(1 for mm in self.mms.values() if mm.shadowed),
             "shadowed_pages": len(self.spts),
             "oos_pages": len(self.oos_list),
+            "oos_pages_peak": self.oos_peak,
         }
 
 

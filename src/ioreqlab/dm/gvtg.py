@@ -105,10 +105,17 @@ class TreeShadow:
     stale_structure: bool = False
 
 
+#: PDE bit 7: a 2 MiB page, no table below it.
+_PSE = 1 << 7
+
+
 def _present(page: memoryview, level: int) -> list[int]:
-    """The frames a table's present entries point to (none below level 2)."""
+    """The table frames a table's present entries point to (none below level 2;
+    a level-2 entry with PS maps a 2 MiB page, not a table)."""
     if level <= 1:
         return []
+    if level == 2:
+        return [e >> PAGE_SHIFT for e in page.cast("Q") if e & _PRESENT and not e & _PSE]
     return [e >> PAGE_SHIFT for e in page.cast("Q") if e & _PRESENT]
 
 
@@ -568,4 +575,5 @@ class GvtgMediator(MediatorBase):
             "trees": len(self.trees),
             "shadowed_pages": len(self.snapshots),
             "oos_pages": 0,
+            "oos_pages_peak": 0,
         }

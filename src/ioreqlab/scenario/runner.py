@@ -58,6 +58,7 @@ MEDIATOR_COUNTERS = (
     "peak_protected_pages",
     "peak_runs",
     "mediator_cpu_ns",
+    "oos_pages_peak",
 )
 
 
@@ -95,7 +96,7 @@ class DesignResult:
     routes: dict[str, int]
     continuations: int
     series: tuple[Sample, ...]
-    guests: dict[str, dict[str, int]] = field(default_factory=dict)
+    guests: dict[str, dict[str, int | float]] = field(default_factory=dict)
     #: The mediators' own time (the model's, on this machine) per trapped write and
     #: per submission; 0.0 when the run had no clock or no such event.
     ns_per_trapped_write: float = 0.0
@@ -276,6 +277,7 @@ def _build(
                     shape=w.shape,
                     ptes_per_table=w.ptes_per_table,
                     buffer_pages=(w.buffer_pages_min, w.buffer_pages_max),
+                    huge_2m_percent=w.huge_2m_percent,
                 )
         runs.append(run)
     return runs
@@ -376,7 +378,7 @@ def _result(
 ) -> DesignResult:
     totals = dict.fromkeys(MEDIATOR_COUNTERS, 0)
     spent = {"trapped_writes": 0, "submissions": 0}
-    guests: dict[str, dict[str, int]] = {}
+    guests: dict[str, dict[str, int | float]] = {}
     routes: dict[str, int] = {}
     accesses = continuations = 0
     gpu_us = 0
@@ -384,15 +386,17 @@ def _result(
     for r in runs:
         d = stats[r.domid]
         counters = dict(d.counters)
-        g = {"tracked_pages": d.tracked_pages}
+        g: dict[str, int | float] = {"tracked_pages": d.tracked_pages}
         if r.mediator is not None:
             med = r.mediator.statistics()
             for k in MEDIATOR_COUNTERS:
                 totals[k] += med[k]
                 g[k] = med[k]
             # A rangeset stores one range per run of frames; the p2m designs one entry a page.
-            g["peak_ranges"] = med["peak_runs" if design == "rangeset" else "peak_protected_pages"]
-            totals["peak_ranges"] = totals.get("peak_ranges", 0) + g["peak_ranges"]
+            peak = med["peak_runs" if design == "rangeset" else "peak_protected_pages"]
+            g["peak_ranges"] = peak
+            totals["peak_ranges"] = totals.get("peak_ranges", 0) + peak
+            g["mediator_cpu_ms"] = round(med["mediator_cpu_ns"] / 1e6, 3)
             for k in spent:
                 spent[k] += r.mediator.elapsed_ns[k]
             gpu_us += med["submissions_run"] * r.spec.gpu_us_per_submission

@@ -99,6 +99,8 @@ class WorkloadSpec:
     #: GPU time one submission's work takes (µs): the denominator of the
     #: mediator's CPU cost per second of GPU work.
     gpu_us_per_submission: int = 2000
+    #: Share (%) of new leaf slots bound as 2 MiB pages (full PPGTT, bdw/skl).
+    huge_2m_percent: int = 0
 
 
 @dataclass(frozen=True)
@@ -232,6 +234,7 @@ _WORKLOAD = {
     "buffer_pages_min": (int, _range(1, 512)),
     "buffer_pages_max": (int, _range(1, 512)),
     "gpu_us_per_submission": (int, _range(1, 10_000_000)),
+    "huge_2m_percent": (int, _range(0, 100)),
 }
 _COSTS: dict[str, tuple[type, Any]] = {n: (int, _range(0, 10**9)) for n in CostModel().names()}
 
@@ -347,6 +350,11 @@ def load_scenario(
         if name is None:
             raise ScenarioError(f"{where}: the xl.cfg has no name")
         workload = WorkloadSpec(**_take(d.get("workload", {}), f"{where} workload", _WORKLOAD))
+        if workload.huge_2m_percent and (workload.shape != "full-4level" or host.gpu == "hsw"):
+            raise ScenarioError(
+                f"{where} workload: huge_2m_percent needs shape full-4level on bdw or skl"
+                " (i915 maps 2 MiB pages only in a 48-bit PPGTT)"
+            )
         if workload.buffer_pages_min > workload.buffer_pages_max:
             raise ScenarioError(
                 f"{where} workload: buffer_pages_min {workload.buffer_pages_min} is above"

@@ -21,6 +21,13 @@ Two shapes:
   (``i915_gem_init_aliasing_ppgtt`` → ``allocate_va_range(0, total)``) before
   the vGPU is told, and all contexts share it.
 
+2 MiB pages: with ``huge_2m_percent``, that share of new leaf slots of a
+full PPGTT is bound as one 2 MiB PDE (bit 7, PS) with no page table below it,
+as i915 does where the platform lists ``I915_GTT_PAGE_SIZE_2M`` (gen8's
+``page_sizes`` in i915_pci.c of 4.15–5.x; later kernels dropped it).  64 KiB
+pages are left out: GVT-g splits them into 4 KiB shadow entries
+(``split_64KB_gtt_entry``), so they cost entries, never table pages.
+
 Buffers: binding a buffer of N pages writes N consecutive PTEs; a leaf table
 is filled by buffers up to ``ptes_per_table`` entries (tens to 512 in a real
 address space), buffer sizes drawn from ``buffer_pages``.  Churn rebinds a
@@ -40,6 +47,8 @@ __all__ = ["SHAPES", "GpuDriver", "GpuProcess", "HostileGpuDriver"]
 
 _PRESENT = 1
 _RW = 2
+#: PDE bit 7: the entry maps a 2 MiB page.
+_PS = 1 << 7
 _FANOUT = 512
 SHAPES = ("full-4level", "aliasing-3level")
 #: The aliasing PPGTT spans the 4 GiB GGTT range: 4 PDs of 512 PTs.
@@ -86,9 +95,14 @@ class GpuDriver:
         ptes_per_table: int = 64,
         buffer_pages: tuple[int, int] = (1, 16),
         data_pages: tuple[int, int] = (0x1000, 0x3FFFF),
+        huge_2m_percent: int = 0,
     ) -> None:
         if shape not in SHAPES:
             raise ValueError(f"unknown PPGTT shape {shape!r} (known: {', '.join(SHAPES)})")
+        if huge_2m_percent and shape != "full-4level":
+            raise ValueError("2 MiB pages need a full 4-level PPGTT")
+        self.huge_2m_percent = huge_2m_percent
+        self.huge_2m = 0
         self.guest = guest
         self.rng = rng
         self.alloc = alloc
@@ -192,6 +206,11 @@ class GpuDriver:
             i4, i3, i2 = self._leaf_slot(proc)
             pdp = self._ensure(proc, proc.root, i4, 3)
             pd = self._ensure(proc, pdp, i3, 2)
+            if self.huge_2m_percent and self.rng.randrange(100) < self.huge_2m_percent:
+                base = self._data_page() & ~(_FANOUT - 1)  # 2 MiB aligned
+                self._write(pd, i2, _entry(base) | _PS)  # a 2 MiB page: no table below
+                self.huge_2m += 1
+                continue
             pt = self._ensure(proc, pd, i2, 1)
             proc.leaves.append(pt)
             self._bind(pt, 0, self.ptes_per_table)
