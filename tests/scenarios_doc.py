@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ioreqlab.dm.gvt_gpu import COST_SOURCES
 from ioreqlab.scenario.spec import SCENARIO_MAX_BYTES, SCENARIO_MAX_NESTING, reference
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,16 +24,35 @@ END = "<!-- end of reference -->"
 KINDS = """\
 Workload kinds (`[domain.workload] kind`), one turn per round each:
 
-- `gpu` — a GPU driver (i915-like): in round 0 it creates `processes` address spaces of
-  `leaves` leaf page tables; each turn it picks one, rewrites `churn` PTEs, adds `grow`
-  tables, submits work every `submit_every` turns and, every `destroy_every` turns,
-  destroys that process and creates a new one. Its vGPU's mediator write-protects every
-  page-table page (needs `vgt = 1`).
+- `gpu` — a GPU driver writing its page tables in i915's order (a new table is filled
+  with scratch entries, linked into its parent, then its PTEs are written): in round 0
+  it creates `processes` contexts — with `shape = "full-4level"` each its own 48-bit
+  PPGTT of `leaves` leaf tables, with `"aliasing-3level"` all sharing the one legacy
+  PPGTT whose 2,048 page tables exist from the start; each turn it picks one, rebinds
+  buffers over `churn` PTEs, adds `grow` tables, submits work every `submit_every`
+  turns and, every `destroy_every` turns, closes that context and opens a new one. Its
+  vGPU's mediator shadows the page tables under `[host] gvt_policy` (needs `vgt = 1`).
 - `hostile` — the same driver spreading its trees over as many frames as it can, from
   anywhere in guest memory, and never destroying anything (needs `vgt = 1`).
 - `devices` — a guest using the emulated platform: a line on the UART every turn, a PCI
   probe through CF8/CFC every 5th turn, a BAR moved every 10th.
 - `idle` — does nothing on its turns.
+
+GVT-g policies (`[host] gvt_policy`):
+
+- `shipped` — what GVT-g does (gtt.c, 2016 XenGT and upstream): every table page of
+  every shadowed tree is write-protected, a trapped write linking a table shadows it
+  at once, a refused protection sends the vGPU into failsafe at its next submission
+  (its GPU work stops); leaf tables written twice go out of sync, using the physical
+  GPU's pool of `oos_pages` (shared by its vGPUs); past `shadow_pages`, the least
+  recently used address space is unshadowed.
+- `proposal-2016` — the fallback proposed in the thread and never shipped: protect what
+  fits, evict inactive trees, re-read the rest before each submission.
+
+What each `[costs]` default stands for (all are estimates; no measurement of XenGT on
+Xen 4.7 gives them one by one):
+
+{costs}
 
 A *round* is one turn of every guest, in an order shuffled per round from the seed. It is
 not a unit of time: what a turn costs depends on the workload, and the model counts
@@ -45,12 +65,13 @@ def render_section() -> str:
         f"| `{table}` | `{key}` | {kind} | {default} | {allowed} |"
         for table, key, kind, default, allowed in reference()
     )
+    costs = "\n".join(f"- `{k}`: {v}" for k, v in COST_SOURCES.items())
     return (
         f"{BEGIN}\n\n## Every key\n\n"
         f"Checked by the loader before anything runs; a scenario is at most "
         f"{SCENARIO_MAX_BYTES >> 20} MiB, nested at most {SCENARIO_MAX_NESTING} deep.\n\n"
         "| table | key | type | default | allowed |\n|---|---|---|---|---|\n"
-        f"{rows}\n\n{KINDS}\n{END}\n"
+        f"{rows}\n\n{KINDS.format(costs=costs)}\n{END}\n"
     )
 
 
