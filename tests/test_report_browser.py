@@ -122,7 +122,7 @@ def test_the_run_report_shows_everything_offline(scenario: Path, tmp_path: Path)
                    "protections refused"):  # fmt: skip
         assert needed in text, needed
     tables = {name: (rows, cols) for name, rows, cols in got["tables"]}
-    assert tables["comparison"] == (19, 4)  # a header and 18 quantities; a column per design
+    assert tables["comparison"] == (20, 4)  # a header and 19 quantities; a column per design
     assert tables["guests"][0] == 1 + 3 * 3  # every design x every guest
     images = got["images"]
     assert [i[0] for i in images] == [

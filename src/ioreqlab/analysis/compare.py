@@ -34,6 +34,7 @@ COLUMNS = (
     ("trapped writes", "trapped_writes"),
     ("oos syncs", "oos_syncs"),
     ("mediator CPU ms", "mediator_cpu_ms"),
+    ("CPU ms/GPU s", "mediator_cpu_ms_per_gpu_s"),
     ("unprotect", "unprotections"),
     ("re-shadows", "reshadows"),
     ("pages re-read", "pages_reread"),
@@ -62,6 +63,7 @@ LEGEND = (
     ("trapped writes", "guest writes to protected table pages, emulated by the mediator"),
     ("oos syncs", "out-of-sync table pages compared and re-protected before submissions"),
     ("mediator CPU ms", "the cost model's CPU time of all that work ([costs]; estimates)"),
+    ("CPU ms/GPU s", "that CPU time per second of the guests' GPU work (slower, in numbers)"),
     ("unprotect", "pages the mediator stopped protecting (trees destroyed or evicted)"),
     ("re-shadows", "page-table trees shadowed again after losing protection"),
     ("pages re-read", "guest pages read again to rebuild those shadows"),
@@ -91,6 +93,8 @@ def cell(r: DesignResult, key: str) -> str:
     value = getattr(r, key)
     if key in ("ns_per_trapped_write", "ns_per_submission"):
         return f"{value / 1000:,.1f}"  # printed in µs
+    if key == "mediator_cpu_ms_per_gpu_s":
+        return f"{value:,.2f}"
     return f"{value:,.0f}" if isinstance(value, float) else f"{value:,}"
 
 

@@ -43,9 +43,10 @@ intel/Igvtg-kernel); both behave alike in what the model follows:
   reclaim an address space of the vGPU whose trapped write is being handled
   (gtt.c may; it would free the table being written).
 
-What is left out: context and ring-buffer pages (XenGT shadows the context
-image at submission, it does not keep it protected: ``wp_submitted_ctx``
-defaults off in 2016 ``vgt``); 64 KiB entries (split into 4 KiB shadow entries,
+What is left out: context and ring-buffer pages (2016 ``vgt`` keeps a context
+protected only with ``shadow_execlist_context = NORMAL_CTX_SHADOW``; its default 0
+and ``wp_submitted_ctx = false`` leave none protected; upstream copies the
+context at submission); 64 KiB entries (split into 4 KiB shadow entries,
 so they cost entries, not pages); 2 MiB entries are followed (a PDE with PS
 has no table below it).
 """
