@@ -115,9 +115,10 @@ def test_run_scenario_file_json_and_plots(scenario_file: Path, tmp_path: Path) -
     assert pngs == ["heap_and_ranges.png", "reshadow_vs_limit.png", "routing_vs_tracked.png"]
     assert all((plots / p).read_bytes().startswith(b"\x89PNG") for p in pngs)
     # Issue 16: the extra sweep is announced, with its size.
-    assert "an extra sweep of the rangeset design, 5 limits x 1 seed (5 runs of 6 rounds)" in (
-        proc.stderr
-    )
+    assert (
+        "an extra sweep of the rangeset design, 5 limits x 1 seed, plus one run to measure"
+        " the need and the need and the cap themselves (about 7 runs of 6 rounds)"
+    ) in proc.stderr
 
 
 def test_plots_without_the_rangeset_design_run_no_sweep(tmp_path: Path) -> None:
@@ -155,11 +156,11 @@ def test_the_sweep_plot_marks_the_limit_and_the_recommendation(
     fig = drawn[1]  # heap, then the sweep
     axes = fig.get_axes()
     assert [ax.get_ylabel().split("\n")[1] for ax in axes] == [
-        "(pages per run)", "(trees per run)", "(refusals per run)"
+        "(vGPUs per run)", "(pages per run)", "(trees per run)", "(refusals per run)"
     ]  # fmt: skip
-    labels = axes[0].get_legend_handles_labels()[1]
+    labels = axes[1].get_legend_handles_labels()[1]
     assert labels == ["pages re-read", "guests' limit (256)", "recommended (1,024)"]
-    assert axes[0].get_title() == "t: rangeset design, re-shadow work versus limit"
+    assert axes[0].get_title() == ("t: rangeset design: failsafe and re-shadow work versus limit")
     plt.close("all")
 
 

@@ -33,9 +33,14 @@ def run_plots(where: str | None, scenario: Scenario, results: dict[str, Any]) ->
     sweep, recommended = None, None
     if "rangeset" in scenario.host.designs:
         n = len(PLOT_LIMITS)
+        extra = ""
+        if scenario.host.gvt_policy == "shipped":
+            # plan() also measures the need (one p2m run) and runs it and the host's cap.
+            extra = ", plus one run to measure the need and the need and the cap themselves"
+            n += 2
         sys.stderr.write(
-            f"ioreqlab: plots: an extra sweep of the rangeset design, {n} limits x 1 seed "
-            f"({n} runs of {scenario.rounds} rounds)\n"
+            f"ioreqlab: plots: an extra sweep of the rangeset design, {len(PLOT_LIMITS)} "
+            f"limits x 1 seed{extra} (about {n} runs of {scenario.rounds} rounds)\n"
         )
         bar = progress_bar(n, "sweep", unit="run")
         planned = plan(

@@ -3,7 +3,7 @@
 * ``heap_and_ranges.png`` — Xen heap bytes for tracking (KiB), and stored
   ranges/entries, round by round, one line per design;
 * ``reshadow_vs_limit.png`` — the planner's sweep of the rangeset design:
-  pages re-read, trees re-shadowed and protections refused against
+  vGPUs in failsafe, pages re-read, trees re-shadowed and protections refused against
   ``max_wp_ram_ranges``, one panel per unit, with the guests' limit and the
   planner's recommendation marked (only when a sweep is given);
 * ``routing_vs_tracked.png`` — the model's own routing time (this machine's,
@@ -100,11 +100,12 @@ def sweep_plot(
     """The planner's sweep: one panel per unit, the limit and the recommendation marked."""
     limits = [p.limit for p in sweep]
     panels = (
+        ("vGPUs in failsafe", "vGPUs", [p.failsafe_vgpus for p in sweep], "x"),
         ("pages re-read", "pages", [p.pages_reread for p in sweep], "o"),
         ("trees re-shadowed", "trees", [p.reshadows for p in sweep], "s"),
         ("protections refused", "refusals", [p.limit_hits for p in sweep], "^"),
     )
-    fig, axes = plt.subplots(3, 1, figsize=(8, 8), sharex=True)
+    fig, axes = plt.subplots(4, 1, figsize=(8, 10), sharex=True)
     for ax, (what, unit, values, marker) in zip(axes, panels, strict=True):
         ax.plot(limits, values, marker=marker, label=what)
         ax.set_ylabel(f"{what}\n({unit} per run)")
@@ -117,5 +118,5 @@ def sweep_plot(
         ax.legend(fontsize="small")
     axes[-1].set_xscale("log", base=2)
     axes[-1].set_xlabel("max_wp_ram_ranges")
-    axes[0].set_title(_titled(title, "rangeset design, re-shadow work versus limit"))
+    axes[0].set_title(_titled(title, "rangeset design: failsafe and re-shadow work versus limit"))
     return _png(fig)
