@@ -24,6 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.mutation_triage import TRIAGE
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build" / "mutate"
 DOC = ROOT / "docs" / "mutation.md"
@@ -33,7 +35,7 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rangeset": (
         ("rangeset.py",),
         ("test_rangeset_props", "test_rangeset_vectors", "test_rangeset_memory",
-         "test_pins"),
+         "test_rangeset_blocks", "test_pins"),
     ),
     "p2m-p2t": (("p2m.py", "p2t.py"), ("test_wp_designs", "test_wp_tables", "test_wp_session")),
     "hv-ioreq": (
@@ -187,17 +189,30 @@ def write_doc() -> None:
     lines += [
         "",
         "Survivors that change only an error's message (the errno and the state stay",
-        "the same) are listed by name; every other survivor is shown with its diff and",
-        "is still to be triaged: pinned by a test, or explained as equivalent.",
+        "the same) are listed by name. The others are triaged in",
+        "`tests/mutation_triage.py`: *pinned* (a test added since the stage ran kills it;",
+        "the next run of the stage counts it as killed) or *equivalent* (no behaviour Xen",
+        "or GVT-g defines changes, with the reason); what is left is still to triage.",
     ]
     for r in records:
         diffs = r.get("diffs", {})
         wording = [m for m in r["survivors"] if message_only(diffs.get(m, []))]
         rest = [m for m in r["survivors"] if m not in wording]
+        pinned = [m for m in rest if TRIAGE.get(m, "").startswith("pinned")]
+        equivalent = [m for m in rest if TRIAGE.get(m, "").startswith(("equivalent", "message"))]
+        left = [m for m in rest if m not in pinned and m not in equivalent]
         lines += ["", f"## Surviving mutants: {r['stage']}", ""]
         lines += [f"Message only ({len(wording)}): " + ", ".join(f"`{m}`" for m in wording)]
-        lines += ["", f"To triage ({len(rest)}):"]
-        for m in rest:
+        if pinned:
+            lines += ["", f"Pinned since the run ({len(pinned)}):", ""]
+            lines += [f"- `{m}`: {TRIAGE[m].removeprefix('pinned: ')}" for m in pinned]
+        if equivalent:
+            lines += ["", f"Equivalent ({len(equivalent)}):", ""]
+            for m in equivalent:
+                changed = " / ".join(x[1:].strip() for x in diffs.get(m, []) if x[:1] == "+")
+                lines += [f"- `{m}` (`{changed}`): {TRIAGE[m]}"]
+        lines += ["", f"To triage ({len(left)}):"]
+        for m in left:
             lines += ["", f"- `{m}`", "", "  ```diff", *(f"  {x}" for x in diffs.get(m, [])),
                       "  ```"]  # fmt: skip
     DOC.write_text("\n".join(lines) + "\n")

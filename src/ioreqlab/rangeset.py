@@ -358,9 +358,9 @@ class RangeSetBase:
         grow_other = (self.nr_ranges - other.nr_ranges) * other._node_cost
         if grow_self > 0 and not self._alloc.allocate(grow_self):
             raise XenENOMEM(f"{self._name}: cannot take {other.nr_ranges} swapped nodes")
+        # The two growths have opposite signs: when the other side is refused,
+        # this side has not grown, so there is nothing to give back.
         if grow_other > 0 and not other._alloc.allocate(grow_other):
-            if grow_self > 0:
-                self._alloc.free(grow_self)
             raise XenENOMEM(f"{other._name}: cannot take {self.nr_ranges} swapped nodes")
         if grow_self < 0:
             self._alloc.free(-grow_self)
@@ -482,9 +482,6 @@ class RangeSet(RangeSetBase):
             starts.append([])
             ends.append([])
             firsts.append(0)
-        if b == len(starts):  # one past the end: append to the last block
-            b = len(starts) - 1
-            i = len(starts[b])
         blk_s, blk_e = starts[b], ends[b]
         take = min(k, len(blk_s) - i)
         blk_s[i : i + take] = [s for s, _ in new]

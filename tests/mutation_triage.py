@@ -1,0 +1,113 @@
+"""Verdicts on surviving mutants (issue 17): which test now pins each, or why it is equivalent.
+
+``python -m tests.mutation --doc`` reads this table: a survivor listed here as
+``pinned: ...`` is killed by a test added after its stage ran (checked by re-running
+that mutant against today's tests); ``equivalent: ...`` changes no behaviour Xen (or
+GVT-g) defines, for the reason given; ``message: ...`` changes only an error's text.
+"""
+
+from __future__ import annotations
+
+_R = "ioreqlab.rangeset."
+_BLOCKS = "tests/test_rangeset_blocks.py"
+
+_NAME_ARG = "message: the argument only names the value in the error text (same errno, same state)"
+_GUARD = (
+    "equivalent: the fast path's guard only sends more valid input to _check_range, which "
+    "returns for it, and the add goes on unchanged"
+)
+_ZIP = "equivalent: the start and end lists always have the same lengths, so zip never truncates"
+_ORACLE = (
+    "equivalent: check_invariants is the tests' oracle; a weaker assertion or another "
+    "message changes no operation's result (the results are pinned against the linked list)"
+)
+_LAYOUT = (
+    "equivalent: where a block splits is internal layout; every operation gives the same "
+    "answer (tests/test_rangeset_blocks.py drives split blocks against the linked list)"
+)
+_TO_GENERAL = (
+    "equivalent: the fast path declines a case it used to take, and the general path "
+    "gives the same ranges and node count"
+)
+_SWAP_SIGN = (
+    "equivalent: growths are multiples of the node cost (48 or 64 bytes), so > 0 and > 1, "
+    "< 0 and < 1 agree, and a zero growth frees or allocates nothing"
+)
+_FIND = "equivalent: every caller of _find tests the block for < 0 and then ignores the index"
+
+TRIAGE: dict[str, str] = {
+    # pinned by tests added after the rangeset stage ran (re-run against them: killed)
+    **{
+        _R + m: f"pinned: {_BLOCKS}::{t}"
+        for m, t in {
+            "xǁRangeSetBaseǁpurge__mutmut_5": "test_purge_leaves_nothing",
+            "xǁRangeSetBaseǁ_check_swap__mutmut_20": "test_swap_moves_heap_charges_between_accounts",
+            "xǁRangeSetBaseǁ_check_swap__mutmut_37": "test_swap_moves_heap_charges_between_accounts",
+            "xǁRangeSetBaseǁ_check_swap__mutmut_38": "test_swap_moves_heap_charges_between_accounts",
+            "xǁRangeSetǁ_split_block__mutmut_10": "test_small_blocks_agree_with_the_linked_list_everywhere",
+            "xǁRangeSetǁ_split_block__mutmut_16": "test_small_blocks_agree_with_the_linked_list_everywhere",
+            "xǁRangeSetǁ_split_block__mutmut_22": "test_small_blocks_agree_with_the_linked_list_everywhere",
+            "xǁRangeSetǁadd_range__mutmut_47": "test_small_blocks_agree_with_the_linked_list_everywhere",
+            "xǁRangeSetǁadd_range__mutmut_50": "test_small_blocks_agree_with_the_linked_list_everywhere",
+            "xǁRangeSetǁ_add_general__mutmut_8": "test_small_blocks_agree_with_the_linked_list_everywhere",
+            "xǁRangeSetǁ_add_general__mutmut_38": "test_at_the_limit_an_add_reaching_the_next_range_needs_no_node",
+            "xǁRangeSetBaseǁ__init____mutmut_6": "test_names_keep_any_string_and_print_cut_characters",
+            "xǁRangeSetBaseǁ__init____mutmut_22": "test_names_keep_any_string_and_print_cut_characters",
+            "xǁRangeSetBaseǁ__str____mutmut_4": "test_names_keep_any_string_and_print_cut_characters",
+            "xǁRangeSetBaseǁ__init____mutmut_32": "test_the_layout_is_what_was_asked",
+        }.items()
+    },
+    # code the mutants showed dead, now removed (the next run has no such mutant)
+    **{
+        _R + f"xǁRangeSetBaseǁ_check_swap__mutmut_{n}": "pinned: dead code removed: when the "
+        "other side is refused this side never grew (the growths have opposite signs)"
+        for n in (27, 28, 29)
+    },
+    **{
+        _R + f"xǁRangeSetǁ_splice__mutmut_{n}": "pinned: dead code removed: no caller passes "
+        "one past the last range (an add beyond every range takes add_range's fast path)"
+        for n in (8, 9, 10, 11)
+    },
+    **{_R + f"x__check_range__mutmut_{n}": _NAME_ARG for n in (1, 5, 6, 7, 11, 12)},
+    **{_R + f"xǁRangeSetǁcontains_singleton__mutmut_{n}": _NAME_ARG for n in (23, 27, 28)},
+    _R + "xǁRangeSetǁadd_range__mutmut_8": f"pinned: {_BLOCKS}::"
+    "test_a_value_that_is_not_an_integer_is_einval (a str end compared with an int start "
+    "raised TypeError, not -EINVAL)",
+    **{_R + f"xǁRangeSetǁadd_range__mutmut_{n}": _GUARD for n in (5, 7, 9, 10, 11, 12)},
+    **{
+        _R + f"xǁRangeSetǁadd_range__mutmut_{n}": "message: only reached for invalid input, "
+        "where _check_value(None) raises the same -EINVAL with another text"
+        for n in (13, 14)
+    },
+    **{_R + f"xǁRangeSetǁ__iter____mutmut_{n}": _ZIP for n in (3, 6, 7, 10, 13, 14)},
+    **{_R + f"xǁRangeSetǁcheck_invariants__mutmut_{n}": _ZIP for n in (4, 7, 8)},
+    **{_R + f"xǁRangeSetǁcheck_invariants__mutmut_{n}": _ORACLE for n in (12, 16, 17)},
+    **{_R + f"xǁRangeSetBaseǁcheck_invariants__mutmut_{n}": _ORACLE for n in (3, 10, 11, 20, 21)},
+    **{
+        _R + f"xǁRangeSetBaseǁ_check_swap__mutmut_{n}": _SWAP_SIGN
+        for n in (18, 23, 24, 31, 32, 35, 36)
+    },
+    **{_R + f"xǁRangeSetǁ_find__mutmut_{n}": _FIND for n in (11, 12, 13)},
+    _R + "xǁRangeSetǁ_splice__mutmut_42": _LAYOUT,
+    _R + "xǁRangeSetǁ_split_block__mutmut_4": _LAYOUT,
+    _R + "xǁRangeSetǁadd_range__mutmut_69": _LAYOUT,
+    _R + "xǁRangeSetǁadd_range__mutmut_70": _LAYOUT
+    + " (2 / LOAD splits every block: slower, same answers)",
+    **{
+        _R + f"xǁRangeSetǁ_splice__mutmut_{n}": "equivalent: firsts[b] is set to the block's "
+        "first start before _splice returns"
+        for n in (5, 6)
+    },
+    _R + "xǁRangeSetǁ_splice__mutmut_34": "equivalent: `while rest` stops on None as on 0",
+    _R + "xǁRangeSetǁ_run__mutmut_6": "equivalent: last_e only feeds max(e, last_e), and e >= 0",
+    _R + "xǁRangeSetǁ_run__mutmut_16": "equivalent: every range before position i starts below "
+    "the bound, so bisecting the whole block finds the same j",
+    _R + "xǁRangeSetBaseǁfrom_ranges__mutmut_16": "equivalent: starts are >= 0, so s > -1 and "
+    "s > -2 both hold for the first range",
+    _R + "xǁRangeSetǁadd_range__mutmut_24": "equivalent: one block too low, the next start it "
+    "finds is firsts[b] <= s, so the fast path always defers to the general one",
+    **{_R + f"xǁRangeSetǁadd_range__mutmut_{n}": _TO_GENERAL for n in (25, 26, 39, 53, 54, 57)},
+    _R + "xǁRangeSetǁadd_range__mutmut_37": "equivalent: a range ending exactly at e with another "
+    "starting at e + 1 cannot exist (adjacent ranges are always merged), so the general path "
+    "adds nothing either",
+}
