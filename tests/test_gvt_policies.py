@@ -19,7 +19,7 @@ from ioreqlab.dm.gvt_shipped import ShippedMediator
 from ioreqlab.dm.gvtg import GvtgMediator, MediatorBase
 from ioreqlab.host import Host
 from ioreqlab.hv.domain import LOWMEM_END_PFN
-from ioreqlab.workload.gpu import GpuDriver
+from ioreqlab.workload.gpu import GpuDriver, GpuProcess
 from ioreqlab.workload.guest import Guest, GuestAllocator, gpa
 
 
@@ -255,3 +255,59 @@ def test_huge_pages_need_a_full_ppgtt() -> None:
     alloc = GuestAllocator(rng, 0x100, 0xFFF)
     with pytest.raises(ValueError, match="2 MiB pages need a full 4-level PPGTT"):
         GpuDriver(Guest(host, domid, "x"), rng, alloc, shape="aliasing-3level", huge_2m_percent=10)
+
+
+@pytest.mark.parametrize(
+    ("design", "limit", "oos", "budget"),
+    [("p2m", 0, 3, 0), ("rangeset", 4096, 2, 40), ("rangeset", 30, 4, 0), ("p2m", 0, 0, 25)],
+)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_work_keeps_the_shadow_consistent(
+    design: str, limit: int, oos: int, budget: int, seed: int
+) -> None:
+    # Two vGPUs on one GPU (shared pool and budget), random driver steps; after each,
+    # every mediator's invariants hold, the GPU's counts add up, and the host tracks
+    # exactly the pages the mediators protect.
+    host = Host(design=design)
+    gpu = PhysicalGpu(oos_pages=oos, shadow_pages=budget)
+    pair = [_vgpu(host, gpu, limit=limit, ptes=3, name=f"v{i}") for i in range(2)]
+    rng = random.Random(seed)
+    procs: list[list[GpuProcess]] = [[], []]
+    for _ in range(60):
+        k = rng.randrange(2)
+        _med, drv = pair[k]
+        mine = procs[k]
+        op = rng.choice(("create", "grow", "churn", "submit", "submit", "destroy", "partial"))
+        if op == "create" or not mine:
+            mine.append(drv.create_process(leaves=rng.randrange(1, 4)))
+            continue
+        proc = rng.choice(mine)
+        if op == "grow":
+            drv.grow(proc, rng.randrange(1, 3))
+        elif op == "churn":
+            drv.churn(proc, rng.randrange(1, 6))
+        elif op == "submit":
+            drv.submit(proc)
+        elif op == "partial" and proc.leaves:
+            pt = rng.choice(proc.leaves)
+            drv.guest.write(gpa(pt, rng.randrange(512)), 4, rng.randrange(1 << 32) | 1)
+        elif op == "destroy":
+            drv.destroy_process(proc)
+            mine.remove(proc)
+        for m, _d in pair:
+            assert isinstance(m, ShippedMediator)
+            m.check_invariants()
+        assert gpu.shadow_in_use == sum(
+            len(m.spts) for m, _ in pair if isinstance(m, ShippedMediator)
+        )
+        assert len(gpu.oos_in_use) <= max(oos, 0)
+        if not budget:
+            assert gpu.shadow_in_use <= gpu.shadow_peak
+        stats = {s.domid: s for s in host.statistics().domains}
+        for m, _d in pair:
+            tracked = stats[m.domid].tracked_pages
+            assert tracked == len(m.protected)
+            if design == "rangeset":
+                assert stats[m.domid].tracking_entries == m.protected.runs
+    for m, _d in pair:
+        assert m.stats["shadow_mismatches"] == 0

@@ -157,6 +157,10 @@ class ShippedMediator(MediatorBase):
         self.failsafe_reason = ""
         #: Pages still protected although their shadow is gone (an unprotect refused).
         self.stuck: set[int] = set()
+        #: Shadowed pages whose protection failsafe mode removed.
+        self.untracked: set[int] = set()
+        #: References a failed populate left on the children it had shadowed.
+        self.leaked: Counter[int] = Counter()
         self._trap_gfn: int | None = None
         self.oos_peak = 0
 
@@ -199,20 +203,26 @@ class ShippedMediator(MediatorBase):
         self.stats["pages_shadowed"] += 1
         self.cpu_ns += self.costs.shadow_page_ns
         self.cpu_ns += self.costs.shadow_entry_ns * _present_count(spt.shadow)
+        done: list[tuple[int, int]] = []
         try:
             # A child linked k times (the scratch table below every unused entry)
             # is populated once and referenced k times, as k lookups would.
             for child, k in Counter(_children(spt.shadow, level)).items():
                 self.populate(child, level - 1).refs += k - 1
+                done.append((child, k))
         except ShadowFailure:
             # ppgtt_populate_spt's error path frees this table only: the children
             # it had populated keep their references, as gtt.c leaves them.
+            for child, k in done:
+                self.leaked[child] += k
             self._free(spt)
             raise
         return spt
 
     def _free(self, spt: Spt) -> None:
         del self.spts[spt.gfn]
+        self.untracked.discard(spt.gfn)
+        self.leaked.pop(spt.gfn, None)
         self.gpu.free_shadow()
         self.oos_list.pop(spt.gfn, None)
         self.post_list.pop(spt.gfn, None)
@@ -275,8 +285,10 @@ class ShippedMediator(MediatorBase):
 
     def destroy(self, root: int) -> None:
         """The guest dropped an address space: unshadow it."""
+        if self.failsafe:
+            return  # failsafe emulates no register: GVT-g never hears of it
         mm = self.mms.pop(root, None)
-        if mm is not None and not self.failsafe:
+        if mm is not None:
             self._unshadow(mm)
 
     def drop_all(self) -> None:
@@ -299,9 +311,8 @@ class ShippedMediator(MediatorBase):
                 self._trap_gfn = gfn
                 if self.failsafe:
                     # page_track.c: in failsafe, remove the protection of a written page.
-                    spt = self.spts.get(gfn)
-                    if gfn in self.protected and self._unprotect([gfn]) and spt is not None:
-                        spt.out_of_sync = True
+                    if gfn in self.protected and self._unprotect([gfn]):
+                        self.untracked.add(gfn)
                     continue
                 spt = self.spts.get(gfn)
                 if spt is not None and not spt.out_of_sync:
@@ -469,6 +480,36 @@ class ShippedMediator(MediatorBase):
             todo.extend((c, level - 1) for c in _children(spt.shadow, level))
         self.stats["shadow_mismatches"] += bad
         return bad
+
+    def check_invariants(self) -> None:
+        """``AssertionError`` on the first inconsistency (tests call it after each step).
+
+        Each shadow page's reference count is the number of present entries of
+        other shadow pages, and of shadowed roots, that point at it; protected
+        are exactly the shadowed pages not out of sync (and any stuck ones);
+        the oos list is the out-of-sync pages; the pool holds this mediator's
+        pages that have a snapshot.
+        """
+        refs: dict[int, int] = dict.fromkeys(self.spts, 0)
+        for mm in self.mms.values():
+            if mm.shadowed:
+                for gfn, _level in mm.tables:
+                    refs[gfn] = refs.get(gfn, 0) + 1
+        for spt in self.spts.values():
+            for child in _children(spt.shadow, spt.level):
+                if child in refs:
+                    refs[child] += 1
+        for gfn, spt in self.spts.items():
+            found = refs[gfn] + self.leaked[gfn]
+            assert spt.refs == found, f"{gfn:#x}: {spt.refs} references, {found} found"
+            assert spt.gfn == gfn
+        wanted = {g for g, t in self.spts.items() if not t.out_of_sync} - self.untracked
+        held = set(self.protected)
+        assert wanted <= held, f"shadowed but unprotected: {sorted(wanted - held)[:4]}"
+        assert held - wanted <= self.stuck, f"protected, not shadowed: {sorted(held - wanted)[:4]}"
+        assert set(self.oos_list) == {g for g, t in self.spts.items() if t.out_of_sync}
+        pool = {g for (owner, g) in self.gpu.oos_in_use if owner == id(self)}
+        assert pool == {g for g, t in self.spts.items() if t.snapshot is not None}
 
     def statistics(self) -> dict[str, int]:
         """Counters plus the shadow's size."""
