@@ -59,9 +59,6 @@ ERROR_INVAL = -6
 #: PPGTT needs fewer table pages; Skylake keeps Broadwell's 4-level layout.
 GPU_WP_RANGES = {"hsw": 4096, "bdw": 8192, "skl": 8192}
 
-#: Guests per GPU that XenGT supports, dom0 included (Paul Durrant, 2016-02-03).
-GPU_MAX_VMS = {"hsw": 4, "bdw": 7, "skl": 7}
-
 
 class LibxlError(Exception):
     """A libxl failure: ``code`` (``ERROR_*``), and for bounds, ``option`` and ``bound``.
