@@ -59,13 +59,10 @@ from dataclasses import dataclass, field
 
 from ioreqlab.abi.constants import PAGE_SHIFT
 from ioreqlab.abi.ioreq import IoReq
-from ioreqlab.dm.gvtg import GvtgMediator, MediatorBase
+from ioreqlab.dm.gvtg import GvtgMediator, MediatorBase, child_tables, links_table
 
 __all__ = ["POLICIES", "ShadowFailure", "ShippedMediator", "Spt", "mediator_class"]
 
-_PRESENT = 1
-#: PDE bit 7: a 2 MiB page, no table below (gtt.c ``test_pse``).
-_PSE = 1 << 7
 _EFAULT = 14
 _ENOMEM = 12
 
@@ -104,16 +101,6 @@ def _present_count(table: bytes | bytearray) -> int:
     return len(low) - len(low.translate(None, _ODD))
 
 
-def _children(shadow: bytes | bytearray | memoryview, level: int) -> list[int]:
-    """Table frames below a level-``level`` table (2 MiB PDEs have none)."""
-    if level <= 1:
-        return []
-    view = memoryview(shadow).cast("Q")
-    if level == 2:
-        return [e >> PAGE_SHIFT for e in view if e & _PRESENT and not e & _PSE]
-    return [e >> PAGE_SHIFT for e in view if e & _PRESENT]
-
-
 @dataclass
 class _Mm:
     """One address space (``struct intel_vgpu_mm``)."""
@@ -127,25 +114,7 @@ class ShippedMediator(MediatorBase):
     """One guest's vGPU under the shipped policy (see the module docstring)."""
 
     POLICY = "shipped"
-    COUNTERS = (
-        "submissions",
-        "submissions_run",
-        "lost_submissions",
-        "trapped_writes",
-        "pages_shadowed",
-        "protections",
-        "unprotections",
-        "unprotect_failures",
-        "limit_hits",
-        "evictions",
-        "reshadows",
-        "pages_reread",
-        "shadow_mismatches",
-        "stale_entries",
-        "oos_syncs",
-        "oos_entries_synced",
-        "post_shadow_flushes",
-    )
+    COUNTERS = (*MediatorBase.COUNTERS, "oos_entries_synced", "post_shadow_flushes")
 
     def _setup(self) -> None:
         self.spts: dict[int, Spt] = {}
@@ -181,7 +150,7 @@ class ShippedMediator(MediatorBase):
             if gfn in seen or spt is None:
                 continue
             seen.add(gfn)
-            todo.extend((c, level - 1) for c in set(_children(spt.shadow, level)))
+            todo.extend((c, level - 1) for c in set(child_tables(spt.shadow, level)))
         return False
 
     def populate(self, gfn: int, level: int) -> Spt:
@@ -207,7 +176,7 @@ class ShippedMediator(MediatorBase):
         try:
             # A child linked k times (the scratch table below every unused entry)
             # is populated once and referenced k times, as k lookups would.
-            for child, k in Counter(_children(spt.shadow, level)).items():
+            for child, k in Counter(child_tables(spt.shadow, level)).items():
                 self.populate(child, level - 1).refs += k - 1
                 done.append((child, k))
         except ShadowFailure:
@@ -237,7 +206,7 @@ class ShippedMediator(MediatorBase):
         if spt.refs > 0:
             return
         self._free(spt)
-        for child, k in Counter(_children(spt.shadow, spt.level)).items():
+        for child, k in Counter(child_tables(spt.shadow, spt.level)).items():
             below = self.spts.get(child)
             if below is not None:
                 below.refs -= k - 1
@@ -346,7 +315,7 @@ class ShippedMediator(MediatorBase):
     def _write_table(self, spt: Spt, index: int, new: int) -> None:
         """``ppgtt_handle_guest_write_page_table``: add the new entry, then remove the old."""
         level = spt.level
-        if new & _PRESENT and level > 1 and not (level == 2 and new & _PSE):
+        if links_table(new, level):
             try:
                 self.populate(new >> PAGE_SHIFT, level - 1)
             except ShadowFailure as err:
@@ -359,7 +328,7 @@ class ShippedMediator(MediatorBase):
 
     def _remove(self, spt: Spt, index: int) -> None:
         old = int.from_bytes(spt.shadow[index * 8 : index * 8 + 8], "little")
-        if old & _PRESENT and spt.level > 1 and not (spt.level == 2 and old & _PSE):
+        if links_table(old, spt.level):
             below = self.spts.get(old >> PAGE_SHIFT)
             if below is not None:
                 self.invalidate(below)
@@ -477,7 +446,7 @@ class ShippedMediator(MediatorBase):
             if spt is None or page is None or spt.shadow != page:
                 bad += 1
                 continue
-            todo.extend((c, level - 1) for c in _children(spt.shadow, level))
+            todo.extend((c, level - 1) for c in child_tables(spt.shadow, level))
         self.stats["shadow_mismatches"] += bad
         return bad
 
@@ -496,7 +465,7 @@ class ShippedMediator(MediatorBase):
                 for gfn, _level in mm.tables:
                     refs[gfn] = refs.get(gfn, 0) + 1
         for spt in self.spts.values():
-            for child in _children(spt.shadow, spt.level):
+            for child in child_tables(spt.shadow, spt.level):
                 if child in refs:
                     refs[child] += 1
         for gfn, spt in self.spts.items():

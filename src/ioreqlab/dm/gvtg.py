@@ -74,6 +74,8 @@ __all__ = [
     "MediatorBase",
     "ProtectedSet",
     "TreeShadow",
+    "child_tables",
+    "links_table",
     "root_tables",
 ]
 
@@ -109,14 +111,20 @@ class TreeShadow:
 _PSE = 1 << 7
 
 
-def _present(page: memoryview, level: int) -> list[int]:
-    """The table frames a table's present entries point to (none below level 2;
-    a level-2 entry with PS maps a 2 MiB page, not a table)."""
+def links_table(entry: int, level: int) -> bool:
+    """Whether an entry of a level-``level`` table points to a table: present,
+    above the leaves, and not a 2 MiB page (a level-2 entry with PS)."""
+    return bool(entry & _PRESENT) and level > 1 and not (level == 2 and entry & _PSE)
+
+
+def child_tables(table: bytes | bytearray | memoryview, level: int) -> list[int]:
+    """The table frames a level-``level`` table's entries point to."""
     if level <= 1:
         return []
+    view = memoryview(table).cast("Q")
     if level == 2:
-        return [e >> PAGE_SHIFT for e in page.cast("Q") if e & _PRESENT and not e & _PSE]
-    return [e >> PAGE_SHIFT for e in page.cast("Q") if e & _PRESENT]
+        return [e >> PAGE_SHIFT for e in view if e & _PRESENT and not e & _PSE]
+    return [e >> PAGE_SHIFT for e in view if e & _PRESENT]
 
 
 class ProtectedSet:
@@ -186,7 +194,24 @@ class MediatorBase:
     memory access, the write-protect client, the cost model and the timer."""
 
     POLICY = ""
-    COUNTERS: tuple[str, ...] = ()
+    #: What both policies count; each adds its own.
+    COUNTERS: tuple[str, ...] = (
+        "submissions",
+        "submissions_run",
+        "lost_submissions",
+        "trapped_writes",
+        "pages_shadowed",
+        "protections",
+        "unprotections",
+        "unprotect_failures",
+        "limit_hits",
+        "evictions",
+        "reshadows",
+        "pages_reread",
+        "shadow_mismatches",
+        "stale_entries",
+        "oos_syncs",
+    )
 
     def __init__(
         self,
@@ -309,7 +334,7 @@ class MediatorBase:
             if page is None:
                 continue
             found[gfn] = level
-            todo.extend((child, level - 1) for child in _present(page, level))
+            todo.extend((child, level - 1) for child in child_tables(page, level))
         return found
 
     def _emulate(self, req: IoReq) -> list[tuple[int, int, int]]:
@@ -414,23 +439,6 @@ class GvtgMediator(MediatorBase):
     re-read the rest before every submission (never shipped; see the module doc)."""
 
     POLICY = "proposal-2016"
-    COUNTERS = (
-        "submissions",
-        "submissions_run",
-        "lost_submissions",
-        "trapped_writes",
-        "pages_shadowed",
-        "protections",
-        "unprotections",
-        "unprotect_failures",
-        "limit_hits",
-        "evictions",
-        "reshadows",
-        "pages_reread",
-        "shadow_mismatches",
-        "stale_entries",
-        "oos_syncs",
-    )
 
     def _setup(self) -> None:
         self.trees: dict[int, TreeShadow] = {}
