@@ -148,14 +148,34 @@ def message_only(changed: list[str]) -> bool:
     True
     >>> message_only(['-    if s > e:', '+    if s >= e:'])
     False
+    >>> message_only(['-    assert n > 0, "empty"', '+    assert n > 0, "XXemptyXX"'])
+    True
+    >>> message_only(['-    assert n > 0, "empty"', '+    assert n >= 0, "empty"'])
+    False
     """
     if not changed:
         return False
+    if _assert_text_only(changed):
+        return True
     for line in changed:
         body = line[1:].strip()
         if not (body.startswith(("raise ", 'f"', '"', "None")) or body.endswith('")')):
             return False
     return True
+
+
+def _assert_text_only(changed: list[str]) -> bool:
+    """Whether every changed line is an ``assert`` whose condition stays the same."""
+    bodies = [line[1:].strip() for line in changed]
+    if not all(b.startswith("assert ") and ', "' in b for b in bodies):
+        return False
+    before = {
+        b.split(', "', 1)[0] for line, b in zip(changed, bodies, strict=True) if line[0] == "-"
+    }
+    after = {
+        b.split(', "', 1)[0] for line, b in zip(changed, bodies, strict=True) if line[0] == "+"
+    }
+    return before == after
 
 
 def write_doc() -> None:

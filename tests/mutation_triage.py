@@ -35,7 +35,48 @@ _SWAP_SIGN = (
 )
 _FIND = "equivalent: every caller of _find tests the block for < 0 and then ignores the index"
 
+_P2T = "ioreqlab.p2t.xǁP2tTableǁ"
+_P2M = "ioreqlab.p2m.xǁP2mTableǁ"
+_TABLES = "tests/test_wp_tables.py"
+_SELF_CHECK = (
+    "equivalent: an assertion of the structure's own consistency (the tests' oracle); no "
+    "operation's result changes"
+)
+
+#: p2m.py, p2t.py (stage p2m-p2t)
+P2M_P2T: dict[str, str] = {
+    _P2T + "__init____mutmut_35": f"pinned: {_TABLES}::"
+    "test_p2t_one_bit_nodes_for_gfns_0_and_1_need_one_level",
+    _P2T + "get__mutmut_15": f"pinned: {_TABLES}::"
+    "test_p2t_untracked_gfns_read_0_wherever_the_walk_stops",
+    _P2T + "clear__mutmut_14": f"pinned: {_TABLES}::"
+    "test_p2t_untracked_gfns_read_0_wherever_the_walk_stops",
+    _P2M + "change_type_global__mutmut_9": f"pinned: {_TABLES}::"
+    "test_p2m_global_change_keeps_a_hole_frame_set_to_ram",
+    _P2M + "tracked__mutmut_1": f"pinned: {_TABLES}::test_p2m_tracks_gfn_0",
+    _P2T + "get__mutmut_22": "equivalent: a slot above the leaves holds a node or None, so "
+    "the isinstance test only narrows the type",
+    _P2T + "_unwind__mutmut_3": _SELF_CHECK,
+    _P2T + "check_invariants__mutmut_13": _SELF_CHECK,
+    **{
+        _P2T + m: "pinned: dead code removed: clear built a trail it never read, _walk passed "
+        "on a level it never read, and _prune kept a placeholder index for the deepest node"
+        for m in (
+            "clear__mutmut_9",
+            "_prune__mutmut_13",
+            "_prune__mutmut_14",
+            "items__mutmut_9",
+            "items__mutmut_10",
+            "_walk__mutmut_9",
+            "_walk__mutmut_13",
+            "_walk__mutmut_14",
+        )
+    },
+    _P2M + "__init____mutmut_4": "equivalent: the type-15 index's name is only printed",
+}
+
 TRIAGE: dict[str, str] = {
+    **P2M_P2T,
     # pinned by tests added after the rangeset stage ran (re-run against them: killed)
     **{
         _R + m: f"pinned: {_BLOCKS}::{t}"

@@ -199,3 +199,48 @@ def test_p2t_bounds_and_node_cost_exactly() -> None:
     deep.set(5, 1)
     assert deep.bytes_in_use == 2 * tlsf_cost(24 + 8 * 64)  # two levels for 12 bits
     assert (deep.get(5), deep.get(6), deep.get(64 * 7)) == (1, 0, 0)
+
+
+def test_p2t_one_bit_nodes_for_gfns_0_and_1_need_one_level() -> None:
+    # max_gfn 1 has one significant bit: one level of 2-slot nodes, so one node.
+    t = P2tTable(max_gfn=1, bits=1)
+    t.set(1, 3)
+    assert (t.nr_nodes, t.get(1), t.get(0)) == (1, 3, 0)
+    assert list(t.items()) == [(1, 3)]
+
+
+def test_p2t_untracked_gfns_read_0_wherever_the_walk_stops() -> None:
+    t = P2tTable(max_gfn=(1 << 18) - 1, bits=6)  # three levels
+    assert t.get(5) == 0  # no root
+    t.set(0x3FFFF, 1)
+    t.set(0x3FFFE, 4)
+    assert t.get(0) == 0  # the root has no child there
+    assert t.get(0x3FFC0) == 0  # the leaf node exists, the slot is empty
+    assert list(t.items()) == [(0x3FFFE, 4), (0x3FFFF, 1)]
+    t.set(0x01041, 2)  # a second path from the root
+    t.clear(0x3FFFF)  # its leaf node keeps 0x3FFFE
+    t.check_invariants()
+    assert (t.nr_nodes, list(t.items())) == (5, [(0x01041, 2), (0x3FFFE, 4)])
+    t.clear(0x3FFFE)
+    t.check_invariants()
+    assert (t.nr_nodes, list(t.items())) == (3, [(0x01041, 2)])
+
+
+def test_p2m_global_change_keeps_a_hole_frame_set_to_ram() -> None:
+    # A frame outside the RAM map (default INVALID) made RAM_RW is an override; a
+    # global RAM_RW -> LOGDIRTY change must carry it (p2m_change_entry_type_global).
+    p2m = P2mTable(lambda gfn: gfn < 16)
+    p2m.set(32, P2mType.RAM_RW)
+    p2m.change_type_global(P2mType.RAM_RW, P2mType.RAM_LOGDIRTY)
+    assert (p2m.get(32), p2m.get(3), len(p2m)) == (
+        P2mType.RAM_LOGDIRTY,
+        P2mType.RAM_LOGDIRTY,
+        1,
+    )
+
+
+def test_p2m_tracks_gfn_0() -> None:
+    p2m = P2mTable(lambda gfn: True)
+    p2m.set(0, P2mType.IOREQ_SERVER)
+    assert list(p2m.tracked()) == [0]
+    p2m.check_invariants()

@@ -164,12 +164,10 @@ class P2tTable:
         node = self._root
         if node is None:
             return
-        trail: list[tuple[_Node, int]] = []
         for idx in self._path(gfn)[:-1]:
             nxt = node.slots[idx]
             if not isinstance(nxt, _Node):
                 return
-            trail.append((node, idx))
             node = nxt
         leaf_idx = gfn & self._mask
         if node.slots[leaf_idx] is None:
@@ -183,19 +181,16 @@ class P2tTable:
         """Free empty nodes on ``gfn``'s path, bottom up."""
         if self._root is None:
             return
-        trail: list[tuple[_Node, int]] = []
+        trail: list[tuple[_Node, int, _Node]] = []  # (parent, slot, child) down the path
         node = self._root
         for idx in self._path(gfn)[:-1]:
             nxt = node.slots[idx]
             if not isinstance(nxt, _Node):
                 break
-            trail.append((node, idx))
+            trail.append((node, idx, nxt))
             node = nxt
-        trail.append((node, -1))  # the deepest node reached
-        # Walk back up: drop a child that became empty.
-        for parent_pos in range(len(trail) - 1, 0, -1):
-            child, _ = trail[parent_pos]
-            parent, idx = trail[parent_pos - 1]
+        # Walk back up, the deepest node first: drop a child that became empty.
+        for parent, idx, child in reversed(trail):
             if child.count == 0:
                 parent.slots[idx] = None
                 parent.count -= 1
@@ -216,15 +211,15 @@ class P2tTable:
     def items(self) -> Iterator[tuple[int, int]]:
         """Every tracked ``(gfn, kind)``, ascending gfn."""
         if self._root is not None:
-            yield from self._walk(self._root, 0, self._levels - 1)
+            yield from self._walk(self._root, 0)
 
-    def _walk(self, node: _Node, prefix: int, lvl: int) -> Iterator[tuple[int, int]]:
+    def _walk(self, node: _Node, prefix: int) -> Iterator[tuple[int, int]]:
         for i, slot in enumerate(node.slots):
             if slot is None:
                 continue
             here = (prefix << self._bits) | i
             if isinstance(slot, _Node):
-                yield from self._walk(slot, here, lvl - 1)
+                yield from self._walk(slot, here)
             else:
                 assert isinstance(slot, int)
                 yield here, slot
