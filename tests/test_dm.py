@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 from ioreqlab import devicemodel
-from ioreqlab.abi import BufIoReq, IoReq, IoReqState, IoReqType
+from ioreqlab.abi import IOREQ_SIZE, BufIoReq, IoReq, IoReqState, IoReqType
 from ioreqlab.dm.qemu import QemuEmulator
 from ioreqlab.dm.runtime import DeviceModelServer
 from ioreqlab.host import Host
@@ -34,7 +34,7 @@ def server(xen: str = "4.7") -> tuple[Host, int, DeviceModelServer, Recorder]:
 
 def put_slot(srv: DeviceModelServer, vcpu: int, req: IoReq) -> None:
     assert srv.pages is not None
-    srv.pages.shared[vcpu * 32 : vcpu * 32 + 32] = req.pack()
+    srv.pages.shared[vcpu * IOREQ_SIZE : (vcpu + 1) * IOREQ_SIZE] = req.pack()
 
 
 def test_requests_are_served_through_the_real_path(xen: str) -> None:

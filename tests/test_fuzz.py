@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from ioreqlab import devicemodel
 from ioreqlab.abi import (
+    IOREQ_SIZE,
     CreateIoreqServer,
     DestroyIoreqServer,
     DmOp,
@@ -136,7 +137,7 @@ def test_emulator_survives_any_slot_and_ring_contents(
     srv.map("mmio", 0, 2**40, Sink())
     assert srv.pages is not None
     for vcpu, raw in slots:
-        srv.pages.shared[vcpu * 32 : vcpu * 32 + 32] = raw
+        srv.pages.shared[vcpu * IOREQ_SIZE : (vcpu + 1) * IOREQ_SIZE] = raw
         srv.on_notify(vcpu)
     srv.pages.buffered[: len(ring)] = ring
     srv.on_notify(-1)

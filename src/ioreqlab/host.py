@@ -36,7 +36,7 @@ from ioreqlab.abi.constants import (
     IoReqDir,
     IoReqType,
 )
-from ioreqlab.abi.ioreq import IoReq
+from ioreqlab.abi.ioreq import IOREQ_SIZE, IoReq
 from ioreqlab.errors import (
     XenEINVAL,
     XenENOENT,
@@ -296,7 +296,7 @@ class Host:
     def ioreq_server_max_frames(self, domid: int) -> int:
         """``ioreq_server_max_frames``: the ring plus one page per 128 vCPUs."""
         d = self.lookup.live(domid)
-        return 1 + -(-d.vcpus * 32 // PAGE_SIZE) if d.hvm else 0
+        return 1 + -(-d.vcpus * IOREQ_SIZE // PAGE_SIZE) if d.hvm else 0
 
     def map_io_range(
         self, caller: int, domid: int, sid: int, rtype: int, start: int, end: int
