@@ -1,0 +1,140 @@
+"""The platform DMOPs at their edges: the last valid value of every bound, each field
+of what they record, and the batches of the continuing ops (issue 17's mutants).
+
+Sources: xen/arch/x86/hvm/dm.c (RELEASE-4.17.0): set_pci_intx_level, set_isa_irq_level,
+set_pci_link_route, inject_event, modified_memory, track_dirty_vram (with
+hap_track_dirty_vram), XEN_DMOP_relocate_memory (16 frames per batch, then a
+continuation); irq.c:hvm_inject_msi with asm/msi.h's address and data fields;
+mtrr.c:hvm_set_mem_pinned_cacheattr (new ranges go to the list's head).
+"""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from ioreqlab import devicemodel
+from ioreqlab.abi import P2mType
+from ioreqlab.errors import XenError
+from ioreqlab.host import Host
+from ioreqlab.hv.platform import Event, Msi
+from tests.test_hv_platform import fails, setup
+
+
+def test_the_last_valid_line_of_every_interrupt_op(xen: str) -> None:
+    host, g, dm = setup(xen)
+    p = host.domains[g].platform
+    dm.set_pci_intx_level(g, 0, 0, 0x1F, 3, 1)  # device 31, INTD
+    assert p.pci_intx == {(0x1F, 3)}
+    dm.set_isa_irq_level(g, 15, 1)
+    assert p.isa_irq_levels[15] == 1
+    dm.set_pci_link_route(g, 3, 15)
+    assert p.pci_link_routes == [0, 0, 0, 15]
+    fails(errno.EINVAL, lambda: dm.set_pci_intx_level(g, 0, 0, 0x20, 3, 1))
+    fails(errno.EINVAL, lambda: dm.set_pci_intx_level(g, 0, 0, 0x1F, 4, 1))
+
+
+def test_an_msi_records_every_field_of_its_address_and_data(xen: str) -> None:
+    host, g, dm = setup(xen)
+    p = host.domains[g].platform
+    # dest 0x5A, logical mode, lowest priority, level triggered, vector 0x41
+    dm.inject_msi(g, 0xFEE0_0000 | 0x5A << 12 | 0x4, 0x8000 | 0x100 | 0x41)
+    assert p.msis[-1] == Msi(0x41, 0x5A, 1, 1, 1)
+    dm.inject_msi(g, 0xFEE0_0000 | 0x03 << 12, 0x41)  # physical mode, fixed, edge
+    assert p.msis[-1] == Msi(0x41, 3, 0, 0, 0)
+    # Vector 0 names a pirq: its high bits from address bits 40-63, its low byte the dest.
+    dm.inject_msi(g, (0xABCD_EF12 << 32) | 0xFEE0_0000 | 0x34 << 12 | 0x4, 0x8000 | 0x100)
+    assert p.msis[-1] == Msi(0, 0x34, 1, 1, 1, 0xABCD_EF34)
+    assert p.msi_pirqs == {0xABCD_EF34}
+    dm.inject_msi(g, 0xFEE0_0000 | 0x01 << 12, 0)  # pirq 1, the smallest there is
+    assert p.msis[-1].pirq == 1
+
+
+def test_an_event_records_every_field() -> None:
+    host, g, dm = setup("4.17")
+    dm.inject_event(g, 0, 14, 3, 0x6, 2, 0xCAFE000)  # error code 6, a 2-byte insn
+    assert host.domains[g].platform.events[0] == Event(14, 3, 2, 0x6, 0xCAFE000)
+
+
+def test_track_dirty_vram_at_its_bounds() -> None:
+    host, g, dm = setup("4.17")
+    limit = (1 << 30) >> 12  # exactly 1 GiB of frames is allowed
+    bitmap = dm.track_dirty_vram(g, 0x100, limit)
+    assert len(bitmap) == limit // 8
+    assert bitmap == b"\xff" * (limit // 8)
+    assert dm.track_dirty_vram(g, 0x100, 9) == b"\xff\x01"  # 9 frames need 2 bytes
+    assert dm.track_dirty_vram(g, 0, 0) == b""  # nr 0 stops tracking
+    p = host.domains[g].platform
+    assert (p.vram, p.vram_dirty) == (None, set())
+    host.guest_access(g, 0, "mmio", 0x101 << 12, 4, write=True, data=1)
+    assert p.vram_dirty == set()  # no range is tracked: nothing is noted
+    assert dm.track_dirty_vram(g, 0x100, 9) == b"\xff\x01"  # a new range: all dirty again
+
+
+def test_modified_memory_batches_and_bounds() -> None:
+    host, g, dm = setup("4.17")
+    host.set_log_dirty(g, True)
+    d = host.domains[g]
+    # One extent of 600 frames: batches of 256, 256, 88 (two continuations).
+    dm.modified_memory(g, 0x1000, 600)
+    assert d.platform.dirty == set(range(0x1000, 0x1000 + 600))
+    assert d.counters["dmop_continuations"] == 2
+    # Exactly 256 frames in all: one batch, no continuation.
+    d.platform.dirty.clear()
+    dm.modified_memory_bulk(g, [(0x100, 200), (0x400, 56)])
+    assert len(d.platform.dirty) == 256
+    assert d.counters["dmop_continuations"] == 2
+    # The last frame below the bound is allowed: end == max_mapped_pfn.
+    dm.modified_memory(g, d.max_mapped_pfn - 1, 1)
+    assert d.max_mapped_pfn - 1 in d.platform.dirty
+    fails(errno.EINVAL, lambda: dm.modified_memory(g, d.max_mapped_pfn, 1))
+
+
+def test_a_relocation_moves_every_frame_in_batches_of_16() -> None:
+    host, g, dm = setup("4.17")
+    d = host.domains[g]
+    for i in range(40):
+        d.write_ram((0x100 + i) << 12, 8, 0x1000 + i)
+    d.write_ram(0x3000 << 12, 8, 0xDEAD)  # what the destination held is dropped
+    dm.relocate_memory(g, 40, 0x100, 0x3000)
+    assert [d.read_ram((0x3000 + i) << 12, 8) for i in range(40)] == [0x1000 + i for i in range(40)]
+    assert all(d.p2m.get(0x100 + i) == P2mType.INVALID for i in range(40))
+    assert d.p2m.get(0x3000 + 39) == P2mType.RAM_RW
+    assert d.max_mapped_pfn >= 0x3000 + 39
+    assert d.counters["dmop_continuations"] == 2  # after frames 16 and 32
+    dm.relocate_memory(g, 16, 0x200, 0x1_0000_0000)  # exactly one batch, far above RAM
+    assert d.counters["dmop_continuations"] == 2
+    assert d.max_mapped_pfn == 0x1_0000_0000 + 15
+    dm.relocate_memory(g, 1, 0x300, 2**64 - 2)  # the highest gfn a frame may reach
+    fails(errno.EOVERFLOW, lambda: dm.relocate_memory(g, 2, 0x301, 2**64 - 2))
+    host.check_invariants()
+
+
+def test_pinned_ranges_overlap_at_one_frame_and_go_to_the_head() -> None:
+    host, g, dm = setup("4.17")
+    p = host.domains[g].platform
+    dm.pin_memory_cacheattr(g, 0x10, 0x10, 6)  # one frame: start == end is a range
+    dm.pin_memory_cacheattr(g, 0x20, 0x2F, 1)
+    assert p.pinned == [[0x20, 0x2F, 1], [0x10, 0x10, 6]]  # the newest first
+    for start, end in ((0x2F, 0x40), (0x0, 0x20), (0x10, 0x11), (0x8, 0x10)):
+        with pytest.raises(XenError) as info:
+            dm.pin_memory_cacheattr(g, start, end, 6)
+        assert info.value.errno == errno.EBUSY
+    dm.pin_memory_cacheattr(g, 0x11, 0x1F, 0)  # touching both, overlapping neither
+    assert len(p.pinned) == 3
+    assert p.pinned_bytes == 3 * 80
+
+
+def test_a_pinned_range_is_charged_at_its_own_heap_site() -> None:
+    host = Host(xen="4.17", xen_heap_bytes=1 << 20, fault=lambda site, n: site == "cacheattr_range")
+    g = host.create_domain(memory_mib=64, vcpus=2)
+    dm = devicemodel.open(host, 0)
+    fails(errno.ENOMEM, lambda: dm.pin_memory_cacheattr(g, 0x10, 0x1F, 6))
+    assert host.domains[g].platform.pinned == []
+
+
+@pytest.mark.parametrize("end", [0x10, 0x11])
+def test_a_range_may_end_where_it_starts(end: int) -> None:
+    _, g, dm = setup("4.17")
+    dm.pin_memory_cacheattr(g, 0x10, end, 6)
