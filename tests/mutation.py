@@ -170,6 +170,28 @@ def message_only(changed: list[str]) -> bool:
     return True
 
 
+def counter_only(changed: list[str]) -> bool:
+    """Whether a mutant changes only a statistics counter the model keeps.
+
+    True when every changed line is a ``count(...)`` call or a server's
+    ``delivered`` tally: the model's own figures for reports, not
+    Xen's state and nothing a guest or device model can observe.
+
+    >>> counter_only(['-    d.count("wp_writes")', '+    d.count(None)'])
+    True
+    >>> counter_only(['-    s.delivered["sync"] = 1', '+    s.delivered["sync"] = None'])
+    True
+    >>> counter_only(['-    d.count("wp_writes")', '+    d.wp.count(None)', '+    return'])
+    False
+    """
+    bodies = [line[1:].split("#")[0].strip() for line in changed]
+    return bool(bodies) and all(
+        (b.startswith(("d.count(", "self.count(")) and b.endswith(")"))
+        or b.startswith("s.delivered[")  # a server's delivery tally
+        for b in bodies
+    )
+
+
 def _assert_text_only(changed: list[str]) -> bool:
     """Whether every changed line is an ``assert`` whose condition stays the same."""
     bodies = [line[1:].strip() for line in changed]
@@ -213,7 +235,11 @@ def write_doc() -> None:
     lines += [
         "",
         "Survivors that change only an error's message (the errno and the state stay",
-        "the same) are listed by name. The others are triaged in",
+        "the same), or only a statistics counter the model keeps for its reports (a",
+        "`count(...)` call or a server's `delivered` tally: not Xen's state, nothing a",
+        "guest or device model sees; a miscount would show in the reports' figures,",
+        "which a stage's tests do not all check), are listed by name. The others are",
+        "triaged in",
         "`tests/mutation_triage.py`: *pinned* (a test added since the stage ran kills it;",
         "the next run of the stage counts it as killed) or *equivalent* (no behaviour Xen",
         "or GVT-g defines changes, with the reason); what is left is still to triage.",
@@ -221,12 +247,16 @@ def write_doc() -> None:
     for r in records:
         diffs = r.get("diffs", {})
         wording = [m for m in r["survivors"] if message_only(diffs.get(m, []))]
-        rest = [m for m in r["survivors"] if m not in wording]
+        tallies = [m for m in r["survivors"] if counter_only(diffs.get(m, []))]
+        rest = [m for m in r["survivors"] if m not in wording and m not in tallies]
         pinned = [m for m in rest if TRIAGE.get(m, "").startswith("pinned")]
         equivalent = [m for m in rest if TRIAGE.get(m, "").startswith(("equivalent", "message"))]
         left = [m for m in rest if m not in pinned and m not in equivalent]
         lines += ["", f"## Surviving mutants: {r['stage']}", ""]
         lines += [f"Message only ({len(wording)}): " + ", ".join(f"`{m}`" for m in wording)]
+        if tallies:
+            lines += ["", f"Statistics only ({len(tallies)}): "
+                      + ", ".join(f"`{m}`" for m in tallies)]  # fmt: skip
         if pinned:
             lines += ["", f"Pinned since the run ({len(pinned)}):", ""]
             lines += [f"- `{m}`: {TRIAGE[m].removeprefix('pinned: ')}" for m in pinned]

@@ -213,10 +213,8 @@ class VcpuIo:
                     self._write_ram(d, start, length, part)
                 continue
             addr, size, value = start, length, part
-            chunk = 1 << (size.bit_length() - 1)
             while size:
-                while chunk > size:
-                    chunk >>= 1
+                chunk = 1 << (size.bit_length() - 1)  # the largest power of two that fits
                 data = value & ((1 << (8 * chunk)) - 1)
                 chunks.append(
                     IoReq(addr=addr, data=data, size=chunk, dir=IoReqDir.WRITE, type=IoReqType.COPY)
