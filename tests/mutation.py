@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build" / "mutate"
 DOC = ROOT / "docs" / "mutation.md"
 
-#: The fast tests of the hypervisor core (each under about 10 s; the model check,
-#: the heap-exhaustion studies and the stateful re-entrancy run are left to CI):
+#: The fast tests of the hypervisor core (each file under about 10 s; the model check
+#: and the heap-exhaustion studies are left to CI):
 #: every hv stage runs its mutants against all of them, since a module's
 #: behaviour is often pinned by another module's tests.
 HV_TESTS = (
@@ -40,6 +40,7 @@ HV_TESTS = (
     "test_hv_platform_edges", "test_hv_rep", "test_hv_routing", "test_pins", "test_abi",
     "test_wp_designs", "test_wp_tables", "test_wp_session", "test_fuzz", "test_faults",
     "test_model_bounds", "test_profiles", "test_realdm_unit", "test_dm", "test_errors",
+    "test_reentrancy",
 )  # fmt: skip
 
 #: stage -> (modules mutated, tests run against them)

@@ -75,8 +75,22 @@ P2M_P2T: dict[str, str] = {
     _P2M + "__init____mutmut_4": "equivalent: the type-15 index's name is only printed",
 }
 
+_IO = "ioreqlab.hv.vcpu_io.xǁVcpuIoǁ"
+
+#: hv/ioreq.py, hv/server.py, hv/routing.py, hv/delivery.py, hv/vcpu_io.py (stage hv-ioreq)
+HV_IOREQ: dict[str, str] = {
+    _IO + "_straddling_write__mutmut_52": "pinned: code simplified: each chunk is now the "
+    "largest power of two left, computed in the loop (the first guess the mutant doubled "
+    "was halved back by the loop; tests/test_wp_designs.py::"
+    "test_a_write_straddling_into_a_protected_frame_is_decided_per_frame checks the chunks)",
+    _IO + "_send_elements__mutmut_10": "pinned: tests/test_reentrancy.py::"
+    "test_guest_destroyed_between_the_parts_of_a_straddling_write (the outcome names the "
+    "route and server)",
+}
+
 TRIAGE: dict[str, str] = {
     **P2M_P2T,
+    **HV_IOREQ,
     # pinned by tests added after the rangeset stage ran (re-run against them: killed)
     **{
         _R + m: f"pinned: {_BLOCKS}::{t}"

@@ -8,7 +8,7 @@ import pytest
 
 from ioreqlab import devicemodel
 from ioreqlab.abi import DOMID_SELF, HvmOp, HvmParam, HvmParamArg
-from ioreqlab.errors import XenENOSPC
+from ioreqlab.errors import XenENOSPC, XenError
 from ioreqlab.host import Host
 from tests.hv_helpers import errno_of, snapshot
 
@@ -298,6 +298,7 @@ def test_hvm_op_abi(host: Host) -> None:
         (0x100, 2, 0b1100),  # i wraps past the mask: both frames dropped
         (0xFFFF_FFF0, 0, 0b1100 | 3 << 16),  # i = 16, 17: bits that now name other gfns
         (1 << 40, 0, 0b1111),  # unsigned int i: the high bits vanish, i = 0, 1
+        (0xFFFF_FFC1, 1, 0b1100 | 1 << 63),  # i = 63 is the mask's last bit, i = 64 past it
     ],
 )
 def test_destroy_after_the_pool_moved_completes(new_base: int, lost: int, mask: int) -> None:
@@ -416,3 +417,39 @@ def test_setting_a_legacy_ioreq_param_offers_its_frame_to_the_pool() -> None:
     host.domains[other].gmfn_pool.legacy_mask = 0
     host.set_param(0, other, HvmParam.TIMER_MODE, 1)  # another param: no bit
     assert host.domains[other].gmfn_pool.legacy_mask == 0
+
+
+def test_past_the_pool_417_hands_out_the_legacy_frames_with_its_test_inverted() -> None:
+    # hvm_alloc_legacy_ioreq_gfn (ioreq.c, RELEASE-4.17.0) reads "if (
+    # !test_and_clear_bit(i, legacy_mask) ) return params[i]": a set bit (the
+    # toolstack set the param) is cleared and passed over, a clear one hands out
+    # the param's frame (fixed by 282ed258a5 in 4.19.4, 4.20.2 and 4.21).
+    # prepare_ring_for_helper then needs a page behind the frame (-EINVAL, the
+    # frame given back, when an enabled server holds it out of the p2m).
+    host = Host(xen="4.17", xen_heap_bytes=4 << 20)
+    g = host.create_domain(memory_mib=64, ioreq_server_pages=1)
+    dm = devicemodel.open(host, 0)
+    d = host.domains[g]
+    ioreq_pfn, buf_pfn = d.params[HvmParam.IOREQ_PFN], d.params[HvmParam.BUFIOREQ_PFN]
+    both = (1 << HvmParam.IOREQ_PFN) | (1 << HvmParam.BUFIOREQ_PFN)
+    assert d.gmfn_pool.legacy_mask == both
+
+    def gfn_of_a_new_server() -> int:
+        return dm.get_ioreq_server_info(g, dm.create_ioreq_server(g))[0]
+
+    assert gfn_of_a_new_server() == d.gmfn_pool.base  # the pool's one frame
+    with pytest.raises(XenError) as info:
+        gfn_of_a_new_server()  # both bits set: both cleared, nothing handed out
+    assert info.value.errno == errno.ENOMEM
+    assert d.gmfn_pool.legacy_mask == 0
+    first = dm.create_ioreq_server(g)
+    assert dm.get_ioreq_server_info(g, first)[0] == ioreq_pfn
+    assert gfn_of_a_new_server() == ioreq_pfn  # again: two servers on one frame
+    assert d.gmfn_pool.legacy_mask == 0
+    dm.set_ioreq_server_state(g, first, True)  # the frame leaves the p2m
+    with pytest.raises(XenError) as info:
+        gfn_of_a_new_server()
+    assert info.value.errno == errno.EINVAL
+    assert d.gmfn_pool.legacy_mask == 1 << HvmParam.IOREQ_PFN  # given back: its bit set
+    assert gfn_of_a_new_server() == buf_pfn  # IOREQ_PFN's set bit is passed over
+    host.check_invariants()

@@ -163,12 +163,14 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
     ),
     _row(
         "legacy_gfns",
-        "HVM_PARAM_IOREQ_PFN/BUFIOREQ_PFN, once set, are ioreq gfns a server may use "
-        "when the pool is empty (legacy_mask)",
+        "HVM_PARAM_IOREQ_PFN/BUFIOREQ_PFN back the ioreq gfn pool when it is empty "
+        "(legacy_mask), with 4.12-4.19.3's inverted test: the first request past the "
+        "pool fails and clears both bits, later ones all get IOREQ_PFN's frame",
         False,
         True,
-        "xen/arch/x86/hvm/ioreq.c:hvm_alloc_legacy_ioreq_gfn; 3486f398a3 "
-        "'x86/hvm/ioreq: allow ioreq servers to use HVM_PARAM_[BUF]IOREQ_PFN' (4.12)",
+        "xen/arch/x86/hvm/ioreq.c:hvm_alloc_legacy_ioreq_gfn (RELEASE-4.17.0); 3486f398a3 "
+        "'x86/hvm/ioreq: allow ioreq servers to use HVM_PARAM_[BUF]IOREQ_PFN' (4.12); "
+        "fixed by 282ed258a5 (4.19.4, 4.20.2, 4.21)",
     ),
     _row(
         "get_info_flags",

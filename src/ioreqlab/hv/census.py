@@ -67,9 +67,13 @@ def check_host_invariants(domains: Mapping[int, Domain], heap: XenHeap) -> None:
             for pfn in (s.ioreq_pfn, s.bufioreq_pfn)
             if pfn is not None
         ]
-        # Two servers on one frame would share a slot page: Xen lets it happen when
-        # NR_IOREQ_SERVER_PAGES is set again to its value (the pool refills).
-        assert len(frames) == len(set(frames)), f"dom{domid}: an ioreq frame is used twice"
+        # Two servers on one frame share a slot page: Xen lets it happen when
+        # NR_IOREQ_SERVER_PAGES is set again to its value (the pool refills), which
+        # the model reports here.  4.17's inverted legacy test hands IOREQ_PFN's
+        # frame to every server past the pool: that one is Xen's own doing.
+        legacy = d.gmfn_pool.legacy_frames(d.params)
+        twice = {f for f in frames if frames.count(f) > 1} - legacy
+        assert not twice, f"dom{domid}: an ioreq frame is used twice"
         held = 0
         for s in d.all_servers():
             for r in s.ranges.values():

@@ -47,20 +47,34 @@ class IoreqGmfnPool:
 
     base: int = 0
     mask: int = 0
-    #: 4.12+: the legacy ``IOREQ_PFN``/``BUFIOREQ_PFN`` params, once set, are
-    #: spare frames (bit *i* for param *i*, ``ioreq_gfn.legacy_mask``).
+    #: 4.12+: the legacy ``IOREQ_PFN``/``BUFIOREQ_PFN`` params back the pool
+    #: when it is empty (``hvm_alloc_legacy_ioreq_gfn``).
+    legacy: bool = False
+    #: Bit *i* is set when param *i* was set non-zero (``ioreq_gfn.legacy_mask``).
     legacy_mask: int = 0
 
     def take(self, params: list[int]) -> int | None:
-        """Lowest free frame, then a legacy one, or None (``hvm_alloc_ioreq_gfn``)."""
+        """Lowest free frame, then a legacy one, or None (``hvm_alloc_ioreq_gfn``).
+
+        The legacy step is 4.17's, inverted as in every release from 4.12
+        (3486f398a3) to 4.19.3 (ioreq.c, RELEASE-4.17.0: ``if (
+        !test_and_clear_bit(i, legacy_mask) ) return params[i]``; fixed by
+        282ed258a5, 2025, in 4.19.4, 4.20.2 and 4.21): a set bit is cleared and
+        passed over, a clear bit hands out its param's frame.  So with both
+        params set, the first request past the pool fails and clears both
+        bits, and every later one gets ``IOREQ_PFN``'s frame, whoever holds it.
+        """
         if self.mask:
             bit = (self.mask & -self.mask).bit_length() - 1
             self.mask &= ~(1 << bit)
             return self.base + bit
+        if not self.legacy:
+            return None
         for index in _LEGACY_PARAMS:
             if self.legacy_mask & (1 << index):
                 self.legacy_mask &= ~(1 << index)
-                return params[index]
+                continue
+            return params[index]
         return None
 
     def give_back(self, gmfn: int, params: list[int]) -> bool:
@@ -83,9 +97,13 @@ class IoreqGmfnPool:
         self.mask |= 1 << i
         return True
 
+    def legacy_frames(self, params: list[int]) -> set[int]:
+        """The frames the legacy params name, when they back the pool (4.12+)."""
+        return {params[i] for i in _LEGACY_PARAMS} if self.legacy else set()
+
     def free_frames(self) -> int:
-        """How many frames are left."""
-        return self.mask.bit_count() + self.legacy_mask.bit_count()
+        """How many frames the pool has left (the legacy frames apart)."""
+        return self.mask.bit_count()
 
 
 @dataclass(slots=True, eq=False)
@@ -253,6 +271,7 @@ def layout_hvm(d: Domain, ioreq_server_pages: int, *, legacy_gfns: bool) -> None
     d.params[HvmParam.IOREQ_PFN] = _SPECIAL_PFN_BASE + _SPECIAL_IOREQ
     d.params[HvmParam.BUFIOREQ_PFN] = _SPECIAL_PFN_BASE + _SPECIAL_BUFIOREQ
     if legacy_gfns:
+        d.gmfn_pool.legacy = True
         d.gmfn_pool.legacy_mask = (1 << HvmParam.IOREQ_PFN) | (1 << HvmParam.BUFIOREQ_PFN)
     d.params[HvmParam.DM_DOMAIN] = d.dm_domid
     if ioreq_server_pages:

@@ -50,7 +50,15 @@ from ioreqlab.abi.constants import (
     P2mType,
 )
 from ioreqlab.alloc import tlsf_cost
-from ioreqlab.errors import XenEEXIST, XenEINVAL, XenENOENT, XenENOMEM, XenENOSPC, XenEPERM
+from ioreqlab.errors import (
+    XenEEXIST,
+    XenEINVAL,
+    XenENOENT,
+    XenENOMEM,
+    XenENOSPC,
+    XenEPERM,
+    XenError,
+)
 from ioreqlab.hv.domain import Domain
 from ioreqlab.hv.heap import HeapAccount
 from ioreqlab.hv.pages import Page
@@ -82,6 +90,8 @@ SERVER_STRUCT_BYTES = 160
 RANGESET_STRUCT_BYTES = 96
 #: ``sizeof(struct hvm_ioreq_vcpu)``: list link, vcpu pointer, port, flag.
 IOREQ_VCPU_BYTES = 32
+#: p2m types with no page behind them (``get_page_from_gfn`` gives none).
+_NO_PAGE = (P2mType.INVALID, P2mType.MMIO_DM, P2mType.MMIO_DIRECT)
 
 _RANGE_NAMES = {
     IoRangeType.PORT: "port",
@@ -180,15 +190,31 @@ def map_gfns(d: Domain, s: IoreqServer) -> None:
     if not d.alive:
         raise XenEINVAL(f"domain {d.domid} is dying")
     if s.ioreq_pfn is None:
-        s.ioreq_pfn = d.gmfn_pool.take(d.params)
-        if s.ioreq_pfn is None:
-            raise XenENOMEM(f"domain {d.domid}: no ioreq server frame left in the pool")
+        s.ioreq_pfn = _ring_gfn(d, "ioreq page")
     if s.has_bufioreq:
-        s.bufioreq_pfn = d.gmfn_pool.take(d.params)
-        if s.bufioreq_pfn is None:
+        try:
+            s.bufioreq_pfn = _ring_gfn(d, "buffered ring")
+        except XenError:
             _unmap_gfns(d, s)
-            raise XenENOMEM(f"domain {d.domid}: no ioreq server frame left for the ring")
+            raise
     _bind_gfn_pages(d, s)
+
+
+def _ring_gfn(d: Domain, what: str) -> int:
+    """``hvm_map_ioreq_gfn``: a frame from the pool that ``prepare_ring_for_helper`` maps.
+
+    ``-ENOMEM`` when none is left; ``-EINVAL`` (the frame goes back) when the
+    frame has no page -- a legacy frame another enabled server holds out of
+    the p2m, say (``get_page_from_gfn`` finds nothing).
+    """
+    pfn = d.gmfn_pool.take(d.params)
+    if pfn is None:
+        raise XenENOMEM(f"domain {d.domid}: no ioreq server frame left for the {what}")
+    if d.p2m.get(pfn) in _NO_PAGE:
+        if not d.gmfn_pool.give_back(pfn, d.params):
+            d.count("ioreq_gfn_outside_pool")
+        raise XenEINVAL(f"domain {d.domid}: gfn {pfn:#x} for the {what} holds no page")
+    return pfn
 
 
 def _unmap_gfns(d: Domain, s: IoreqServer) -> None:
