@@ -86,11 +86,66 @@ HV_IOREQ: dict[str, str] = {
     _IO + "_send_elements__mutmut_10": "pinned: tests/test_reentrancy.py::"
     "test_guest_destroyed_between_the_parts_of_a_straddling_write (the outcome names the "
     "route and server)",
+    "ioreqlab.hv.ioreq.x_map_gfns__mutmut_15": "pinned: the ring's frame is now taken by "
+    "_ring_gfn, as the ioreq page's is; tests/test_hv_params.py::"
+    "test_past_the_pool_417_hands_out_the_legacy_frames_with_its_test_inverted drives its "
+    "legacy path",
+    "ioreqlab.hv.ioreq.x_create_server__mutmut_39": "equivalent: the default server is "
+    "always made with the buffered ring (4.7's hvm_create_ioreq_server(d, domid, 1, "
+    "HVM_IOREQSRV_BUFIOREQ_LEGACY, ...) from the param read; Host._ensure_default)",
+}
+
+_DOM = "ioreqlab.hv.domain.xǁDomainǁ"
+_POOL = "ioreqlab.hv.domain.xǁIoreqGmfnPoolǁ"
+_PRM = "ioreqlab.hv.params.x_"
+_DOMAIN_TESTS = "tests/test_hv_domain.py"
+
+#: hv/params.py, hv/domain.py, hv/lookup.py (stage hv-params)
+HV_PARAMS: dict[str, str] = {
+    **{
+        _DOM + f"{m}__mutmut_{n}": f"pinned: {_DOMAIN_TESTS}::{t}"
+        for m, n, t in (
+            ("__post_init__", 3, "test_a_pv_guest_can_be_populated_past_its_last_frame"),
+            ("is_ram", 8, "test_the_vga_hole_is_0xa0_to_0xbf_inclusive"),
+            *(
+                ("read_ram", n, "test_ram_reads_and_writes_cross_a_frame_boundary")
+                for n in (14, 15, 22, 23)
+            ),
+            *(
+                ("write_ram", n, "test_ram_reads_and_writes_cross_a_frame_boundary")
+                for n in (30, 33, 34, 35)
+            ),
+            *(
+                ("write_block", n, "test_a_block_write_keeps_the_rest_of_its_frame")
+                for n in (3, 4, 5, 6, 10, 12)
+            ),
+        )
+    },
+    "ioreqlab.hv.domain.x_layout_hvm__mutmut_19": f"pinned: {_DOMAIN_TESTS}::"
+    "test_the_special_frames_are_libxcs",
+    **{
+        f"ioreqlab.hv.domain.x_check_new_domain__mutmut_{n}": f"pinned: {_DOMAIN_TESTS}::"
+        "test_creation_bounds"
+        for n in (1, 4, 18)
+    },
+    **{
+        _POOL + f"give_back__mutmut_{n}": "pinned: tests/test_hv_params.py::"
+        "test_destroy_after_the_pool_moved_completes (bit 63 kept, bit 64 dropped)"
+        for n in (11, 12)
+    },
+    _POOL + "take__mutmut_3": "equivalent: for a positive mask, mask | -mask is "
+    "-(mask & -mask), whose bit_length is the same",
+    _PRM + "_check_417__mutmut_29": "equivalent: at the cap, the size is set to the cap it "
+    "already is",
+    _PRM + "_check_value__mutmut_65": "pinned: dead code removed: _check_417 never read the domain",
+    _PRM + "set_param__mutmut_2": "equivalent: every caller passes a uint64_t: Host.set_param's "
+    "prototype (hv/boundary.py) and HVMOP_set_param's struct refuse anything else first",
 }
 
 TRIAGE: dict[str, str] = {
     **P2M_P2T,
     **HV_IOREQ,
+    **HV_PARAMS,
     # pinned by tests added after the rangeset stage ran (re-run against them: killed)
     **{
         _R + m: f"pinned: {_BLOCKS}::{t}"

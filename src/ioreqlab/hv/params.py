@@ -141,11 +141,11 @@ def _check_value(
     if index == HvmParam.NR_IOREQ_SERVER_PAGES and not 1 <= value <= MAX_IOREQ_SERVER_PAGES:
         raise XenEINVAL(f"{value} ioreq server pages is not 1..{MAX_IOREQ_SERVER_PAGES}")
     if table.tss_sized:  # 4.8+'s own params past 35
-        return _check_417(d, index, value)
+        return _check_417(index, value)
     return index, value
 
 
-def _check_417(d: Domain, index: int, value: int) -> tuple[int, int]:
+def _check_417(index: int, value: int) -> tuple[int, int]:
     """``hvm_set_param`` cases that exist from 4.8 on (RELEASE-4.17.0 hvm.c)."""
     if index == X87_FIP_WIDTH and value not in (0, 4, 8):
         raise XenEINVAL(f"x87 FIP width {value} is not 0, 4 or 8")
