@@ -70,7 +70,9 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("toolstack/",), ("test_xlcfg", "test_xl_golden", "test_libxl", "test_xlu_real")
     ),
     "gvtg": (("dm/gvtg.py",), ("test_gvt_policies", "test_dm", "test_workload")),
-    "gvt-shipped": (("dm/gvt_shipped.py", "dm/gvt_gpu.py"), ("test_gvt_policies",)),
+    "gvt-shipped": (
+        ("dm/gvt_shipped.py", "dm/gvt_gpu.py"), ("test_gvt_policies", "test_gvt_gpu")
+    ),
 }  # fmt: skip
 
 

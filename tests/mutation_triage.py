@@ -142,7 +142,56 @@ HV_PARAMS: dict[str, str] = {
     "prototype (hv/boundary.py) and HVMOP_set_param's struct refuse anything else first",
 }
 
+_GPU = "ioreqlab.dm.gvt_gpu.x"
+_GPU_TESTS = "tests/test_gvt_gpu.py"
+
+#: dm/gvt_gpu.py (stage gvt-shipped; dm/gvt_shipped.py changed since the run)
+GVT_GPU: dict[str, str] = {
+    **{
+        _GPU + f"_vgpu_slots__mutmut_{n}": f"pinned: {_GPU_TESTS}::test_vgpu_slots_follow_vgpu_c"
+        for n in (8, 16, 21, 22, 28, 29)
+    },
+    **{
+        _GPU + f"_vgpu_slots__mutmut_{n}": "equivalent: with nothing left above the host's "
+        "share, 1 // size is 0 as 0 // size is (every size is MiBs)"
+        for n in (14, 23)
+    },
+    _GPU + "ǁPhysicalGpuǁ__init____mutmut_6": f"pinned: {_GPU_TESTS}::"
+    "test_counts_below_zero_are_refused",
+    **{
+        _GPU + f"ǁPhysicalGpuǁ__init____mutmut_{n}": f"pinned: {_GPU_TESTS}::"
+        "test_a_new_gpu_reports_nothing_used"
+        for n in (22, 30)
+    },
+    **{
+        _GPU + f"ǁPhysicalGpuǁ__init____mutmut_{n}": "pinned: dead code removed: the "
+        "generation's name and record were kept and never read"
+        for n in (14, 15)
+    },
+    **{
+        _GPU + f"ǁPhysicalGpuǁ{m}": f"pinned: {_GPU_TESTS}::"
+        "test_the_shadow_budget_reclaims_least_recently_used_first"
+        for m in (
+            "alloc_shadow__mutmut_2",
+            "alloc_shadow__mutmut_6",
+            "alloc_shadow__mutmut_7",
+            "alloc_shadow__mutmut_13",
+            "alloc_shadow__mutmut_16",
+            "touch__mutmut_1",
+            "forget__mutmut_1",
+        )
+    },
+    **{
+        _GPU
+        + f"ǁPhysicalGpuǁ{m}": f"pinned: {_GPU_TESTS}::test_the_oos_pool_steals_the_oldest_page"
+        for m in ("take_oos__mutmut_10", "take_oos__mutmut_14", "give_oos__mutmut_3")
+    },
+    _GPU + "ǁPhysicalGpuǁtake_oos__mutmut_9": "pinned: code simplified: the page synced is "
+    "the oldest, taken with popitem(last=False) (no key to look up again)",
+}
+
 TRIAGE: dict[str, str] = {
+    **GVT_GPU,
     **P2M_P2T,
     **HV_IOREQ,
     **HV_PARAMS,

@@ -162,8 +162,6 @@ class PhysicalGpu:
             raise ValueError(f"unknown GPU generation {gpu!r}")
         if oos_pages < 0 or shadow_pages < 0:
             raise ValueError("oos_pages and shadow_pages are counts (0 or more)")
-        self.gpu = gpu
-        self.generation = GENERATIONS[gpu]
         self.oos_pages = oos_pages
         self.shadow_pages = shadow_pages
         #: oos pool pages in use, oldest first: (mediator id, gfn) → steal callback.
@@ -220,10 +218,10 @@ class PhysicalGpu:
         through its ``sync_back`` (which re-protects it) and taken.  False if that
         sync fails (as ``ppgtt_allocate_oos_page`` returns its error)."""
         if len(self.oos_in_use) >= self.oos_pages:
-            old_key, old_sync = next(iter(self.oos_in_use.items()))
+            old_sync = next(iter(self.oos_in_use.values()))
             if not old_sync():
                 return False
-            self.oos_in_use.pop(old_key, None)
+            self.oos_in_use.popitem(last=False)  # the page just synced: the oldest
             self.oos_steals += 1
         self.oos_in_use[key] = sync_back
         self.oos_peak = max(self.oos_peak, len(self.oos_in_use))
