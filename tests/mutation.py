@@ -40,7 +40,7 @@ HV_TESTS = (
     "test_hv_platform_edges", "test_hv_rep", "test_hv_routing", "test_pins", "test_abi",
     "test_wp_designs", "test_wp_tables", "test_wp_session", "test_fuzz", "test_faults",
     "test_model_bounds", "test_profiles", "test_realdm_unit", "test_dm", "test_errors",
-    "test_reentrancy", "test_hv_domain",
+    "test_reentrancy", "test_hv_domain", "test_hv_intercept_edges",
 )  # fmt: skip
 
 #: stage -> (modules mutated, tests run against them)

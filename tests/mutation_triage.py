@@ -190,7 +190,71 @@ GVT_GPU: dict[str, str] = {
     "the oldest, taken with popitem(last=False) (no key to look up again)",
 }
 
+_IC = "ioreqlab.hv.intercept.x_"
+_IC_TESTS = "tests/test_hv_intercept_edges.py"
+_PLAT_TESTS = "tests/test_hv_platform_edges.py"
+
+#: hv/dmop.py, hv/dmop_ops.py, hv/platform*.py, hv/intercept.py, hv/memory.py,
+#: hv/memtype.py, hv/boundary.py (stage hv-dmop)
+HV_DMOP: dict[str, str] = {
+    **{
+        _IC + f"_handlers__mutmut_{n}": f"pinned: {_IC_TESTS}::"
+        "test_what_is_not_wholly_inside_a_handler_reaches_the_server"
+        for n in (11, 15, 19, 23, 27, 31, 34, 39, 43)
+    },
+    _IC + "_handlers__mutmut_18": f"pinned: {_IC_TESTS}::test_the_slave_pic_starts_at_0xa0",
+    **{
+        _IC + f"_handle__mutmut_{n}": f"pinned: {_IC_TESTS}::test_what_a_xen_handler_answers"
+        for n in (
+            20,
+            26,
+            27,
+            28,
+            29,
+            30,
+            31,
+            46,
+            50,
+            51,
+            58,
+            60,
+            61,
+            62,
+            63,
+            64,
+            65,
+            66,
+            68,
+            70,
+            71,
+            72,
+        )
+    },
+    **{
+        _IC + f"_handle__mutmut_{n}": f"pinned: {_IC_TESTS}::"
+        "test_the_rtc_index_is_a_byte_written_to_0x70"
+        for n in (32, 34, 39, 42, 43, 44, 45)
+    },
+    **{
+        _IC + f"_print_char__mutmut_{n}": "equivalent: DEL (0x7f) is not printable and every "
+        "character tested against the tab-and-newline set is one that is not printable, so "
+        "the bound and the set's extra letters never decide"
+        for n in (6, 7, 9)
+    },
+    **{
+        f"ioreqlab.hv.memory.x_populate_physmap__mutmut_{n}": f"pinned: {_PLAT_TESTS}::"
+        "test_populate_physmap_fills_whole_extents_up_to_the_last_gfn"
+        for n in (11, 13, 14, 15, 16, 17, 18, 19, 20, 21)
+    },
+    **{
+        f"ioreqlab.hv.memory.x_populate_physmap__mutmut_{n}": f"pinned: {_PLAT_TESTS}::"
+        "test_populating_a_write_protected_frame_gives_fresh_ram"
+        for n in (33, 35, 36, 37, 38, 39, 40, 41, 42, 43, 48)
+    },
+}
+
 TRIAGE: dict[str, str] = {
+    **HV_DMOP,
     **GVT_GPU,
     **P2M_P2T,
     **HV_IOREQ,

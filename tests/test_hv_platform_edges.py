@@ -15,7 +15,7 @@ import errno
 import pytest
 
 from ioreqlab import devicemodel
-from ioreqlab.abi import P2mType
+from ioreqlab.abi import HvmMem, P2mType
 from ioreqlab.errors import XenError
 from ioreqlab.host import Host
 from ioreqlab.hv.platform import Event, Msi
@@ -138,3 +138,54 @@ def test_a_pinned_range_is_charged_at_its_own_heap_site() -> None:
 def test_a_range_may_end_where_it_starts(end: int) -> None:
     _, g, dm = setup("4.17")
     dm.pin_memory_cacheattr(g, 0x10, end, 6)
+
+
+def test_populate_physmap_fills_whole_extents_up_to_the_last_gfn() -> None:
+    # common/memory.c:populate_physmap: an extent of 2**order frames; a gfn past
+    # what a xen_pfn_t of a 64-bit address holds ends the op, the extents before it
+    # done (the count is the result, never an errno).
+    host = Host(xen="4.17", xen_heap_bytes=1 << 20)
+    g = host.create_domain(memory_mib=64)
+    d = host.domains[g]
+    before = d.tot_pages
+    assert host.populate_physmap(0, g, [0x100000], order=12) == 1
+    assert d.tot_pages - before == 4096
+    assert d.p2m.get(0x100000 + 4095) == P2mType.RAM_RW
+    assert d.p2m.get(0x100000 + 4096) == P2mType.INVALID
+    top = (1 << 52) - 1  # the last frame of a 64-bit physical address
+    assert host.populate_physmap(0, g, [0, top]) == 2
+    assert d.p2m.get(top) == P2mType.RAM_RW
+    assert host.populate_physmap(0, g, [top + 1, 0x5000]) == 0  # stops at the first
+    assert host.populate_physmap(0, g, [top - 3], order=2) == 1
+    assert host.populate_physmap(0, g, [top - 2], order=2) == 0
+    host.check_invariants()
+
+
+@pytest.mark.parametrize("design", ["rangeset", "p2m", "p2t"])
+def test_populating_a_write_protected_frame_gives_fresh_ram(design: str) -> None:
+    # A populated frame is a new page: zeroed ram_rw, and a p2m_ioreq_server
+    # frame stops being one (entry_count, and the design's own record with it).
+    host = Host(design=design, xen="4.17", xen_heap_bytes=16 << 20)
+    g = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g)
+    d = host.domains[g]
+    d.write_ram(0x321 << 12, 8, 0xFEED)
+    if design == "rangeset":
+        dm.map_wp_mem_range_to_ioreq_server(g, sid, 0x321, 0x321)
+        dm.set_mem_type(g, HvmMem.MMIO_WRITE_DM, 0x321, 1)
+    else:
+        dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, 2)
+    heap = host.domain_heap(g).in_use
+    if design != "rangeset":
+        dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x321, 1)
+    assert d.p2m.entry_count == 1
+    assert host.populate_physmap(0, g, [0x321]) == 1
+    assert d.p2m.get(0x321) == P2mType.RAM_RW
+    assert d.p2m.entry_count == 0
+    assert d.read_ram(0x321 << 12, 8) == 0
+    assert dm.get_mem_type(g, 0x321) == HvmMem.RAM_RW
+    assert host.domain_heap(g).in_use == heap  # the p2t's node for the frame is freed
+    if d.p2t is not None:
+        assert d.p2t.count == 0
+    host.check_invariants()
