@@ -251,6 +251,137 @@ HV_DMOP: dict[str, str] = {
         "test_populating_a_write_protected_frame_gives_fresh_ram"
         for n in (33, 35, 36, 37, 38, 39, 40, 41, 42, 43, 48)
     },
+    **{
+        f"ioreqlab.hv.platform_ops.x_{m}": f"pinned: {_PLAT_TESTS}::{t}"
+        for m, t in (
+            ("inject_msi__mutmut_24", "test_an_msi_records_every_field_of_its_address_and_data"),
+            (
+                "track_dirty_vram__mutmut_10",
+                "test_the_dirty_vram_bitmap_is_copied_for_its_frames_only",
+            ),
+            (
+                "modified_memory__mutmut_60",
+                "test_modified_memory_progress_equal_to_the_extent_is_einval",
+            ),
+            *(
+                (
+                    f"relocate_memory__mutmut_{n}",
+                    "test_a_relocation_moves_every_frame_in_batches_of_16",
+                )
+                for n in (9, 10, 28, 38, 51)
+            ),
+            (
+                "pin_memory_cacheattr__mutmut_26",
+                "test_pinned_ranges_overlap_at_one_frame_and_go_to_the_head",
+            ),
+        )
+    },
+    "ioreqlab.hv.dmop_ops.x__track_dirty_vram__mutmut_27": f"pinned: {_PLAT_TESTS}::"
+    "test_the_dirty_vram_bitmap_is_copied_for_its_frames_only",
+    **{
+        f"ioreqlab.hv.platform.xǁPlatformǁnote_write__mutmut_{n}": f"pinned: {_PLAT_TESTS}::"
+        "test_vram_writes_are_noted_inside_the_range_only"
+        for n in (3, 4, 5)
+    },
+    **{
+        f"ioreqlab.hv.platform.xǁPlatformǁstatistics__mutmut_{n}": f"pinned: {_PLAT_TESTS}::"
+        "test_platform_statistics_report_every_field"
+        for n in (2, 3, 4, 5, 6, 7)
+    },
+    **{
+        f"ioreqlab.hv.dmop.x__write_back__mutmut_{n}": f"pinned: {_PLAT_TESTS}::"
+        "test_the_copy_back_writes_what_the_release_writes"
+        for n in (6, 7, 24)
+    },
+    "ioreqlab.hv.dmop.x__write_back__mutmut_12": "equivalent: every op's struct packs to "
+    "exactly its DM_OP_SIZES entry (tests/test_abi.py), so ljust never pads",
+    "ioreqlab.hv.dmop.x__write_back__mutmut_21": "equivalent: the header's pad defaults to 0",
+    **{
+        f"ioreqlab.hv.boundary.x__check__mutmut_{n}": f"pinned: {_PLAT_TESTS}::"
+        "test_the_boundary_takes_any_integer_as_a_bool_and_uint64_to_its_top"
+        for n in (27, 28)
+    },
+    "ioreqlab.hv.boundary.x__check__mutmut_31": "equivalent: _check sees only a value the "
+    "wrapper's inline range test refused, so a value equal to the top never reaches it",
+    **{
+        f"ioreqlab.hv.boundary.x__check__mutmut_{n}": "message: the array item's method and "
+        "type name are only in the error text (no array of bools exists)"
+        for n in (13, 21, 22)
+    },
+    **{
+        f"ioreqlab.hv.boundary.x_{m}": "equivalent under mutmut: check_prototypes and _wrap "
+        "run once, when host.py is imported, before mutmut switches a mutant on (its "
+        "children fork after the import); tests/test_hv_badinput.py checks what they build"
+        for m in (
+            "_wrap__mutmut_4",
+            *(f"_wrap__mutmut_{n}" for n in range(11, 21)),
+            "check_prototypes__mutmut_6",
+            "check_prototypes__mutmut_9",
+            "check_prototypes__mutmut_10",
+            "check_prototypes__mutmut_12",
+            "check_prototypes__mutmut_13",
+        )
+    },
+    **{
+        f"ioreqlab.hv.platform_ops.x_{m}": "equivalent: the values after the first are read "
+        "only while the first is non-zero (a continuation)"
+        for m in (
+            "modified_memory__mutmut_3",
+            "modified_memory__mutmut_91",
+            "relocate_memory__mutmut_54",
+            "relocate_memory__mutmut_59",
+            "relocate_memory__mutmut_60",
+            "modified_memory__mutmut_88",
+        )
+    },
+    "ioreqlab.hv.platform_ops.x_modified_memory__mutmut_4": "equivalent: for an integer n, "
+    "floor(x) < n exactly when x < n",
+    "ioreqlab.hv.platform_ops.x_modified_memory__mutmut_57": "equivalent: end == first only "
+    "for an extent of 0 frames, which the progress check refuses with the same -EINVAL",
+    "ioreqlab.hv.memtype.x_get_mem_type__mutmut_15": "equivalent: tracked_as is read only "
+    "for type 15, which returned through the design just before",
+    **{
+        f"ioreqlab.hv.dmop.x_{m}": "equivalent: every XenError the model raises is a "
+        "subclass carrying its errno, so the fallback after `or` is never used"
+        for m in ("dispatch_dm_op__mutmut_21", "dispatch_hvm_op__mutmut_50")
+    },
+    **{
+        f"ioreqlab.hv.dmop_ops.x__{op}__mutmut_2": "message: the op's name is only in the "
+        "pad check's error text"
+        for op in (
+            "create",
+            "map",
+            "unmap",
+            "set_state",
+            "destroy",
+            "set_mem_type",
+            "track_dirty_vram",
+            "inject_msi",
+            "relocate",
+            "pin_cacheattr",
+        )
+    },
+    "ioreqlab.hv.dmop_ops.xǁContinueǁ__init____mutmut_1": "message: a continuation's text "
+    "is never shown (the op is re-issued)",
+    **{
+        f"ioreqlab.hv.memtype.x_set_mem_type__mutmut_{n}": f"pinned: {_PLAT_TESTS}::"
+        "test_set_mem_type_past_the_last_mapped_frame_changes_nothing (checked by hand: "
+        "memtype.py changed since the run)"
+        for n in (3, 4)
+    },
+    **{
+        f"ioreqlab.hv.memtype.x_set_mem_type__mutmut_{n}": "equivalent: max_mapped_pfn is "
+        "below UINT64_MAX, so the bound past it already refuses what the 64-bit one would; "
+        "and a gfn below 0 never gets past the boundary's xen_pfn_t check"
+        for n in (5, 6, 12)
+    },
+    **{
+        f"ioreqlab.hv.memtype.x_{m}": "pinned: dead code removed: WpDesign.allowed and "
+        "check_claim_args never read the domain or the gfn"
+        for m in ("set_mem_type__mutmut_33", "set_mem_type__mutmut_34", "map_mem_type__mutmut_4")
+    },
+    "ioreqlab.hv.dmop.x__get_mem_type__mutmut_23": f"pinned: {_PLAT_TESTS}::"
+    "test_get_mem_type_copies_back_the_whole_struct",
 }
 
 TRIAGE: dict[str, str] = {

@@ -15,7 +15,18 @@ import errno
 import pytest
 
 from ioreqlab import devicemodel
-from ioreqlab.abi import HvmMem, P2mType
+from ioreqlab.abi import (
+    CreateIoreqServer,
+    DmOp,
+    HvmGetMemType,
+    HvmMem,
+    HvmOp,
+    ModifiedMemory,
+    ModifiedMemoryExtent,
+    P2mType,
+    TrackDirtyVram,
+    dm_op_buffer,
+)
 from ioreqlab.errors import XenError
 from ioreqlab.host import Host
 from ioreqlab.hv.platform import Event, Msi
@@ -43,8 +54,9 @@ def test_an_msi_records_every_field_of_its_address_and_data(xen: str) -> None:
     assert p.msis[-1] == Msi(0x41, 0x5A, 1, 1, 1)
     dm.inject_msi(g, 0xFEE0_0000 | 0x03 << 12, 0x41)  # physical mode, fixed, edge
     assert p.msis[-1] == Msi(0x41, 3, 0, 0, 0)
-    # Vector 0 names a pirq: its high bits from address bits 40-63, its low byte the dest.
-    dm.inject_msi(g, (0xABCD_EF12 << 32) | 0xFEE0_0000 | 0x34 << 12 | 0x4, 0x8000 | 0x100)
+    # Vector 0 names a pirq: its high bits from address bits 40-63 (bits 32-39 dropped),
+    # its low byte the dest.
+    dm.inject_msi(g, (0xABCD_EF13 << 32) | 0xFEE0_0000 | 0x34 << 12 | 0x4, 0x8000 | 0x100)
     assert p.msis[-1] == Msi(0, 0x34, 1, 1, 1, 0xABCD_EF34)
     assert p.msi_pirqs == {0xABCD_EF34}
     dm.inject_msi(g, 0xFEE0_0000 | 0x01 << 12, 0)  # pirq 1, the smallest there is
@@ -106,6 +118,14 @@ def test_a_relocation_moves_every_frame_in_batches_of_16() -> None:
     dm.relocate_memory(g, 16, 0x200, 0x1_0000_0000)  # exactly one batch, far above RAM
     assert d.counters["dmop_continuations"] == 2
     assert d.max_mapped_pfn == 0x1_0000_0000 + 15
+    assert d.p2m.get(0x1_0000_0000) == P2mType.RAM_RW
+    dm.relocate_memory(g, 33, 0x400, 0x3100)  # 16 + 16 + 1: two more continuations
+    assert d.counters["dmop_continuations"] == 4
+    d.write_ram(0x3200 << 12, 8, 0xBEEF)
+    dm.relocate_memory(g, 1, 0x500, 0x3200)  # a frame never written onto one that was
+    assert d.read_ram(0x3200 << 12, 8) == 0
+    fails(errno.EOVERFLOW, lambda: dm.relocate_memory(g, 2, 2**64 - 2, 0x3300))
+    fails(errno.EINVAL, lambda: dm.relocate_memory(g, 1, 2**64 - 2, 0x3300))  # fits: no RAM
     dm.relocate_memory(g, 1, 0x300, 2**64 - 2)  # the highest gfn a frame may reach
     fails(errno.EOVERFLOW, lambda: dm.relocate_memory(g, 2, 0x301, 2**64 - 2))
     host.check_invariants()
@@ -117,7 +137,7 @@ def test_pinned_ranges_overlap_at_one_frame_and_go_to_the_head() -> None:
     dm.pin_memory_cacheattr(g, 0x10, 0x10, 6)  # one frame: start == end is a range
     dm.pin_memory_cacheattr(g, 0x20, 0x2F, 1)
     assert p.pinned == [[0x20, 0x2F, 1], [0x10, 0x10, 6]]  # the newest first
-    for start, end in ((0x2F, 0x40), (0x0, 0x20), (0x10, 0x11), (0x8, 0x10)):
+    for start, end in ((0x2F, 0x40), (0x0, 0x20), (0x10, 0x11), (0x8, 0x10), (0x18, 0x25)):
         with pytest.raises(XenError) as info:
             dm.pin_memory_cacheattr(g, start, end, 6)
         assert info.value.errno == errno.EBUSY
@@ -189,3 +209,95 @@ def test_populating_a_write_protected_frame_gives_fresh_ram(design: str) -> None
     if d.p2t is not None:
         assert d.p2t.count == 0
     host.check_invariants()
+
+
+def test_the_dirty_vram_bitmap_is_copied_for_its_frames_only() -> None:
+    # track_dirty_vram copies (nr + 7) / 8 bytes; a smaller buffer is -EINVAL.
+    host, g, _ = setup("4.17")
+    bitmap = bytearray(b"\xee" * 8)
+    raw = dm_op_buffer(DmOp.TRACK_DIRTY_VRAM, TrackDirtyVram(12, 0, 0x100))
+    assert host.dm_op(0, g, [raw, bitmap]) == 0
+    assert bitmap == b"\xff\x0f" + b"\xee" * 6
+    assert host.dm_op(0, g, [raw, bytearray(1)]) == -errno.EINVAL
+
+
+def test_vram_writes_are_noted_inside_the_range_only() -> None:
+    host, g, dm = setup("4.17")
+    dm.track_dirty_vram(g, 0x100, 4)
+    for gfn in (0xFF, 0x100, 0x103, 0x104):
+        host.guest_access(g, 0, "mmio", gfn << 12, 4, write=True, data=1)
+    assert dm.track_dirty_vram(g, 0x100, 4) == b"\x09"  # frames 0 and 3 of the range
+
+
+def test_modified_memory_progress_equal_to_the_extent_is_einval() -> None:
+    host, g, _ = setup("4.17")
+    host.set_log_dirty(g, True)
+    ext = bytearray(ModifiedMemoryExtent(4, 0, 0x200).pack())
+    raw = dm_op_buffer(DmOp.MODIFIED_MEMORY, ModifiedMemory(1, 4))  # opaque 4 of 4 done
+    assert host.dm_op(0, g, [raw, ext]) == -errno.EINVAL
+    raw = dm_op_buffer(DmOp.MODIFIED_MEMORY, ModifiedMemory(1, 3))
+    assert host.dm_op(0, g, [raw, ext]) == 0
+    assert host.domains[g].platform.dirty == {0x203}
+
+
+def test_platform_statistics_report_every_field() -> None:
+    host, g, dm = setup("4.17")
+    dm.set_pci_intx_level(g, 0, 0, 3, 1, 1)
+    dm.set_pci_link_route(g, 1, 10)
+    dm.inject_msi(g, 0xFEE0_1000, 0x31)
+    dm.inject_event(g, 0, 14, 3, 0, 0, 0)
+    host.set_log_dirty(g, True)
+    dm.modified_memory(g, 0x200, 2)
+    dm.pin_memory_cacheattr(g, 0x10, 0x1F, 6)
+    p = host.statistics().domains[g].platform
+    assert (p.pci_intx_asserted, p.pci_link_routes) == (((3, 1),), (0, 10, 0, 0))
+    assert (p.msis, p.events_pending, p.dirty_pages, p.pinned_ranges) == (1, 1, 2, 1)
+
+
+def test_the_boundary_takes_any_integer_as_a_bool_and_uint64_to_its_top() -> None:
+    host, g, _ = setup("4.17")
+    sid = devicemodel.open(host, 0).create_ioreq_server(g)
+    host.set_ioreq_server_state(0, g, sid, 2)  # type: ignore[arg-type]  # uint8_t: non-zero
+    assert host.domains[g].find_server(sid).enabled  # type: ignore[union-attr]
+    host.map_io_range(0, g, sid, 1, 2**64 - 0x1000, 2**64 - 1)  # MMIO up to the last byte
+    with pytest.raises(XenError) as info:
+        host.map_io_range(0, g, sid, 1, 0, 2**64)
+    assert info.value.errno == errno.EINVAL
+
+
+@pytest.mark.parametrize("xen", ["4.7", "4.17"])
+def test_the_copy_back_writes_what_the_release_writes(xen: str) -> None:
+    # 4.17 copies back the op's own struct; 4.9's dm.c the whole xen_dm_op (32 bytes).
+    # Either way a longer buffer keeps its length and what lies past the copy.
+    host, g, _ = setup(xen)
+    raw = dm_op_buffer(DmOp.CREATE_IOREQ_SERVER, CreateIoreqServer(1))
+    buf = bytearray(raw) + b"\xee" * 40
+    assert host.dm_op(0, g, [buf]) == 0
+    assert len(buf) == len(raw) + 40
+    assert buf[len(raw) :] == b"\xee" * 40
+    header = bytes(raw[:8])
+    assert bytes(buf[:8]) == header  # op and pad as they were
+    sid = CreateIoreqServer.unpack(bytes(buf[8 : 8 + CreateIoreqServer.size()])).id
+    assert host.domains[g].find_server(sid) is not None
+
+
+def test_set_mem_type_past_the_last_mapped_frame_changes_nothing() -> None:
+    # dm.c set_mem_type: "if ( first_pfn > last_pfn || last_pfn >
+    # domain_get_maximum_gpfn(d) ) return -EINVAL;" before any page changes.
+    host, g, dm = setup("4.17")
+    d = host.domains[g]
+    top = d.max_mapped_pfn
+    for first, nr in ((top - 1, 3), (top, 2)):
+        with pytest.raises(XenError) as info:
+            dm.set_mem_type(g, HvmMem.RAM_RO, first, nr)
+        assert info.value.errno == errno.EINVAL
+        assert (d.p2m.get(top - 1), d.p2m.get(top)) == (P2mType.RAM_RW, P2mType.RAM_RW)
+    dm.set_mem_type(g, HvmMem.RAM_RO, top - 1, 2)  # up to the last frame is allowed
+    assert d.p2m.get(top) == P2mType.RAM_RO
+
+
+def test_get_mem_type_copies_back_the_whole_struct() -> None:
+    host, g, _ = setup("4.17")
+    buf = bytearray(HvmGetMemType(g, 0, 0x123).pack())
+    assert host.hvm_op(0, HvmOp.GET_MEM_TYPE, buf) == 0
+    assert HvmGetMemType.unpack(bytes(buf)) == HvmGetMemType(g, int(HvmMem.RAM_RW), 0x123)

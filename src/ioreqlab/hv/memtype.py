@@ -32,7 +32,7 @@ def set_mem_type(wp: WpDesign, d: Domain, mem: int, first_pfn: int, nr: int) -> 
     todo = min(nr, PREEMPT_PAGES)
     for gfn in range(first_pfn, first_pfn + todo):
         old = d.p2m.get(gfn)
-        if not wp.allowed(d, gfn, old, mem):
+        if not wp.allowed(old, mem):
             d.count("set_mem_type_refused")
             raise XenEINVAL(f"gfn {gfn:#x}: {old.name.lower()} -> memory type {mem} refused")
         wp.apply(d, gfn, old, mem)
@@ -59,7 +59,7 @@ def map_mem_type(
     """Claim or disclaim ``mem`` for server ``sid``; 0, or where the sweep goes on."""
     wp.check_claim_hap(d)
     if opaque == 0:
-        wp.check_claim_args(d, mem, flags)
+        wp.check_claim_args(mem, flags)
         s = srv.lookup_server(d, sid, c.domid)
         wp.claim(d, s, mem, flags)
     if flags:

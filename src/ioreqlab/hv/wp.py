@@ -105,7 +105,7 @@ class WpDesign:
     #: Whether type 15 counts as RAM for the transition table (4.9+: it does).
     type15_is_ram = True
 
-    def allowed(self, d: Domain, gfn: int, old: P2mType, mem: int) -> bool:
+    def allowed(self, old: P2mType, mem: int) -> bool:
         """The design's row of :data:`ioreqlab.hv.transitions.TRANSITIONS`."""
         cls = old_class(old, type15_is_ram=self.type15_is_ram)
         return allowed(self.name, cls, new_kind(mem, is_ioreq_type=self.is_ioreq_type(mem)))
@@ -151,7 +151,7 @@ class WpDesign:
         if not d.hap:
             raise XenEOPNOTSUPP("p2m_ioreq_server needs HAP")
 
-    def check_claim_args(self, d: Domain, mem: int, flags: int) -> None:
+    def check_claim_args(self, mem: int, flags: int) -> None:
         """``ioreq_server_map_mem_type``'s checks before the server lookup (opaque 0 only)."""
         if not self.is_ioreq_type(mem):
             raise XenEINVAL(f"memory type {mem} cannot be claimed")
