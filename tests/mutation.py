@@ -17,6 +17,7 @@ sources), with its own ``setup.cfg``.  Its counts and surviving mutants go to
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -40,7 +41,7 @@ HV_TESTS = (
     "test_hv_platform_edges", "test_hv_rep", "test_hv_routing", "test_pins", "test_abi",
     "test_wp_designs", "test_wp_tables", "test_wp_session", "test_fuzz", "test_faults",
     "test_model_bounds", "test_profiles", "test_realdm_unit", "test_dm", "test_errors",
-    "test_reentrancy", "test_hv_domain", "test_hv_intercept_edges",
+    "test_reentrancy", "test_hv_domain", "test_hv_intercept_edges", "test_hv_heap_edges",
 )  # fmt: skip
 
 #: stage -> (modules mutated, tests run against them)
@@ -209,6 +210,20 @@ def _assert_text_only(changed: list[str]) -> bool:
     return before == after
 
 
+def record_digest(name: str) -> str:
+    """The stage record's digest: a re-test counts only for the run it re-tested."""
+    return hashlib.sha256((BUILD / f"{name}.json").read_bytes()).hexdigest()
+
+
+def retested(name: str) -> dict[str, str]:
+    """The last re-test of stage ``name``'s current record (empty if none or stale)."""
+    path = BUILD / f"{name}.retest.json"
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    return dict(data["killed"]) if data.get("record") == record_digest(name) else {}
+
+
 def write_doc() -> None:
     """``docs/mutation.md`` from every stage record under ``build/mutate``."""
     lines = [
@@ -220,7 +235,11 @@ def write_doc() -> None:
         "| stage | modules | tests run | mutants | killed | survived | timeout | no tests | score |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    records = [json.loads(p.read_text()) for p in sorted(BUILD.glob("*.json"))]
+    records = [
+        json.loads(p.read_text())
+        for p in sorted(BUILD.glob("*.json"))
+        if not p.name.endswith(".retest.json")
+    ]
     for r in records:
         st = r["stats"]
         total = st.get("total", 0)
@@ -252,7 +271,10 @@ def write_doc() -> None:
         wording = [m for m in r["survivors"] if message_only(diffs.get(m, []))]
         tallies = [m for m in r["survivors"] if counter_only(diffs.get(m, []))]
         rest = [m for m in r["survivors"] if m not in wording and m not in tallies]
+        since = retested(r["stage"])
         pinned = [m for m in rest if TRIAGE.get(m, "").startswith("pinned")]
+        rerun = [m for m in rest if m in since and m not in pinned]
+        rest = [m for m in rest if m not in rerun]
         equivalent = [m for m in rest if TRIAGE.get(m, "").startswith(("equivalent", "message"))]
         left = [m for m in rest if m not in pinned and m not in equivalent]
         lines += ["", f"## Surviving mutants: {r['stage']}", ""]
@@ -260,6 +282,13 @@ def write_doc() -> None:
         if tallies:
             lines += ["", f"Statistics only ({len(tallies)}): "
                       + ", ".join(f"`{m}`" for m in tallies)]  # fmt: skip
+        if rerun:
+            lines += [
+                "",
+                f"Killed by today's tests (`tests/mutation_retest.py`, {len(rerun)}):",
+                "",
+            ]
+            lines += [f"- `{m}`: {since[m]}" for m in rerun]
         if pinned:
             lines += ["", f"Pinned since the run ({len(pinned)}):", ""]
             lines += [f"- `{m}`: {TRIAGE[m].removeprefix('pinned: ')}" for m in pinned]

@@ -160,8 +160,7 @@ class XenHeap:
             return
         if acct.in_use:
             raise RuntimeError(f"domain {owner} still holds {acct.in_use} heap bytes")
-        self._release_reservation(acct)
-        del self._accounts[owner]
+        del self._accounts[owner]  # its reservation goes with it
 
     @property
     def reserved(self) -> int:
@@ -175,10 +174,6 @@ class XenHeap:
             return False
         acct.reserved += nbytes
         return True
-
-    def _release_reservation(self, acct: HeapAccount) -> None:
-        acct.reserved = 0
-        acct.reserved_used = 0
 
     def _allocate(self, acct: HeapAccount, nbytes: int, site: str) -> bool:
         if self.fault is not None and self.fault(site, nbytes):
