@@ -15,7 +15,7 @@ import pytest
 from ioreqlab.abi import HvmParam, P2mType
 from ioreqlab.errors import XenError
 from ioreqlab.host import Host
-from ioreqlab.hv.domain import MAX_IOREQ_SERVER_PAGES
+from ioreqlab.hv.domain import MAX_IOREQ_SERVER_PAGES, MAX_VCPUS
 
 
 def test_the_special_frames_are_libxcs() -> None:
@@ -38,23 +38,26 @@ def test_the_vga_hole_is_0xa0_to_0xbf_inclusive() -> None:
 
 
 @pytest.mark.parametrize(
-    ("memory_mib", "pages", "ok"),
+    ("memory_mib", "pages", "vcpus", "ok"),
     [
-        (0, 8, False),
-        (-1, 8, False),
-        (1, 8, True),
-        (64, MAX_IOREQ_SERVER_PAGES, True),
-        (64, MAX_IOREQ_SERVER_PAGES + 1, False),
-        (64, -1, False),
+        (0, 8, 1, False),
+        (-1, 8, 1, False),
+        (1, 8, 1, True),
+        (64, MAX_IOREQ_SERVER_PAGES, 1, True),
+        (64, MAX_IOREQ_SERVER_PAGES + 1, 1, False),
+        (64, -1, 1, False),
+        (64, 8, 0, False),
+        (64, 8, MAX_VCPUS, True),  # one 32-byte slot each fills the shared page
+        (64, 8, MAX_VCPUS + 1, False),
     ],
 )
-def test_creation_bounds(memory_mib: int, pages: int, ok: bool) -> None:
+def test_creation_bounds(memory_mib: int, pages: int, vcpus: int, ok: bool) -> None:
     host = Host()
     if ok:
-        host.create_domain(memory_mib=memory_mib, ioreq_server_pages=pages)
+        host.create_domain(memory_mib=memory_mib, ioreq_server_pages=pages, vcpus=vcpus)
         return
     with pytest.raises(XenError) as info:
-        host.create_domain(memory_mib=memory_mib, ioreq_server_pages=pages)
+        host.create_domain(memory_mib=memory_mib, ioreq_server_pages=pages, vcpus=vcpus)
     assert info.value.errno == errno.EINVAL
     assert list(host.domains) == [0]  # dom0 alone: nothing half-made
 

@@ -451,5 +451,11 @@ def test_past_the_pool_417_hands_out_the_legacy_frames_with_its_test_inverted() 
         gfn_of_a_new_server()
     assert info.value.errno == errno.EINVAL
     assert d.gmfn_pool.legacy_mask == 1 << HvmParam.IOREQ_PFN  # given back: its bit set
-    assert gfn_of_a_new_server() == buf_pfn  # IOREQ_PFN's set bit is passed over
+    last = dm.create_ioreq_server(g)
+    assert dm.get_ioreq_server_info(g, last)[0] == buf_pfn  # IOREQ_PFN's set bit passed over
+    assert d.gmfn_pool.legacy_mask == 0
     host.check_invariants()
+    dm.destroy_ioreq_server(g, last)
+    dm.destroy_ioreq_server(g, first)
+    assert d.gmfn_pool.legacy_mask == both  # each frame given back sets its own bit
+    assert d.counters.get("ioreq_gfn_outside_pool", 0) == 0
