@@ -156,8 +156,9 @@ def test_a_pinned_range_is_charged_at_its_own_heap_site() -> None:
 
 @pytest.mark.parametrize("end", [0x10, 0x11])
 def test_a_range_may_end_where_it_starts(end: int) -> None:
-    _, g, dm = setup("4.17")
+    host, g, dm = setup("4.17")
     dm.pin_memory_cacheattr(g, 0x10, end, 6)
+    assert host.domains[g].platform.pinned == [[0x10, end, 6]]
 
 
 def test_populate_physmap_fills_whole_extents_up_to_the_last_gfn() -> None:

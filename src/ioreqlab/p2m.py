@@ -23,7 +23,15 @@ from collections.abc import Callable, Iterator
 from ioreqlab.abi.constants import HvmMem, P2mType
 from ioreqlab.rangeset import RangeSet
 
-__all__ = ["RAM_TYPES", "READONLY_TYPES", "P2mTable", "get_mem_type", "is_hole", "is_ram"]
+__all__ = [
+    "NO_PAGE_TYPES",
+    "RAM_TYPES",
+    "READONLY_TYPES",
+    "P2mTable",
+    "get_mem_type",
+    "is_hole",
+    "is_ram",
+]
 
 #: ``P2M_RAM_TYPES`` of 4.9+ (``p2m_ioreq_server`` is RAM there).
 RAM_TYPES = frozenset(
@@ -40,6 +48,9 @@ RAM_TYPES = frozenset(
     }
 )
 _TRACKED = P2mType.IOREQ_SERVER
+#: Types with no page behind the frame: ``get_page_from_gfn`` finds nothing, so a
+#: foreign map, ``prepare_ring_for_helper`` or a relocation refuses them.
+NO_PAGE_TYPES = frozenset({P2mType.INVALID, P2mType.MMIO_DM, P2mType.MMIO_DIRECT})
 #: ``P2M_RO_TYPES`` (4.9+): what ``get_mem_type`` reports as ``ram_ro``.
 READONLY_TYPES = frozenset(
     {P2mType.RAM_LOGDIRTY, P2mType.RAM_RO, P2mType.GRANT_MAP_RO, P2mType.RAM_SHARED}

@@ -9,6 +9,7 @@ ranges hold.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 
 from ioreqlab.hv.domain import Domain
@@ -72,7 +73,7 @@ def check_host_invariants(domains: Mapping[int, Domain], heap: XenHeap) -> None:
         # the model reports here.  4.17's inverted legacy test hands IOREQ_PFN's
         # frame to every server past the pool: that one is Xen's own doing.
         legacy = d.gmfn_pool.legacy_frames(d.params)
-        twice = {f for f in frames if frames.count(f) > 1} - legacy
+        twice = {f for f, n in Counter(frames).items() if n > 1} - legacy
         assert not twice, f"dom{domid}: an ioreq frame is used twice"
         held = 0
         for s in d.all_servers():

@@ -63,6 +63,7 @@ from ioreqlab.hv.domain import Domain
 from ioreqlab.hv.heap import HeapAccount
 from ioreqlab.hv.pages import Page
 from ioreqlab.hv.server import IoreqServer
+from ioreqlab.p2m import NO_PAGE_TYPES
 from ioreqlab.profiles import XenProfile
 from ioreqlab.rangeset import NodeLayout, RangeSet
 
@@ -90,8 +91,6 @@ SERVER_STRUCT_BYTES = 160
 RANGESET_STRUCT_BYTES = 96
 #: ``sizeof(struct hvm_ioreq_vcpu)``: list link, vcpu pointer, port, flag.
 IOREQ_VCPU_BYTES = 32
-#: p2m types with no page behind them (``get_page_from_gfn`` gives none).
-_NO_PAGE = (P2mType.INVALID, P2mType.MMIO_DM, P2mType.MMIO_DIRECT)
 
 _RANGE_NAMES = {
     IoRangeType.PORT: "port",
@@ -210,7 +209,7 @@ def _ring_gfn(d: Domain, what: str) -> int:
     pfn = d.gmfn_pool.take(d.params)
     if pfn is None:
         raise XenENOMEM(f"domain {d.domid}: no ioreq server frame left for the {what}")
-    if d.p2m.get(pfn) in _NO_PAGE:
+    if d.p2m.get(pfn) in NO_PAGE_TYPES:
         if not d.gmfn_pool.give_back(pfn, d.params):
             d.count("ioreq_gfn_outside_pool")
         raise XenEINVAL(f"domain {d.domid}: gfn {pfn:#x} for the {what} holds no page")

@@ -14,13 +14,13 @@ from ioreqlab.errors import XenEBUSY, XenEINVAL
 from ioreqlab.hv.domain import Domain
 from ioreqlab.hv.pages import Page
 from ioreqlab.hv.wp import WpDesign
+from ioreqlab.p2m import NO_PAGE_TYPES
 
 __all__ = ["clean_dirty_bitmap", "foreign_frame", "populate_physmap", "set_log_dirty"]
 
 #: ``max_order``: a control domain may populate order-12 extents, others 9
 #: (``CONFIG_CTLDOM_MAX_ORDER``, ``CONFIG_DOMU_MAX_ORDER``).
 _CTLDOM_MAX_ORDER, _DOMU_MAX_ORDER = 12, 9
-_NOT_RAM = (P2mType.INVALID, P2mType.MMIO_DM, P2mType.MMIO_DIRECT)
 
 
 def foreign_frame(d: Domain, gfn: int) -> Page:
@@ -29,7 +29,7 @@ def foreign_frame(d: Domain, gfn: int) -> Page:
     An ioreq server's gfn-mapped page is the guest's own frame, so mapping
     its gfn while the server is disabled gives the server's page.
     """
-    if d.p2m.get(gfn) in _NOT_RAM:
+    if d.p2m.get(gfn) in NO_PAGE_TYPES:
         raise XenEINVAL(f"gfn {gfn:#x} of domain {d.domid} is not RAM")
     page = d.ram.get(gfn)
     if page is None:

@@ -23,6 +23,7 @@ from ioreqlab.errors import (
 from ioreqlab.hv.domain import Domain
 from ioreqlab.hv.heap import HeapAccount
 from ioreqlab.hv.platform import Event, Msi
+from ioreqlab.p2m import NO_PAGE_TYPES
 
 __all__ = [
     "CACHEATTR_RANGE_BYTES",
@@ -224,7 +225,7 @@ def relocate_memory(d: Domain, size: int, src: int, dst: int) -> tuple[int, int,
     while done < size:
         s, t = src + done, dst + done
         old = d.p2m.get(s)
-        if old == P2mType.INVALID or old in (P2mType.MMIO_DM, P2mType.MMIO_DIRECT):
+        if old in NO_PAGE_TYPES:
             raise XenEINVAL(f"gfn {s:#x} holds no page to relocate")
         page = d.ram.pop(s, None)
         d.ram.pop(t, None)
