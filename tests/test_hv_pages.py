@@ -49,3 +49,16 @@ def test_guest_ram_and_ioreq_pages_come_from_the_provider() -> None:
     assert pages.used == 4
     page[0] = 7
     assert host.guest_access(g, 1, "mmio", 0x200 << 12, 1, write=False).data == 7
+
+
+def test_compare_exchange_swaps_only_on_a_match_and_says_so() -> None:
+    # The PageProvider contract, as the real atomic (realdm/shm.py) keeps it:
+    # True and the new value when the u64 matched; False and nothing written otherwise.
+    page = bytearray(PAGE_SIZE)
+    page[8:16] = (5).to_bytes(8, "little")
+    assert compare_exchange_private(page, 8, 4, 9) is False
+    assert int.from_bytes(page[8:16], "little") == 5
+    assert compare_exchange_private(page, 8, 5, 2**64 - 1) is True
+    assert int.from_bytes(page[8:16], "little") == 2**64 - 1
+    assert page[:8] == bytes(8)
+    assert page[16:] == bytes(PAGE_SIZE - 16)

@@ -135,3 +135,34 @@ def test_the_cli_reports_the_model_bound_in_one_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith("ioreqlab: error: one more page")
+
+
+def test_model_bytes_counts_each_page_the_model_holds_once() -> None:
+    # An independent count: every distinct page object (RAM written, each
+    # server's two pages, which a disabled gfn-mapped server shares with RAM)
+    # plus every p2m entry, summed over all domains.
+    host = Host(xen="4.7")  # 4.7 maps each server's pages at guest frames at creation
+    a = host.create_domain(memory_mib=64)
+    b = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    disabled = dm.create_ioreq_server(a, handle_bufioreq=1)  # pages in a's RAM
+    enabled = dm.create_ioreq_server(a, handle_bufioreq=1)
+    dm.set_ioreq_server_state(a, enabled, True)  # pages out of the p2m
+    dm.create_ioreq_server(b, handle_bufioreq=0)
+    for g, gfns in ((a, (0x100, 0x101)), (b, (0x200,))):
+        for gfn in gfns:
+            host.guest_access(g, 0, "mmio", gfn * PAGE_SIZE, 4, write=True, data=1)
+    dm.set_mem_type(b, HvmMem.RAM_RO, 0x300, 3)
+
+    def independent() -> int:
+        total = 0
+        for d in host.domains.values():
+            held = {id(p) for p in d.ram.values()}
+            for s in d.all_servers():
+                held |= {id(s.shared_page), id(s.buffered_page)}
+            total += len(held) * MODEL_PAGE_COST + len(d.p2m) * MODEL_ENTRY_COST
+        return total
+
+    assert host.domains[a].find_server(disabled) is not None
+    assert model_bytes(host.domains) == independent()
+    assert len(host.domains[b].p2m) == 3  # the retyped frames

@@ -8,7 +8,15 @@ from collections.abc import Callable
 import pytest
 
 from ioreqlab import devicemodel
-from ioreqlab.abi import DmOp, HvmMem, MapMemTypeToIoreqServer, P2mType, SetMemType, dm_op_buffer
+from ioreqlab.abi import (
+    DmOp,
+    HvmMem,
+    IoRangeType,
+    MapMemTypeToIoreqServer,
+    P2mType,
+    SetMemType,
+    dm_op_buffer,
+)
 from ioreqlab.errors import XenError
 from ioreqlab.host import Host
 from tests.hv_helpers import EchoEmulator, snapshot
@@ -351,12 +359,13 @@ def test_log_dirty_pages_cannot_become_ioreq_and_read_as_ram_ro(xen: str) -> Non
     host.check_invariants()
 
 
+@pytest.mark.parametrize("design", ["p2m", "p2t"])
 @pytest.mark.parametrize("xen", ["4.7", "4.17"])
-def test_a_disclaim_with_leftovers_turns_global_log_dirty_off(xen: str) -> None:
+def test_a_disclaim_with_leftovers_turns_global_log_dirty_off(xen: str, design: str) -> None:
     # p2m.c:change_entry_type_global: "p2m->global_logdirty = (nt == p2m_ram_logdirty)"
     # runs for the disclaim's ioreq_server -> ram_rw change too, so every log-dirty
     # frame recalculates to ram_rw and the sweep resets leftovers to ram_rw.
-    host, g, dm, sid = make("p2m", xen=xen)
+    host, g, dm, sid = make(design, xen=xen)
     dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
     host.set_log_dirty(g, True)
     host.guest_access(g, 0, "mmio", 0x40 << 12, 4, write=True, data=1)
@@ -426,3 +435,142 @@ def test_p2t_disclaim_bounds_its_search_per_call() -> None:
     assert dm.get_mem_type(g, 0x3000) == HvmMem.RAM_RW
     assert dm.get_mem_type(g, 0x100) == HvmMem.IOREQ_SERVER
     host.check_invariants()
+
+
+# -- claims and sweeps at their edges -----------------------------------------------
+
+
+@pytest.mark.parametrize(("design", "k"), [("p2m", 1), ("p2t", 4)])
+def test_only_the_designs_ioreq_types_can_be_claimed(design: str, k: int) -> None:
+    # 4.17 knows HVMMEM_ioreq_server alone (ioreq_server_map_mem_type: type !=
+    # HVMMEM_ioreq_server is -EINVAL); p2t's K defaults to 4.
+    host, g, dm, sid = make(design)
+    assert host.wp.mem_types() == range(HvmMem.IOREQ_SERVER + k)
+    last = HvmMem.IOREQ_SERVER + k - 1
+    fails(errno.EINVAL, lambda: dm.map_mem_type_to_ioreq_server(g, sid, last + 1, W))
+    dm.map_mem_type_to_ioreq_server(g, sid, last, W)
+    assert host.domains[g].ioreq_owners == {last: host.domains[g].find_server(sid)}
+
+
+@pytest.mark.parametrize(("k", "ok"), [(0, False), (1, True), (8, True), (9, False)])
+def test_p2t_takes_one_to_eight_ioreq_types(k: int, ok: bool) -> None:
+    from ioreqlab.hv.wp import make_design  # noqa: PLC0415
+
+    if ok:
+        assert make_design("p2t", k).mem_types() == range(HvmMem.IOREQ_SERVER + k)
+    else:
+        fails(errno.EINVAL, lambda: make_design("p2t", k))
+
+
+def _leftovers(design: str, pages: list[int]) -> tuple[Host, int, devicemodel.DeviceModel, int]:
+    """A disclaimed type with ``pages`` left over and nothing swept yet."""
+    host, g, dm, sid = make(design)
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
+    for p in pages:
+        dm.set_mem_type(g, HvmMem.IOREQ_SERVER, p, 1)
+    d = host.domains[g]
+    del d.ioreq_owners[HvmMem.IOREQ_SERVER]  # disclaimed, the sweep not begun
+    d.p2m.change_type_global(P2mType.RAM_LOGDIRTY, P2mType.RAM_RW)
+    return host, g, dm, sid
+
+
+def _sweep(host: Host, g: int, sid: int, opaque: int) -> int:
+    return host.map_mem_type_to_ioreq_server(0, g, sid, HvmMem.IOREQ_SERVER, 0, opaque)
+
+
+@pytest.mark.parametrize("design", ["p2m", "p2t"])
+def test_a_sweep_while_the_type_is_owned_resets_nothing(design: str) -> None:
+    # p2m_recalc_type_range keeps p2m_ioreq_server while a server owns the type;
+    # dm.c runs the loop for any non-zero opaque with flags 0, owner or not.
+    host, g, dm, sid = make(design)
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
+    dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x40, 1)
+    assert _sweep(host, g, sid, 0x10) == 0
+    assert dm.get_mem_type(g, 0x40) == HvmMem.IOREQ_SERVER
+
+
+@pytest.mark.parametrize("design", ["p2m", "p2t"])
+def test_a_sweep_from_past_every_leftover_finishes_and_leaves_those_below(design: str) -> None:
+    host, g, dm, sid = _leftovers(design, [0x40, 0x500])
+    assert _sweep(host, g, sid, 0x1000) == 0
+    assert dm.get_mem_type(g, 0x40) == HvmMem.IOREQ_SERVER
+    assert dm.get_mem_type(g, 0x500) == HvmMem.IOREQ_SERVER
+    # From 0x400: the chunk of 0x500 is reset, and the sweep hands back the next
+    # chunk (leftovers remain, below); from there nothing is left to find.
+    assert _sweep(host, g, sid, 0x400) == 0x600
+    assert _sweep(host, g, sid, 0x600) == 0
+    assert dm.get_mem_type(g, 0x40) == HvmMem.IOREQ_SERVER
+    assert dm.get_mem_type(g, 0x500) == HvmMem.RAM_RW
+
+
+@pytest.mark.parametrize("design", ["p2m", "p2t"])
+def test_a_sweep_ending_at_max_mapped_pfn_hands_back_no_continuation(design: str) -> None:
+    # dm.c goes on only while first_gfn <= max_mapped_pfn after first_gfn += 256.
+    host, g, dm, sid = _leftovers(design, [0x40])
+    d = host.domains[g]
+    top = d.max_mapped_pfn
+    # A leftover in the chunk that ends exactly at max_mapped_pfn.
+    last = top - top % 256
+    assert last + 255 == top
+    d.p2m.set(last, P2mType.IOREQ_SERVER)
+    if design == "p2t":
+        assert d.p2t is not None
+        d.p2t.set(last, 1)
+        d.p2t_counts[HvmMem.IOREQ_SERVER] += 1
+    assert _sweep(host, g, sid, last) == 0
+    assert d.p2m.get(last) == P2mType.RAM_RW
+    assert dm.get_mem_type(g, 0x40) == HvmMem.IOREQ_SERVER  # below the caller's start
+
+
+@pytest.mark.parametrize("design", ["p2m", "p2t"])
+def test_a_sweep_after_log_dirty_came_back_resets_leftovers_to_log_dirty(design: str) -> None:
+    # p2m_recalc_type_range: ram_logdirty while p2m_is_logdirty_range holds.
+    # hap_clean_dirty_bitmap's change_entry_type_global(ram_rw -> ram_logdirty)
+    # sets global_logdirty again between the disclaim and the continuation.
+    host, g, dm, sid = make(design)
+    host.set_log_dirty(g, True)
+    host.guest_access(g, 0, "mmio", 0x40 << 12, 4, write=True, data=1)  # ram_rw again
+    host.guest_access(g, 0, "mmio", 0x140 << 12, 4, write=True, data=1)
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
+    dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x40, 1)
+    dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x140, 1)
+    nxt = host.map_mem_type_to_ioreq_server(0, g, sid, HvmMem.IOREQ_SERVER, 0)
+    d = host.domains[g]
+    assert (nxt, d.p2m.get(0x40), d.global_logdirty) == (0x100, P2mType.RAM_RW, False)
+    host.clean_dirty_bitmap(g)
+    assert d.global_logdirty
+    assert _sweep(host, g, sid, nxt) == 0
+    assert d.p2m.get(0x140) == P2mType.RAM_LOGDIRTY
+    assert dm.get_mem_type(g, 0x140) == HvmMem.RAM_RO
+
+
+@pytest.mark.parametrize("xen", ["4.7", "4.17"])
+@pytest.mark.parametrize("design", ["rangeset", "p2m", "p2t"])
+def test_statistics_count_each_designs_tracking(design: str, xen: str) -> None:
+    host, g, dm, sid = make(design, xen=xen)
+    pv = host.create_domain(memory_mib=16, hvm=False)
+    pages = [0x40, 0x41, 0x42, 0x900]  # two runs
+    if design == "rangeset":
+        for p in pages:
+            dm.map_wp_mem_range_to_ioreq_server(g, sid, p, p)
+        mem = HvmMem.MMIO_WRITE_DM
+    else:
+        dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
+        mem = HvmMem.IOREQ_SERVER
+    for p in pages:
+        dm.set_mem_type(g, mem, p, 1)
+    stats = host.statistics()
+    assert (stats.design, stats.xen) == (design, xen)
+    by_id = {s.domid: s for s in stats.domains}
+    d = host.domains[g]
+    if design == "rangeset":
+        want = (2, d.servers[0].ranges[IoRangeType.WP_MEM].bytes_in_use)
+    elif design == "p2m":
+        want = (4, 0)
+    else:
+        assert d.p2t is not None
+        want = (4, d.p2t.bytes_in_use)
+    assert (by_id[g].tracking_entries, by_id[g].tracking_bytes) == want
+    assert want[1] > 0 or design == "p2m"
+    assert (by_id[g].tracked_pages, by_id[pv].tracked_pages) == (4, 0)
+    assert (by_id[pv].tracking_entries, by_id[pv].tracking_bytes) == (0, 0)

@@ -59,6 +59,48 @@ def test_get_mem_type_mapping_order() -> None:
     assert get_mem_type(P2mType.INVALID, tracked_as=as_p2m) == HvmMem.MMIO_DM
 
 
+#: Xen's masks, written out from ``xen/arch/x86/include/asm/p2m.h`` (RELEASE-4.17.0;
+#: the same in ``xen/include/asm-x86/p2m.h`` of 4.9, and of 4.6/4.7 without ioreq_server).
+_XEN_RAM = {"ram_rw", "ram_logdirty", "ram_ro", "ram_paging_out", "ram_paged",
+            "ram_paging_in", "ram_shared", "ioreq_server"}  # fmt: skip
+_XEN_HOLE = {"mmio_dm", "invalid", "ram_paging_in", "ram_paged"}
+_XEN_NAMES = ["ram_rw", "invalid", "ram_logdirty", "ram_ro", "mmio_dm", "mmio_direct",
+              "populate_on_demand", "grant_map_rw", "grant_map_ro", "ram_paging_out",
+              "ram_paged", "ram_paging_in", "ram_shared", "ram_broken", "map_foreign",
+              "ioreq_server"]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", range(16))
+def test_every_p2m_type_is_ram_hole_and_class_as_xens_masks(value: int) -> None:
+    from ioreqlab.hv.transitions import old_class  # noqa: PLC0415
+    from ioreqlab.p2m import is_hole, is_ram  # noqa: PLC0415
+
+    name = _XEN_NAMES[value]
+    t = P2mType(value)
+    assert is_ram(t) == (name in _XEN_RAM), name
+    assert is_hole(t) == (name in _XEN_HOLE), name
+    # allow_p2m_type_change (arch/x86/hvm/dm.c, 4.17) asks p2m_is_ram before p2m_is_hole.
+    expected = (
+        "type 15" if value == 15
+        else "ram_rw" if name == "ram_rw"
+        else "other RAM" if name in _XEN_RAM
+        else "hole" if name in _XEN_HOLE
+        else "other"
+    )  # fmt: skip
+    assert old_class(t) == expected, name
+    # hvmop_get_mem_type (arch/x86/hvm/hvm.c, 4.17): mmio, ioreq_server, readonly, ram,
+    # pod, grant, else mmio_dm; p2m_ram_broken is none of them.
+    readonly = {"ram_logdirty", "ram_ro", "grant_map_ro", "ram_shared"}
+    want = (
+        HvmMem.MMIO_DM if name in ("mmio_dm", "mmio_direct")
+        else HvmMem.IOREQ_SERVER if value == 15
+        else HvmMem.RAM_RO if name in readonly
+        else HvmMem.RAM_RW if name in _XEN_RAM | {"populate_on_demand", "grant_map_rw"}
+        else HvmMem.MMIO_DM
+    )  # fmt: skip
+    assert get_mem_type(t, tracked_as=HvmMem.IOREQ_SERVER) == want, name
+
+
 @given(st.lists(st.tuples(st.integers(0, 300), st.sampled_from(list(P2mType)[:16])), max_size=80))
 def test_entry_count_is_exact(changes: list[tuple[int, P2mType]]) -> None:
     p2m = P2mTable(lambda g: g < 200)

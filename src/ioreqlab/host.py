@@ -23,7 +23,6 @@ that is privileged or the target's device-model domain (``XSM_DM_PRIV``,
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Sequence
 
 from ioreqlab.abi.constants import (
@@ -146,7 +145,6 @@ class Host:
         #: How hypercalls find their domains (also the DMOP boundary's).
         self.lookup = Lookup(self.domains)
         self._rover = 0
-        self._ports = itertools.count(1)
         self.io = VcpuIo(self.wp, self.xen)
 
     # -- domctl: the toolstack's level ---------------------------------------
@@ -246,7 +244,6 @@ class Host:
             c.domid,
             bufioreq,
             self.heap.account(domid),
-            lambda: next(self._ports),
             self.xen,
             wp_mem=self.wp.wp_mem_rangeset,
             node_layout=self.node_layout,
@@ -332,7 +329,6 @@ class Host:
                 d.params[HvmParam.DM_DOMAIN],
                 1,
                 self.heap.account(d.domid),
-                lambda: next(self._ports),
                 self.xen,
                 is_default=True,
             )
@@ -400,11 +396,6 @@ class Host:
         """``HVMOP_set_param``."""
         self._check_param_index(index)
         c, d = self.lookup.any(caller, domid)
-
-        def rebind(dm: int) -> None:
-            if d.default_server is not None:
-                d.default_server.emulator = dm
-
         prm.set_param(
             c,
             d,
@@ -412,7 +403,7 @@ class Host:
             value,
             self.xen,
             wp_ranges_cap=self.wp_ram_ranges_cap,
-            rebind_default=rebind,
+            rebind_default=lambda dm: self.io.rebind_default(d, dm),
         )
 
     def get_param(self, caller: int, domid: int, index: int) -> int:
@@ -463,8 +454,8 @@ class Host:
         c, d = self.lookup.dm_target(caller, domid)
         s = d.default_server
         if s is None or s.id != sid or s.emulator != c.domid:
-            s = srv.lookup_server(d, sid, c.domid)
-        return self.io.completed(d, s, vcpu)
+            srv.lookup_server(d, sid, c.domid)  # -ENOENT, or -EPERM for another emulator
+        return self.io.completed(d, vcpu)
 
     def evtchn_bind_interdomain(
         self, caller: int, remote_domid: int, remote_port: int, notify: Callable[[], None]

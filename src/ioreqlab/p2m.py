@@ -24,6 +24,7 @@ from ioreqlab.abi.constants import HvmMem, P2mType
 from ioreqlab.rangeset import RangeSet
 
 __all__ = [
+    "HOLE_TYPES",
     "NO_PAGE_TYPES",
     "RAM_TYPES",
     "READONLY_TYPES",
@@ -33,7 +34,8 @@ __all__ = [
     "is_ram",
 ]
 
-#: ``P2M_RAM_TYPES`` of 4.9+ (``p2m_ioreq_server`` is RAM there).
+#: ``P2M_RAM_TYPES`` of 4.9+ (``p2m_ioreq_server`` is RAM there; ``p2m_ram_broken``
+#: is not RAM in any release: ``asm-x86/p2m.h``, 4.6 to 4.17).
 RAM_TYPES = frozenset(
     {
         P2mType.RAM_RW,
@@ -43,10 +45,11 @@ RAM_TYPES = frozenset(
         P2mType.RAM_PAGED,
         P2mType.RAM_PAGING_IN,
         P2mType.RAM_SHARED,
-        P2mType.RAM_BROKEN,
         P2mType.IOREQ_SERVER,
     }
 )
+#: ``P2M_HOLE_TYPES`` (``asm-x86/p2m.h``, 4.6 to 4.17): paged-out RAM is a hole too.
+HOLE_TYPES = frozenset({P2mType.MMIO_DM, P2mType.INVALID, P2mType.RAM_PAGING_IN, P2mType.RAM_PAGED})
 _TRACKED = P2mType.IOREQ_SERVER
 #: Types with no page behind the frame: ``get_page_from_gfn`` finds nothing, so a
 #: foreign map, ``prepare_ring_for_helper`` or a relocation refuses them.
@@ -57,16 +60,15 @@ READONLY_TYPES = frozenset(
 )
 
 
-def is_ram(t: P2mType, *, mmio_write_dm_is_ram: bool) -> bool:
-    """``p2m_is_ram``: in 4.6/4.7 type 15 (``mmio_write_dm``) was not RAM."""
-    if t == _TRACKED:
-        return mmio_write_dm_is_ram
+def is_ram(t: P2mType) -> bool:
+    """``p2m_is_ram`` of 4.9+: type 15 is RAM (4.6 differs only there, and every
+    caller treats type 15 on its own)."""
     return t in RAM_TYPES
 
 
 def is_hole(t: P2mType) -> bool:
-    """``p2m_is_hole``: ``p2m_mmio_dm`` or ``p2m_invalid``."""
-    return t in (P2mType.MMIO_DM, P2mType.INVALID)
+    """``p2m_is_hole``."""
+    return t in HOLE_TYPES
 
 
 def get_mem_type(t: P2mType, *, tracked_as: HvmMem) -> HvmMem:

@@ -34,8 +34,8 @@ def host_statistics(
                 servers=len(d.servers) + (d.default_server is not None),
                 heap=heap.account(domid).statistics(),
                 tracked_pages=d.p2m.entry_count,
-                tracking_entries=wp.tracking_entries(d) if d.hvm else 0,
-                tracking_bytes=wp.tracking_bytes(d) if d.hvm else 0,
+                tracking_entries=wp.tracking_entries(d),
+                tracking_bytes=wp.tracking_bytes(d),
                 counters=tuple(sorted(d.counters.items())),
                 platform=d.platform.statistics(),
             )

@@ -127,6 +127,9 @@ class Domain:
     #: The last id handed out (``next_ioservid`` pre-increments it).
     last_ioservid: int = 0
     gmfn_pool: IoreqGmfnPool = field(default_factory=IoreqGmfnPool)
+    #: The guest's event-channel ports in use by ioreq servers (port 0 is
+    #: ``ECS_RESERVED`` from ``evtchn_init``).
+    ports: set[int] = field(default_factory=set)
     #: Last value written to port 0xcf8 with a 4-byte write.
     pci_cf8: int = 0
     #: Hypervisor-side counters: requests sent, refused emulator moves, etc.
@@ -237,6 +240,15 @@ class Domain:
     def count(self, what: str, n: int = 1) -> None:
         """Bump a named counter."""
         self.counters[what] = self.counters.get(what, 0) + n
+
+    def alloc_port(self) -> int:
+        """``alloc_unbound_xen_event_channel``: ``get_free_port`` hands out the
+        lowest free port (``common/event_channel.c``, 4.7 and 4.17)."""
+        port = 1
+        while port in self.ports:
+            port += 1
+        self.ports.add(port)
+        return port
 
     def all_servers(self) -> list[IoreqServer]:
         """Every server, default included, newest first."""

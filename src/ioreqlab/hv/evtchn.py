@@ -29,13 +29,17 @@ __all__ = ["Binding", "EventChannels", "bind_interdomain", "port_owner", "send_t
 
 
 def port_owner(d: Domain, port: int) -> tuple[IoreqServer, int] | None:
-    """The server owning guest port ``port`` and its vCPU (-1: the buffered port)."""
-    servers = [*d.servers, d.default_server] if d.default_server else d.servers
-    for s in servers:
+    """The server owning guest port ``port``, and the vCPU a signal on it wakes.
+
+    That is the port's ``notify_vcpu_id``: each vCPU's own port names the
+    vCPU, and the buffered port was allocated on vCPU 0
+    (``alloc_unbound_xen_event_channel(d, 0, ...)``, ``common/ioreq.c``, 4.17).
+    """
+    for s in d.all_servers():
         if port in s.vcpu_ports:
             return s, s.vcpu_ports.index(port)
         if s.has_bufioreq and port == s.bufioreq_port:
-            return s, -1
+            return s, 0
     return None
 
 
@@ -57,7 +61,6 @@ class EventChannels:
     def __init__(self) -> None:
         self._by_local: dict[tuple[int, int], Binding] = {}
         self._by_remote: dict[tuple[int, int], Binding] = {}
-        self._next_local: dict[int, int] = {}
         #: Local ports whose guest end was freed: ECS_UNBOUND, a send on them is dropped.
         self._dangling: set[tuple[int, int]] = set()
 
@@ -68,13 +71,18 @@ class EventChannels:
     def bind(
         self, local_domid: int, remote_domid: int, remote_port: int, notify: Callable[[], None]
     ) -> Binding:
-        """Bind ``remote_port`` (already checked to be offered to ``local_domid``)."""
+        """Bind ``remote_port`` (already checked to be offered to ``local_domid``).
+
+        The local port is the caller's lowest free one (``get_free_port``,
+        ``common/event_channel.c``, 4.7 and 4.17; port 0 is reserved): a
+        closed port is free again, one whose guest end went away is still
+        ``ECS_UNBOUND`` and is not.
+        """
         if (remote_domid, remote_port) in self._by_remote:
             raise XenEINVAL(f"port {remote_port} of domain {remote_domid} is already bound")
-        port = self._next_local.get(local_domid, 1)
+        port = 1
         while (local_domid, port) in self._by_local or (local_domid, port) in self._dangling:
             port += 1
-        self._next_local[local_domid] = port + 1
         b = Binding(local_domid, port, remote_domid, remote_port, notify)
         self._by_local[(local_domid, port)] = b
         self._by_remote[(remote_domid, remote_port)] = b
@@ -139,8 +147,6 @@ def bind_interdomain(
     owner = port_owner(d, remote_port)
     if owner is None or owner[0].emulator != caller:
         raise XenEINVAL(f"port {remote_port} of domain {d.domid} is not offered to {caller}")
-    if channels.bound(d.domid, remote_port) is not None:
-        raise XenEINVAL(f"port {remote_port} of domain {d.domid} is already bound")
     local = channels.bind(caller, d.domid, remote_port, notify).local_port
     notify()
     return local
@@ -148,18 +154,19 @@ def bind_interdomain(
 
 def send_target(
     channels: EventChannels, domains: Mapping[int, Domain], caller: int, local_port: int
-) -> tuple[Domain, IoreqServer, int] | None:
-    """Whose vCPU a send on ``local_port`` wakes: (domain, server, vcpu), or None.
+) -> tuple[Domain, int] | None:
+    """Whose vCPU a send on ``local_port`` wakes: (domain, vcpu), or None.
 
-    None for a port whose guest end is gone (the signal is dropped) or that
-    is a server's buffered port (it wakes no vCPU); ``-EINVAL`` for a port the
-    caller has not.
+    ``evtchn_send`` to a Xen-consumed port runs ``default_xen_notification_fn``
+    on the port's ``notify_vcpu_id`` (``common/event_channel.c``, 4.17): a
+    vCPU's port wakes that vCPU, the buffered port wakes vCPU 0.  None for a
+    port whose guest end is gone (the signal is dropped); ``-EINVAL`` for a
+    port the caller has not.
     """
     b = channels.local(caller, local_port)
     if b is None:
         return None
     d = domains[b.remote_domid]
     owner = port_owner(d, b.remote_port)
-    if owner is None or owner[1] < 0:
-        return None
-    return d, owner[0], owner[1]
+    assert owner is not None, "a bound guest port belongs to a live server"
+    return d, owner[1]

@@ -39,8 +39,6 @@ Rules
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from ioreqlab.abi.constants import (
     MAX_NR_IO_RANGES,
     UINT16_MAX,
@@ -79,6 +77,7 @@ __all__ = [
     "lookup_server",
     "map_gfns",
     "map_range",
+    "replace_ports",
     "set_server_state",
     "unmap_range",
 ]
@@ -254,7 +253,6 @@ def create_server(
     emulator: int,
     bufioreq: int,
     account: HeapAccount,
-    new_port: Callable[[], int],
     xen: XenProfile,
     *,
     is_default: bool = False,
@@ -264,8 +262,7 @@ def create_server(
     """``hvm_create_ioreq_server`` / ``ioreq_server_create``: allocate, number, link.
 
     ``wp_mem`` adds the seed series' fourth rangeset, limited by the domain's
-    ``HVM_PARAM_MAX_WP_RAM_RANGES`` (0 means the default 256).  ``new_port``
-    returns fresh event-channel port numbers.
+    ``HVM_PARAM_MAX_WP_RAM_RANGES`` (0 means the default 256).
     """
     if not 0 <= bufioreq <= BufIoreqMode.ATOMIC:
         raise XenEINVAL(f"handle_bufioreq {bufioreq} is not OFF, LEGACY or ATOMIC")
@@ -296,14 +293,15 @@ def create_server(
                 d.count("ioreq_gfn_outside_pool")
         charges.rollback()
         raise
+    vcpu_ports, bufioreq_port = _alloc_ports(d, bufioreq)
     server = IoreqServer(
         id=sid,
         emulator=emulator,
         domid=d.domid,
         is_default=is_default,
         bufioreq=BufIoreqMode(bufioreq),
-        vcpu_ports=[new_port() for _ in range(d.vcpus)],
-        bufioreq_port=new_port() if bufioreq else 0,
+        vcpu_ports=vcpu_ports,
+        bufioreq_port=bufioreq_port,
         ioreq_pfn=ioreq_pfn,
         bufioreq_pfn=bufioreq_pfn,
         ranges=ranges,
@@ -405,9 +403,49 @@ def _bind_gfn_pages(d: Domain, s: IoreqServer) -> None:
         s.buffered_page = d.ram.setdefault(s.bufioreq_pfn, s.buffered_page)
 
 
+def _alloc_ports(d: Domain, bufioreq: int) -> tuple[list[int], int]:
+    """The guest ports of a new server, in Xen's order.
+
+    ``ioreq_server_add_vcpu`` runs once per vCPU and allocates that vCPU's
+    port, then, on vCPU 0 of a server with buffered requests, the buffered
+    port (``common/ioreq.c``, 4.17; ``hvm_ioreq_server_add_vcpu``,
+    ``arch/x86/hvm/ioreq.c``, 4.7): vCPU 0, buffered, vCPU 1, ...
+    """
+    vcpu_ports: list[int] = []
+    bufioreq_port = 0
+    for vcpu in range(d.vcpus):
+        vcpu_ports.append(d.alloc_port())
+        if vcpu == 0 and bufioreq:
+            bufioreq_port = d.alloc_port()
+    return vcpu_ports, bufioreq_port
+
+
+def replace_ports(d: Domain, s: IoreqServer) -> list[int]:
+    """``hvm_set_dm_domain``'s port swap (4.7): fresh ports for ``s``; the old ones.
+
+    ``hvm_replace_event_channel`` allocates the new port before it frees the
+    old one, so no port is reused; vCPU 0 replaces the buffered port first
+    (``arch/x86/hvm/ioreq.c``, RELEASE-4.7.0).  The slots get the new ports.
+    """
+    old = s.guest_ports()
+    for vcpu in range(len(s.vcpu_ports)):
+        if vcpu == 0 and s.has_bufioreq:
+            s.bufioreq_port = _swap_port(d, s.bufioreq_port)
+        s.vcpu_ports[vcpu] = _swap_port(d, s.vcpu_ports[vcpu])
+    s.write_vp_eports()
+    return old
+
+
+def _swap_port(d: Domain, port: int) -> int:
+    new = d.alloc_port()
+    d.ports.discard(port)
+    return new
+
+
 def destroy_server(d: Domain, s: IoreqServer, account: HeapAccount) -> None:
-    """Unlink ``s``, free its ranges, structs and frames (no checks: callers did them)."""
+    """Unlink ``s``, free its ranges, structs, ports and frames (no checks: callers did them)."""
     set_state(d, s, False)
+    d.ports.difference_update(s.guest_ports())
     for r in s.ranges.values():
         r.purge()
     account.free(s.struct_bytes)

@@ -61,6 +61,11 @@ class IoreqServer:
         """Whether the pages are guest frames (taken out of the p2m while enabled)."""
         return self.ioreq_pfn is not None and not self.is_default
 
+    def guest_ports(self) -> list[int]:
+        """Every guest port of the server: its vCPUs', and the buffered one if it has it."""
+        buffered = [self.bufioreq_port] if self.has_bufioreq else []
+        return [*self.vcpu_ports, *buffered]
+
     def write_vp_eports(self) -> None:
         """``ioreq_server_update_evtchn`` for every vCPU: its port into its slot."""
         if not self.has_pages:

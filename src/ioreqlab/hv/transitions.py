@@ -7,6 +7,11 @@ A frame's p2m type falls in one of five classes; the request names one of
 five kinds of ``HVMMEM_*`` type.  :data:`TRANSITIONS` says, per design,
 which (class, kind) pairs are allowed; :func:`markdown` renders it for
 ``docs/set-mem-type.md`` (checked to be current by the suite).
+
+Before the table, Xen answers ``-EAGAIN`` for a paged or shared frame
+(``p2m_is_paging``, ``p2m_is_shared``); the model has no paging or sharing,
+so its p2m never holds one, nor a grant, foreign or direct-MMIO frame (the
+"other" class is in the table for completeness).
 """
 
 from __future__ import annotations
@@ -47,13 +52,19 @@ TRANSITIONS: Mapping[str, Mapping[str, frozenset[str]]] = {
 TRANSITIONS = {**TRANSITIONS, "p2t": TRANSITIONS["p2m"]}
 
 
-def old_class(t: P2mType, *, type15_is_ram: bool) -> str:
-    """The class of a frame's p2m type (type 15 is its own class in every design)."""
+def old_class(t: P2mType) -> str:
+    """The class of a frame's p2m type.
+
+    Type 15 is its own class in every design, so whether 4.6 counted it as
+    RAM does not matter here: its row in :data:`TRANSITIONS` says what it may
+    become.  RAM is tested before holes, as ``allow_p2m_type_change`` does
+    (paged-out RAM is both).
+    """
     if t == P2mType.IOREQ_SERVER:
         return "type 15"
     if t == P2mType.RAM_RW:
         return "ram_rw"
-    if is_ram(t, mmio_write_dm_is_ram=type15_is_ram):
+    if is_ram(t):
         return "other RAM"
     return "hole" if is_hole(t) else "other"
 

@@ -36,6 +36,7 @@ from ioreqlab.hv.delivery import SlotStatus, check_slot, send_buffered, send_syn
 from ioreqlab.hv.domain import Domain
 from ioreqlab.hv.evtchn import EventChannels
 from ioreqlab.hv.intercept import intercept_port
+from ioreqlab.hv.ioreq import replace_ports
 from ioreqlab.hv.routing import select_server
 from ioreqlab.hv.server import IoreqServer
 from ioreqlab.hv.wp import RETRY, WpDesign
@@ -389,14 +390,29 @@ class VcpuIo:
             self.finished[(d.domid, vcpu)] = done
         return done
 
-    def completed(self, d: Domain, s: IoreqServer, vcpu: int) -> Access | None:
-        """The emulator signalled ``vcpu``'s port: wake it if it waits on ``s``."""
+    def completed(self, d: Domain, vcpu: int) -> Access | None:
+        """A port whose notify vCPU is ``vcpu`` was signalled: wake it if it is blocked.
+
+        Any such port wakes it, whichever server the port belongs to: the
+        vCPU then re-reads the slot of the server it waits on
+        (``default_xen_notification_fn`` clears ``_VPF_blocked_in_xen``, and
+        ``vcpu_ioreq_handle_completion`` calls ``wait_for_io`` for its pending
+        server, ``common/ioreq.c``, 4.17; ``hvm_do_resume``, 4.7).  If that
+        server was destroyed, nothing is pending any more and the access
+        completes with the request's own data: 0 for a read.
+        """
         if vcpu >= d.vcpus:
             raise XenEINVAL(f"domain {d.domid} has no vcpu {vcpu} (no such port to signal)")
         w = self.waiting.get((d.domid, vcpu))
-        if w is None or w.server is not s:
+        if w is None:
             return None
-        done = self.complete(d, vcpu, w)
+        if any(w.server is x for x in d.all_servers()):
+            done = self.complete(d, vcpu, w)
+        else:
+            del self.waiting[(d.domid, vcpu)]
+            d.count("woken_after_server_gone")
+            done = Access(w.route, w.server.id, data=0 if w.is_read else None)
+            self.finished[(d.domid, vcpu)] = done
         if w.rest and done.status == Status.DONE:  # the REP MOVS goes on with its next element
             self.finished.pop((d.domid, vcpu), None)
             done = self._send_elements(d, vcpu, w.rest)
@@ -449,15 +465,28 @@ class VcpuIo:
         for key in [k for k in self.waiting if k[0] == d.domid]:
             del self.waiting[key]
 
+    def rebind_default(self, d: Domain, dm: int) -> None:
+        """``HVM_PARAM_DM_DOMAIN`` names ``dm`` (``hvm_set_dm_domain``, 4.7).
+
+        A different domain gets fresh ports for the default server
+        (:func:`ioreqlab.hv.ioreq.replace_ports`): the old emulator's ends are
+        left unbound, and its notifier here goes with them.
+        """
+        s = d.default_server
+        if s is not None and s.emulator != dm:
+            self.notifiers.pop((d.domid, s.id), None)
+            self.channels.drop_remote(d.domid, replace_ports(d, s))
+            s.emulator = dm
+
     def drop_server(self, s: IoreqServer) -> None:
         """A server went away: its ports are unbound.
 
-        A vCPU waiting on it stays blocked for good: the port it waits on is
-        freed and nothing will notify it (``ioreq_server_remove_all_vcpus``).
+        A vCPU waiting on it stays blocked: the port it waits on is freed
+        (``ioreq_server_remove_all_vcpus``), and only a signal on another port
+        of that vCPU wakes it (:meth:`completed`).
         """
         self.notifiers.pop((s.domid, s.id), None)
-        ports = [*s.vcpu_ports, s.bufioreq_port] if s.has_bufioreq else list(s.vcpu_ports)
-        self.channels.drop_remote(s.domid, ports)
+        self.channels.drop_remote(s.domid, s.guest_ports())
 
     def check(self, live: Collection[int]) -> None:
         """Every in-flight entry belongs to a live domain, and each blocked

@@ -102,13 +102,10 @@ class WpDesign:
             if mem not in d.ioreq_owners:
                 raise XenEINVAL(f"no ioreq server claims memory type {mem}")
 
-    #: Whether type 15 counts as RAM for the transition table (4.9+: it does).
-    type15_is_ram = True
-
     def allowed(self, old: P2mType, mem: int) -> bool:
         """The design's row of :data:`ioreqlab.hv.transitions.TRANSITIONS`."""
-        cls = old_class(old, type15_is_ram=self.type15_is_ram)
-        return allowed(self.name, cls, new_kind(mem, is_ioreq_type=self.is_ioreq_type(mem)))
+        kind = new_kind(mem, is_ioreq_type=self.is_ioreq_type(mem))
+        return allowed(self.name, old_class(old), kind)
 
     def apply(self, d: Domain, gfn: int, old: P2mType, mem: int) -> None:
         """Give page ``gfn`` memory type ``mem`` (the transition is allowed)."""
@@ -296,7 +293,6 @@ class RangesetDesign(WpDesign):
 
     name = "rangeset"
     tracked_as = HvmMem.MMIO_WRITE_DM
-    type15_is_ram = False  # 4.6: p2m_mmio_write_dm is not RAM
     wp_mem_rangeset = True
 
     def mem_types(self) -> range:
