@@ -44,6 +44,10 @@ HV_TESTS = (
     "test_reentrancy", "test_hv_domain", "test_hv_intercept_edges", "test_hv_heap_edges",
 )  # fmt: skip
 
+#: The toolstack's tests (about 15 s): libxlutil's real parser and the real xl's
+#: output are among them, so both toolstack stages check against real code.
+TOOLSTACK_TESTS = ("test_xlcfg", "test_xl_golden", "test_libxl", "test_xlu_real")
+
 #: stage -> (modules mutated, tests run against them)
 STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rangeset": (
@@ -67,8 +71,15 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
          "hv/pages.py", "hv/ports.py", "hv/stats.py"),
         HV_TESTS,
     ),
-    "toolstack": (
-        ("toolstack/",), ("test_xlcfg", "test_xl_golden", "test_libxl", "test_xlu_real")
+    "toolstack-xlu": (
+        ("toolstack/xlu_parse.py", "toolstack/xlu_grammar.py", "toolstack/xlu_disk.py",
+         "toolstack/cnum.py"),
+        TOOLSTACK_TESTS,
+    ),
+    "toolstack-libxl": (
+        ("toolstack/libxl.py", "toolstack/libxl_idl.py", "toolstack/xl_parse.py",
+         "toolstack/xlcfg.py", "toolstack/__init__.py"),
+        TOOLSTACK_TESTS,
     ),
     "gvtg": (("dm/gvtg.py",), ("test_gvt_policies", "test_dm", "test_workload")),
     "gvt-shipped": (
@@ -92,15 +103,13 @@ def _setup_cfg(modules: tuple[str, ...], tests: tuple[str, ...]) -> str:
 
 
 def _copy_checkout(dest: Path) -> None:
+    """The committed tree (``HEAD``), so a stage tests what a commit names, not an
+    edit under way in the working tree."""
     if dest.exists():
         shutil.rmtree(dest)
-    files = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
-    ).stdout.split(b"\0")
-    for raw in filter(None, files):
-        rel = Path(raw.decode())
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / rel, dest / rel)
+    dest.mkdir(parents=True)
+    tree = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=tree.stdout, check=True)
     # The stage's pytest runs without the doctests of src (mutmut runs tests only).
     pyproject = dest / "pyproject.toml"
     text = pyproject.read_text().replace('addopts = "--doctest-modules -q"', 'addopts = "-q"')
@@ -132,8 +141,12 @@ def run_stage(name: str) -> dict[str, object]:
         if line.strip().endswith(": survived")
     ]
     diffs = {m: _changed_lines(_mutmut(stage_dir, "show", m)) for m in survivors}
-    record = {"stage": name, "modules": modules, "tests": tests, "stats": stats,
-              "survivors": survivors, "diffs": diffs}  # fmt: skip
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+        check=True,
+    ).stdout.strip()  # fmt: skip
+    record = {"stage": name, "commit": commit, "modules": modules, "tests": tests,
+              "stats": stats, "survivors": survivors, "diffs": diffs}  # fmt: skip
     BUILD.mkdir(parents=True, exist_ok=True)
     (BUILD / f"{name}.json").write_text(json.dumps(record, indent=1))
     return record
@@ -232,8 +245,9 @@ def write_doc() -> None:
         "Written by `python -m tests.mutation --doc` from the stage records of",
         "`make mutate` (mutmut 3.8.1); see `tests/mutation.py` for the stages.",
         "",
-        "| stage | modules | tests run | mutants | killed | survived | timeout | no tests | score |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| stage | commit | modules | tests run | mutants | killed | survived | timeout "
+        "| no tests | score |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     records = [
         json.loads(p.read_text())
@@ -246,7 +260,8 @@ def write_doc() -> None:
         killed = st.get("killed", 0) + st.get("timeout", 0)
         score = f"{100 * killed / total:.0f}%" if total else "-"
         lines.append(
-            f"| {r['stage']} | {', '.join(r['modules'])} | {', '.join(r['tests'])} | "
+            f"| {r['stage']} | {r.get('commit', '-')} | {', '.join(r['modules'])} | "
+            f"{', '.join(r['tests'])} | "
             f"{total} | {st.get('killed', 0)} | "
             f"{st.get('survived', 0)} | {st.get('timeout', 0)} | {st.get('no_tests', 0)} | "
             f"{score} |"

@@ -216,7 +216,8 @@ skip with the reason only where that cannot be had — never under `CI=true`.
   - `.venv/bin/python fuzz/fuzz_dmop.py -atheris_runs=200000` — the DMOP/HVMOP boundary;
   - `.venv/bin/python fuzz/fuzz_xlcfg.py -atheris_runs=500000` — the xl.cfg parser and the scenario loader.
 - Mutation testing, in stages of a few modules against the tests that exercise them:
-  `make mutate STAGES=rangeset` (one stage), `make mutate` (all; hours). After tests
+  `make mutate STAGES=rangeset` (one stage), `make mutate` (all; hours). A stage tests
+  the committed tree (`HEAD`, named in its record), not edits under way. After tests
   are added, `.venv/bin/python -m tests.mutation_retest STAGE` re-tests just that
   stage's survivors against them (minutes). Scores, each survivor's verdict (pinned by
   a named test, killed by today's tests, equivalent with the reason, or message- or
