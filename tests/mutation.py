@@ -83,7 +83,8 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "gvtg": (("dm/gvtg.py",), ("test_gvt_policies", "test_dm", "test_workload")),
     "gvt-shipped": (
-        ("dm/gvt_shipped.py", "dm/gvt_gpu.py"), ("test_gvt_policies", "test_gvt_gpu")
+        ("dm/gvt_shipped.py", "dm/gvt_gpu.py"),
+        ("test_gvt_policies", "test_gvt_gpu", "test_gvt_shipped_books"),
     ),
 }  # fmt: skip
 
