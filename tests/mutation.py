@@ -211,16 +211,25 @@ def counter_only(changed: list[str]) -> bool:
 
 
 def _assert_text_only(changed: list[str]) -> bool:
-    """Whether every changed line is an ``assert`` whose condition stays the same."""
+    """Whether every changed line is an ``assert`` whose condition stays the same
+    (the message, a string or an f-string, is all that differs).
+
+    >>> _assert_text_only(['-    assert a <= b, f"{a - b}"', '+    assert a <= b, f"{a + b}"'])
+    True
+    """
     bodies = [line[1:].strip() for line in changed]
-    if not all(b.startswith("assert ") and ', "' in b for b in bodies):
+
+    def condition(b: str) -> str | None:
+        for sep in (', "', ', f"'):
+            if b.startswith("assert ") and sep in b:
+                return b.split(sep, 1)[0]
+        return None
+
+    conds = [condition(b) for b in bodies]
+    if None in conds:
         return False
-    before = {
-        b.split(', "', 1)[0] for line, b in zip(changed, bodies, strict=True) if line[0] == "-"
-    }
-    after = {
-        b.split(', "', 1)[0] for line, b in zip(changed, bodies, strict=True) if line[0] == "+"
-    }
+    before = {c for line, c in zip(changed, conds, strict=True) if line[0] == "-"}
+    after = {c for line, c in zip(changed, conds, strict=True) if line[0] == "+"}
     return before == after
 
 

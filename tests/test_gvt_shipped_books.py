@@ -14,6 +14,7 @@ import pytest
 
 from ioreqlab.dm.gvt_gpu import CostModel, PhysicalGpu
 from ioreqlab.dm.gvt_shipped import ShippedMediator, _present_count
+from ioreqlab.dm.gvtg import REG_CREATE, REG_DESTROY
 from ioreqlab.host import Host
 from ioreqlab.workload.guest import gpa
 from tests.test_gvt_policies import _vgpu
@@ -135,3 +136,122 @@ def test_check_invariants_catches_a_wrong_reference_count(oos: int) -> None:
     med.spts[proc.leaves[0]].refs += 1
     with pytest.raises(AssertionError, match="references"):
         med.check_invariants()
+
+
+def test_reclaim_spares_the_address_space_whose_table_is_being_written() -> None:
+    # Two address spaces fill the budget (7 shadow pages each).  Growing the
+    # older one (the LRU head) needs a page inside its own trapped write: that
+    # space is busy, so the other is reclaimed.
+    host = Host(design="p2m")
+    gpu = PhysicalGpu(oos_pages=0, shadow_pages=14)
+    med, drv = _vgpu(host, gpu)
+    assert isinstance(med, ShippedMediator)
+    older, newer = drv.create_process(leaves=1), drv.create_process(leaves=1)
+    assert gpu.shadow_in_use == 14
+    drv.grow(older, 1)
+    assert med.stats["evictions"] == 1
+    assert med.stats["stale_entries"] == 0
+    assert med.mms[older.root].shadowed
+    assert not med.mms[newer.root].shadowed
+    assert all(leaf in med.spts for leaf in older.leaves)
+    med.check_invariants()
+
+
+def test_another_vgpus_address_space_is_never_busy_even_at_the_same_root() -> None:
+    # Two guests built alike (the same name seeds the same layout): the second
+    # vGPU's space has the same root frame as the first's, but only the first's
+    # own spaces are spared during its trapped write.
+    host = Host(design="p2m")
+    gpu = PhysicalGpu(oos_pages=0, shadow_pages=14)
+    first, d1 = _vgpu(host, gpu, name="same")
+    second, d2 = _vgpu(host, gpu, name="same")
+    assert isinstance(first, ShippedMediator)
+    assert isinstance(second, ShippedMediator)
+    p1, p2 = d1.create_process(leaves=1), d2.create_process(leaves=1)
+    assert p1.root == p2.root
+    d1.grow(p1, 1)
+    assert (first.stats["stale_entries"], second.stats["evictions"]) == (0, 1)
+    assert first.mms[p1.root].shadowed
+    assert not second.mms[p2.root].shadowed
+
+
+def _entry(gfn: int) -> int:
+    return (gfn << 12) | 0x3  # present, writable
+
+
+def test_each_refused_link_leaves_one_stale_entry() -> None:
+    host = Host(design="rangeset")
+    med, drv = _vgpu(host, PhysicalGpu(oos_pages=0), limit=6)
+    proc = drv.create_process(leaves=1)
+    assert med.stats["stale_entries"] == med.stats["limit_hits"] == 1
+    drv.grow(proc, 3)
+    assert med.stats["stale_entries"] == med.stats["limit_hits"] == 4
+
+
+def test_create_and_destroy_follow_the_guests_announcements() -> None:
+    host = Host(design="p2m")
+    gpu = PhysicalGpu(oos_pages=0)
+    med, drv = _vgpu(host, gpu)
+    assert isinstance(med, ShippedMediator)
+    assert (med.failsafe_reason, med.broken) == ("", None)
+    proc = drv.create_process(leaves=1)
+    refs = {g: s.refs for g, s in med.spts.items()}
+    drv.guest.write(drv.bar + REG_CREATE, 8, proc.handle)  # CREATE again: already shadowed
+    assert {g: s.refs for g, s in med.spts.items()} == refs
+    drv.guest.write(drv.bar + REG_DESTROY, 8, 0xDEAD000)  # DESTROY of a space never announced
+    assert {g: s.refs for g, s in med.spts.items()} == refs
+    drv.destroy_process(proc)  # DESTROY: the whole tree is unshadowed
+    assert (med.spts, len(med.protected), gpu.shadow_in_use) == ({}, 0, 0)
+    assert proc.root not in med.mms
+    med.check_invariants()
+
+
+def test_in_failsafe_a_create_shadows_nothing_and_a_straddling_write_frees_both_pages() -> None:
+    host = Host(design="p2m")
+    med, drv = _vgpu(host, PhysicalGpu(oos_pages=0))
+    assert isinstance(med, ShippedMediator)
+    assert med._try_protect([0x3000, 0x3001])  # two plain RAM pages, not tables
+    drv.guest.write(gpa(0x3000, 0) + 4092, 8, 2**64 - 1)  # no shadow behind them: emulated
+    assert {0x3000, 0x3001} <= set(med.protected)
+    med._enter_failsafe("test")
+    drv.guest.write(gpa(0x3000, 0) + 4092, 8, 0)  # straddles the two
+    assert not {0x3000, 0x3001} & set(med.protected)
+    drv.create_process(leaves=1)
+    assert med.spts == {}
+
+
+def test_a_table_linked_twice_stays_shadowed_when_one_link_goes() -> None:
+    host = Host(design="p2m")
+    med, drv = _vgpu(host, PhysicalGpu(oos_pages=0), ptes=2)
+    assert isinstance(med, ShippedMediator)
+    proc = drv.create_process(leaves=1)
+    pt = proc.leaves[0]
+    pd = next(parent for (parent, _), child in proc.links.items() if child == pt)
+    idx = next(i for (parent, i), child in proc.links.items() if child == pt)
+    spare = (idx + 1) % 512
+    scratch_link = drv.read_entry(pd, spare)
+    drv.guest.write(gpa(pd, spare), 8, _entry(pt))  # the leaf linked a second time
+    assert med.spts[pt].refs == 2
+    drv.guest.write(gpa(pd, spare), 8, scratch_link)  # and that link dropped again
+    assert med.spts[pt].refs == 1
+    assert pt in med.protected
+    med.check_invariants()
+
+
+def test_unlinking_a_table_drops_every_reference_it_held() -> None:
+    # The live PD links the scratch PT from every entry but one: freeing it
+    # takes all of those references off the scratch PT at once.
+    host = Host(design="p2m")
+    med, drv = _vgpu(host, PhysicalGpu(oos_pages=0), ptes=2)
+    assert isinstance(med, ShippedMediator)
+    proc = drv.create_process(leaves=1)
+    pt = proc.leaves[0]
+    pd = next(parent for (parent, _), child in proc.links.items() if child == pt)
+    pdp, i3 = next(key for key, child in proc.links.items() if child == pd)
+    scratch_pd_link = drv.read_entry(pdp, (i3 + 1) % 512)
+    drv.guest.write(gpa(pdp, i3), 8, scratch_pd_link)
+    assert pd not in med.spts
+    assert pt not in med.spts
+    med.check_invariants()
+    drv.submit(proc)
+    assert med.stats["shadow_mismatches"] == 0

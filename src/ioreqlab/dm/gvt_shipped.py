@@ -63,16 +63,11 @@ from ioreqlab.dm.gvtg import GvtgMediator, MediatorBase, child_tables, links_tab
 
 __all__ = ["POLICIES", "ShadowFailure", "ShippedMediator", "Spt", "mediator_class"]
 
-_EFAULT = 14
-_ENOMEM = 12
-
 
 class ShadowFailure(Exception):
-    """Shadowing could not complete (``errno``: ENOMEM for room, EFAULT for memory)."""
-
-    def __init__(self, errno: int, what: str) -> None:
-        super().__init__(what)
-        self.errno = errno
+    """Shadowing could not complete: no room (gtt.c's -ENOMEM) or a table frame
+    that is not guest RAM (-EFAULT).  The model sends the vGPU to failsafe for
+    both (see the module docstring), so only the reason is kept."""
 
 
 @dataclass(slots=True)
@@ -161,14 +156,14 @@ class ShippedMediator(MediatorBase):
             return spt
         page = self._page(gfn)
         if page is None:
-            raise ShadowFailure(_EFAULT, f"table frame {gfn:#x} is not guest RAM")
+            raise ShadowFailure(f"table frame {gfn:#x} is not guest RAM")
         if not self.gpu.alloc_shadow(self._busy):
-            raise ShadowFailure(_ENOMEM, "no shadow page left to allocate or reclaim")
+            raise ShadowFailure("no shadow page left to allocate or reclaim")
         spt = Spt(gfn, level, bytearray(page))
         self.spts[gfn] = spt
         if gfn not in self.protected and not self._try_protect([gfn]):
             self._free(spt)
-            raise ShadowFailure(_ENOMEM, f"write protection of {gfn:#x} refused")
+            raise ShadowFailure(f"write protection of {gfn:#x} refused")
         self.stats["pages_shadowed"] += 1
         self.cpu_ns += self.costs.shadow_page_ns
         self.cpu_ns += self.costs.shadow_entry_ns * _present_count(spt.shadow)
@@ -401,7 +396,7 @@ class ShippedMediator(MediatorBase):
             self.gpu.touch(key, lambda: self._unshadow(mm, reclaimed=True))
             for gfn in list(self.oos_list):
                 if not self._sync(self.spts[gfn]):
-                    raise ShadowFailure(_ENOMEM, f"re-protecting oos page {gfn:#x} refused")
+                    raise ShadowFailure(f"re-protecting oos page {gfn:#x} refused")
             self._flush_post()
         except ShadowFailure as err:
             self._enter_failsafe(str(err))
@@ -424,7 +419,7 @@ class ShippedMediator(MediatorBase):
                 new = int.from_bytes(page[index * 8 : index * 8 + 8], "little")
                 self._write_table(spt, index, new)
                 if self.broken is not None:
-                    raise ShadowFailure(_ENOMEM, self.broken)
+                    raise ShadowFailure(self.broken)
             spt.post.clear()
             self.stats["post_shadow_flushes"] += 1
 
@@ -463,7 +458,8 @@ class ShippedMediator(MediatorBase):
         for mm in self.mms.values():
             if mm.shadowed:
                 for gfn, _level in mm.tables:
-                    refs[gfn] = refs.get(gfn, 0) + 1
+                    assert gfn in refs, f"root {gfn:#x} of a shadowed space has no shadow"
+                    refs[gfn] += 1
         for spt in self.spts.values():
             for child in child_tables(spt.shadow, spt.level):
                 if child in refs:
