@@ -17,6 +17,7 @@ from ioreqlab.dm.gvt_shipped import ShippedMediator, _present_count
 from ioreqlab.dm.gvtg import REG_CREATE, REG_DESTROY
 from ioreqlab.host import Host
 from ioreqlab.workload.guest import gpa
+from ioreqlab.workload.gpu import GpuDriver
 from tests.test_gvt_policies import _vgpu
 
 #: One power of 1,000 per event; protection calls cost nothing here.
@@ -88,6 +89,7 @@ def test_cpu_time_and_counters_add_up_to_what_the_guest_did() -> None:
     full_writes = 4 + 1 + 2
     assert split["entries"] == 512 * 7 + full_writes + 1 + 1
     assert s["mediator_cpu_ns"] == med.cpu_ns
+    assert s["oos_pages_peak"] == 1
     med.check_invariants()
 
 
@@ -124,6 +126,9 @@ def test_verify_counts_each_table_that_differs_from_the_guests() -> None:
     assert med.stats["shadow_mismatches"] == 3
     mm.tables = []  # the roots the shadow was built from are not the guest's
     assert med.verify(mm) == 3
+    mm.tables = [(proc.root, 4)]
+    del med.spts[leaf.gfn]  # a table of the guest's tree with no shadow at all
+    assert med.verify(mm) == 2
 
 
 @pytest.mark.parametrize("oos", [0, 4])
@@ -255,3 +260,72 @@ def test_unlinking_a_table_drops_every_reference_it_held() -> None:
     med.check_invariants()
     drv.submit(proc)
     assert med.stats["shadow_mismatches"] == 0
+
+
+def _link_by_halves(med: ShippedMediator, drv: GpuDriver, table: int, idx: int, child: int) -> None:
+    """A partial (4-byte) write that links ``child``: it is shadowed at the next submission."""
+    drv.guest.write(gpa(table, idx), 4, _entry(child) & 0xFFFFFFFF)
+    assert table in med.post_list
+
+
+def test_a_link_that_fails_when_flushed_at_submission_loses_the_submission() -> None:
+    # The 7 tables of the tree fit the limit of 7 ranges exactly; a new leaf
+    # table linked by a partial write is shadowed at submission, and its
+    # protection is refused: the workload is not dispatched, failsafe follows.
+    host = Host(design="rangeset")
+    med, drv = _vgpu(host, PhysicalGpu(oos_pages=0), limit=7)
+    assert isinstance(med, ShippedMediator)
+    med.costs = _UNITS
+    proc = drv.create_process(leaves=1)
+    pt = proc.leaves[0]
+    pd = next(parent for (parent, _), child in proc.links.items() if child == pt)
+    spare = next(i for i in range(512) if (pd, i) not in proc.links)
+    _link_by_halves(med, drv, pd, spare, 0x2000)  # a zeroed RAM page as the new PT
+    before = _split(med.cpu_ns)
+    drv.submit(proc)
+    s = med.statistics()
+    assert (s["submissions_run"], s["lost_submissions"], s["failsafe"]) == (0, 1, 1)
+    assert (s["stale_entries"], s["post_shadow_flushes"]) == (1, 0)
+    assert "refused" in med.failsafe_reason
+    assert _split(med.cpu_ns)["submissions"] == before["submissions"] + 1  # the scan was paid
+    drv.submit(proc)
+    assert med.statistics()["lost_submissions"] == 2
+
+
+def test_a_populate_that_fails_part_way_leaves_its_childrens_references() -> None:
+    # ppgtt_populate_spt's error path frees the table it was building; the
+    # children it had already shadowed keep the references it took.
+    host = Host(design="rangeset")
+    med, drv = _vgpu(host, PhysicalGpu(oos_pages=0), limit=9)
+    assert isinstance(med, ShippedMediator)
+    proc = drv.create_process(leaves=1)  # 7 ranges
+    pt = proc.leaves[0]
+    pd = next(parent for (parent, _), child in proc.links.items() if child == pt)
+    pdp, _ = next(key for key, child in proc.links.items() if child == pd)
+    spare = next(i for i in range(512) if (pdp, i) not in proc.links)
+    new_pd, pt1, pt2 = 0x2000, 0x2100, 0x2200  # plain RAM, far apart: one range each
+    drv.guest.write(gpa(new_pd, 0), 8, _entry(pt1))  # not protected: no trap
+    drv.guest.write(gpa(new_pd, 1), 8, _entry(pt2))
+    _link_by_halves(med, drv, pdp, spare, new_pd)
+    drv.submit(proc)  # new PD (8th range) and pt1 (9th) shadowed, pt2 refused
+    assert new_pd not in med.spts
+    assert med.spts[pt1].refs == 1
+    assert med.leaked == {pt1: 1}
+    assert pt1 in med.protected
+    assert new_pd not in med.protected
+    assert med.stuck == set()
+    med.check_invariants()
+
+
+def test_a_submission_of_an_address_space_never_announced_shadows_it_then() -> None:
+    host = Host(design="p2m")
+    med, drv = _vgpu(host, PhysicalGpu(oos_pages=0))
+    assert isinstance(med, ShippedMediator)
+    proc = drv.create_process(leaves=1)
+    drv.destroy_process(proc)  # the mediator forgets it; the frames stay as they were
+    assert med.spts == {}
+    drv.guest.write(drv.bar + 0x0000, 8, proc.handle)  # REG_SUBMIT with no CREATE
+    s = med.statistics()
+    assert (s["submissions_run"], s["reshadows"], s["trees"]) == (1, 1, 1)
+    assert len(med.spts) == 7
+    assert med.statistics()["oos_pages_peak"] == 0
