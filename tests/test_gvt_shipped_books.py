@@ -16,8 +16,8 @@ from ioreqlab.dm.gvt_gpu import CostModel, PhysicalGpu
 from ioreqlab.dm.gvt_shipped import ShippedMediator, _present_count
 from ioreqlab.dm.gvtg import REG_CREATE, REG_DESTROY
 from ioreqlab.host import Host
-from ioreqlab.workload.guest import gpa
 from ioreqlab.workload.gpu import GpuDriver
+from ioreqlab.workload.guest import gpa
 from tests.test_gvt_policies import _vgpu
 
 #: One power of 1,000 per event; protection calls cost nothing here.
