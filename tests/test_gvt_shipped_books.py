@@ -69,8 +69,9 @@ def test_cpu_time_and_counters_add_up_to_what_the_guest_did() -> None:
     low = drv.read_entry(pd_gfn, 300) & 0xFFFFFFFF
     drv.guest.write(gpa(pd_gfn, 300), 4, low)  # a partial write: re-read at submission
     drv.submit(proc)  # flushes one post-shadow entry
-    drv.guest.write(gpa(pt, 7), 8, 0x7003)  # trapped (in sync again): 1st write
-    drv.guest.write(gpa(pt, 8), 8, 0x8003)  # trapped: 2nd, out of sync, snapshot kept current
+    # Bit 63 set: the sync compares entries as the u64s they are.
+    drv.guest.write(gpa(pt, 7), 8, 1 << 63 | 0x7003)  # trapped (in sync again): 1st write
+    drv.guest.write(gpa(pt, 8), 8, 1 << 63 | 0x8003)  # trapped: 2nd, out of sync
     drv.submit(proc)  # a sync with nothing changed
     s = med.statistics()
     assert pd is med.spts[pt]
@@ -207,6 +208,8 @@ def test_create_and_destroy_follow_the_guests_announcements() -> None:
     assert {g: s.refs for g, s in med.spts.items()} == refs
     drv.destroy_process(proc)  # DESTROY: the whole tree is unshadowed
     assert (med.spts, len(med.protected), gpu.shadow_in_use) == ({}, 0, 0)
+    assert med.stats["evictions"] == 0  # not a reclaim
+    assert gpu.lru == {}
     assert proc.root not in med.mms
     med.check_invariants()
 
@@ -223,6 +226,11 @@ def test_in_failsafe_a_create_shadows_nothing_and_a_straddling_write_frees_both_
     assert not {0x3000, 0x3001} & set(med.protected)
     drv.create_process(leaves=1)
     assert med.spts == {}
+    # A REP STOS over two protected frames reaches the emulator as one request
+    # (hvmemul_rep_stos sends the whole contiguous run): both lose their track.
+    assert med._try_protect([0x3100, 0x3101])
+    host.guest_access(med.domid, 0, "mmio", 0x3100 << 12, 8, write=True, data=0, count=1024)
+    assert not {0x3100, 0x3101} & set(med.protected)
 
 
 def test_a_table_linked_twice_stays_shadowed_when_one_link_goes() -> None:
@@ -329,3 +337,132 @@ def test_a_submission_of_an_address_space_never_announced_shadows_it_then() -> N
     assert (s["submissions_run"], s["reshadows"], s["trees"]) == (1, 1, 1)
     assert len(med.spts) == 7
     assert med.statistics()["oos_pages_peak"] == 0
+
+
+def test_a_create_that_cannot_be_shadowed_breaks_the_vgpu_with_its_reason() -> None:
+    host = Host(design="rangeset")
+    med, drv = _vgpu(host, PhysicalGpu(oos_pages=0), limit=2)
+    assert isinstance(med, ShippedMediator)
+    proc = drv.create_process(leaves=0)  # PML4 and 3 scratch tables: the 3rd is refused
+    assert med.broken is not None
+    assert "refused" in med.broken
+    assert (med.spts, len(med.protected)) == ({}, 0)  # the partial shadow is dropped
+    drv.submit(proc)
+    assert med.failsafe_reason == med.broken
+
+
+def test_an_aliasing_ppgtt_that_cannot_be_shadowed_drops_the_directories_it_had() -> None:
+    # shadow_ppgtt_mm fails part way through the four PDs: invalidate_ppgtt_mm
+    # drops the ones already shadowed; the PD that failed leaves the PTs it
+    # had shadowed (ppgtt_populate_spt's error path), and nothing else stays.
+    host = Host(design="rangeset")
+    med, drv = _vgpu(host, PhysicalGpu(oos_pages=0), limit=600, shape="aliasing-3level")
+    assert isinstance(med, ShippedMediator)
+    drv.create_process(leaves=0)  # 4 PDs x (1 + 512 PTs): the second PD's tree does not fit
+    assert med.broken is not None
+    assert 0 < len(med.spts) < 512
+    assert set(med.spts) == set(med.leaked) == set(med.protected)
+    assert all(spt.level == 1 and spt.refs == 1 for spt in med.spts.values())
+    med.check_invariants()
+
+
+def test_reclaim_and_reshadow_count_every_time() -> None:
+    host = Host(design="p2m")
+    gpu = PhysicalGpu(oos_pages=0, shadow_pages=7)
+    med, drv = _vgpu(host, gpu)
+    a, b = drv.create_process(leaves=1), drv.create_process(leaves=1)  # b evicts a
+    drv.submit(a)  # a evicts b
+    drv.submit(b)  # b evicts a
+    s = med.statistics()
+    assert (s["evictions"], s["reshadows"], s["submissions_run"]) == (3, 2, 2)
+    assert s["shadow_mismatches"] == 0
+
+
+def test_a_submitting_space_is_pinned_and_never_reclaimed_for_its_own_flush() -> None:
+    # The budget holds the tree exactly; a link flushed at submission needs one
+    # more page, and the only space to reclaim is the one being submitted.
+    host = Host(design="p2m")
+    gpu = PhysicalGpu(oos_pages=0, shadow_pages=7)
+    med, drv = _vgpu(host, gpu)
+    assert isinstance(med, ShippedMediator)
+    proc = drv.create_process(leaves=1)
+    pt = proc.leaves[0]
+    pd = next(parent for (parent, _), child in proc.links.items() if child == pt)
+    spare = next(i for i in range(512) if (pd, i) not in proc.links)
+    _link_by_halves(med, drv, pd, spare, 0x2000)
+    drv.submit(proc)
+    s = med.statistics()
+    assert (s["evictions"], s["lost_submissions"], s["failsafe"]) == (0, 1, 1)
+    assert "no shadow page" in med.failsafe_reason
+
+
+def test_an_oos_page_whose_protection_is_refused_at_submission_loses_it() -> None:
+    # intel_vgpu_sync_oos_pages fails: the workload is not dispatched.
+    host = Host(design="rangeset")
+    med, drv = _vgpu(host, PhysicalGpu(oos_pages=4), limit=7, ptes=2)
+    assert isinstance(med, ShippedMediator)
+    proc = drv.create_process(leaves=1)  # 7 ranges; the leaf's 2nd PTE sends it out of sync
+    pt = proc.leaves[0]
+    assert med.spts[pt].out_of_sync
+    pd = next(parent for (parent, _), child in proc.links.items() if child == pt)
+    spare = next(i for i in range(512) if (pd, i) not in proc.links)
+    drv.guest.write(gpa(pd, spare), 8, _entry(0x2000))  # a new leaf takes the freed range
+    assert 0x2000 in med.protected
+    drv.submit(proc)
+    s = med.statistics()
+    assert (s["submissions_run"], s["lost_submissions"], s["failsafe"]) == (0, 1, 1)
+    assert "re-protecting oos page" in med.failsafe_reason
+
+
+def test_a_child_left_behind_by_two_failed_populates_keeps_both_references() -> None:
+    host = Host(design="rangeset")
+    med, drv = _vgpu(host, PhysicalGpu(oos_pages=0), limit=9)
+    assert isinstance(med, ShippedMediator)
+    proc = drv.create_process(leaves=1)  # 7 ranges
+    pt = proc.leaves[0]
+    pd = next(parent for (parent, _), child in proc.links.items() if child == pt)
+    pdp, _ = next(key for key, child in proc.links.items() if child == pd)
+    free = [i for i in range(512) if (pdp, i) not in proc.links]
+    shared, (pd1, pt1), (pd2, pt2) = 0x2100, (0x2000, 0x2200), (0x2300, 0x2400)
+    for new_pd, own in ((pd1, pt1), (pd2, pt2)):
+        drv.guest.write(gpa(new_pd, 0), 8, _entry(shared))  # unprotected: no trap
+        drv.guest.write(gpa(new_pd, 1), 8, _entry(own))
+    drv.guest.write(gpa(pdp, free[0]), 8, _entry(pd1))  # pd1, shared; pt1 refused
+    drv.guest.write(gpa(pdp, free[1]), 8, _entry(pd2))  # pd2; shared again; pt2 refused
+    assert med.leaked == {shared: 2}
+    assert med.spts[shared].refs == 2
+    med.check_invariants()
+
+
+def test_every_table_of_a_space_is_busy_while_written_and_nothing_else() -> None:
+    host = Host(design="p2m")
+    med, drv = _vgpu(host, PhysicalGpu(oos_pages=0))
+    other, _ = _vgpu(host, PhysicalGpu(oos_pages=0), name="other")
+    assert isinstance(med, ShippedMediator)
+    proc = drv.create_process(leaves=3)
+    key = (id(med), proc.root)
+    assert not med._busy(key)  # no trapped write under way
+    for gfn in proc.frames():
+        med._trap_gfn = gfn
+        assert med._busy(key), hex(gfn)
+        assert not med._busy((id(other), proc.root))
+    med._trap_gfn = 0x1  # not a table of the space
+    assert not med._busy(key)
+    med._trap_gfn = None
+
+
+def test_a_freed_tables_partial_writes_are_forgotten_with_it() -> None:
+    host = Host(design="p2m")
+    med, drv = _vgpu(host, PhysicalGpu(oos_pages=0), ptes=2)
+    assert isinstance(med, ShippedMediator)
+    proc = drv.create_process(leaves=1)
+    pt = proc.leaves[0]
+    pd, idx = next(key for key, child in proc.links.items() if child == pt)
+    link = drv.read_entry(pd, idx)
+    drv.guest.write(gpa(pt, 40), 4, 0x4003)  # a partial write: pending on the leaf
+    assert pt in med.post_list
+    drv.guest.write(gpa(pd, idx), 8, drv.read_entry(pd, (idx + 1) % 512))  # unlinked: freed
+    drv.guest.write(gpa(pd, idx), 8, link)  # linked again: shadowed afresh, as the page is now
+    drv.submit(proc)
+    assert med.statistics()["post_shadow_flushes"] == 0
+    assert med.statistics()["shadow_mismatches"] == 0

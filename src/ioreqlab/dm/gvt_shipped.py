@@ -123,7 +123,8 @@ class ShippedMediator(MediatorBase):
         self.stuck: set[int] = set()
         #: Shadowed pages whose protection failsafe mode removed.
         self.untracked: set[int] = set()
-        #: References a failed populate left on the children it had shadowed.
+        #: References a failed populate left on the children it had shadowed
+        #: (nothing drops them, so such a child is never freed).
         self.leaked: Counter[int] = Counter()
         self._trap_gfn: int | None = None
         self.oos_peak = 0
@@ -186,7 +187,6 @@ class ShippedMediator(MediatorBase):
     def _free(self, spt: Spt) -> None:
         del self.spts[spt.gfn]
         self.untracked.discard(spt.gfn)
-        self.leaked.pop(spt.gfn, None)
         self.gpu.free_shadow()
         self.oos_list.pop(spt.gfn, None)
         self.post_list.pop(spt.gfn, None)
@@ -349,7 +349,8 @@ class ShippedMediator(MediatorBase):
             spt.out_of_sync = False
         self.oos_list.pop(spt.gfn, None)
         now = self._snapshot(spt.gfn)
-        old = spt.snapshot if spt.snapshot is not None else bytes(spt.shadow)
+        old = spt.snapshot
+        assert old is not None, "only a page holding a pool page is synced"
         changed = 0
         if now != old:
             changed = sum(map(operator.ne, memoryview(old).cast("Q"), memoryview(now).cast("Q")))
@@ -366,7 +367,6 @@ class ShippedMediator(MediatorBase):
         if not self._sync(spt):
             return False
         spt.snapshot = None
-        spt.write_cnt = 0
         return True
 
     # -- submission ---------------------------------------------------------------------
@@ -376,7 +376,6 @@ class ShippedMediator(MediatorBase):
         self.failsafe_reason = reason
 
     def _submit(self, root: int) -> None:
-        self.clock += 1
         self.stats["submissions"] += 1
         if not self.failsafe and self.broken is not None:
             self._enter_failsafe(self.broken)
