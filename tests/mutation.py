@@ -20,6 +20,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -176,6 +177,10 @@ def message_only(changed: list[str]) -> bool:
     True
     >>> message_only(['-    assert n > 0, "empty"', '+    assert n >= 0, "empty"'])
     False
+    >>> message_only(['-        f"{n} ranges")', '+        f"{n + 1} ranges")'])
+    True
+    >>> message_only(['-    "trees": len(t),', '+    "XXtreesXX": len(t),'])  # a key, not text
+    False
     """
     if not changed:
         return False
@@ -183,9 +188,14 @@ def message_only(changed: list[str]) -> bool:
         return True
     for line in changed:
         body = line[1:].strip()
-        if not (body.startswith(("raise ", 'f"', '"', "None")) or body.endswith('")')):
+        # A raise, or a line that is only string literals (a raise's message
+        # continued): not a dict entry or a call that merely starts with one.
+        if not (body.startswith("raise ") or _TEXT_LINE.fullmatch(body)):
             return False
     return True
+
+
+_TEXT_LINE = re.compile(r'(?:f?"(?:[^"\\]|\\.)*"\s*)+[),]*|None[),]*')
 
 
 def counter_only(changed: list[str]) -> bool:

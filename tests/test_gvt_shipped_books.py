@@ -62,16 +62,19 @@ def test_cpu_time_and_counters_add_up_to_what_the_guest_did() -> None:
     proc = drv.create_process(leaves=1)  # links a PDP, a PD, a PT, then 1 PTE: 4 traps
     pt, pd = proc.leaves[0], med.spts[proc.leaves[0]]
     drv.submit(proc)
-    drv.guest.write(gpa(pt, 5), 8, 0x5003)  # trapped: the leaf's 2nd write, out of sync
+    drv.guest.write(gpa(pt, 5), 8, 1 << 63 | 0x5003)  # trapped: the 2nd write, out of sync
     drv.guest.write(gpa(pt, 6), 8, 0x6003)  # not trapped
     drv.submit(proc)  # sync: entry 6 changed since the snapshot
     pd_gfn = next(g for g, s in med.spts.items() if s.level == 2 and g != pt and s.refs == 1)
     low = drv.read_entry(pd_gfn, 300) & 0xFFFFFFFF
     drv.guest.write(gpa(pd_gfn, 300), 4, low)  # a partial write: re-read at submission
     drv.submit(proc)  # flushes one post-shadow entry
-    # Bit 63 set: the sync compares entries as the u64s they are.
-    drv.guest.write(gpa(pt, 7), 8, 1 << 63 | 0x7003)  # trapped (in sync again): 1st write
-    drv.guest.write(gpa(pt, 8), 8, 1 << 63 | 0x8003)  # trapped: 2nd, out of sync
+    # Bit 63 set (here and in entry 5): the sync compares entries as the u64s they are.
+    # Entries 3 and 4, below the ones written before: the snapshot must be
+    # updated in place (a shifted snapshot would move entries 5 and 6).
+    drv.guest.write(gpa(pt, 3), 8, 1 << 63 | 0x7003)  # trapped (in sync again): 1st write
+    drv.guest.write(gpa(pt, 4), 8, 1 << 63 | 0x8003)  # trapped: 2nd, out of sync
+    assert med.statistics()["oos_pages"] == 1
     drv.submit(proc)  # a sync with nothing changed
     s = med.statistics()
     assert pd is med.spts[pt]
@@ -91,6 +94,7 @@ def test_cpu_time_and_counters_add_up_to_what_the_guest_did() -> None:
     assert split["entries"] == 512 * 7 + full_writes + 1 + 1
     assert s["mediator_cpu_ns"] == med.cpu_ns
     assert s["oos_pages_peak"] == 1
+    assert (s["trees"], s["shadowed_pages"], s["oos_pages"]) == (1, 7, 0)
     med.check_invariants()
 
 
@@ -466,3 +470,47 @@ def test_a_freed_tables_partial_writes_are_forgotten_with_it() -> None:
     drv.submit(proc)
     assert med.statistics()["post_shadow_flushes"] == 0
     assert med.statistics()["shadow_mismatches"] == 0
+
+
+def test_a_flush_that_reclaims_another_space_skips_its_freed_tables_and_goes_on() -> None:
+    # Flushing the first space's link needs a shadow page: the second space is
+    # reclaimed, its pending table with it; the flush goes on to the next one.
+    host = Host(design="p2m")
+    gpu = PhysicalGpu(oos_pages=0, shadow_pages=14)
+    med, drv = _vgpu(host, gpu, ptes=2)
+    assert isinstance(med, ShippedMediator)
+    a, b = drv.create_process(leaves=1), drv.create_process(leaves=1)
+    a_pt, b_pt = a.leaves[0], b.leaves[0]
+    a_pd = next(parent for (parent, _), child in a.links.items() if child == a_pt)
+    spare = next(i for i in range(512) if (a_pd, i) not in a.links)
+    _link_by_halves(med, drv, a_pd, spare, 0x2000)
+    drv.guest.write(gpa(b_pt, 60), 4, 0x6003)
+    drv.guest.write(gpa(a_pt, 61), 4, 0x7003)
+    assert list(med.post_list) == [a_pd, b_pt, a_pt]
+    drv.submit(a)
+    s = med.statistics()
+    assert (s["evictions"], s["post_shadow_flushes"], s["shadow_mismatches"]) == (1, 2, 0)
+    assert med.post_list == {}
+    assert not med.mms[b.root].shadowed
+    med.check_invariants()
+
+
+def test_a_table_whose_protection_cannot_be_removed_stays_stuck() -> None:
+    # Three new leaf tables on adjacent frames share one range; unlinking the
+    # middle one would split it past the limit, so its protection stays.
+    host = Host(design="rangeset")
+    med, drv = _vgpu(host, PhysicalGpu(oos_pages=0), limit=8)
+    assert isinstance(med, ShippedMediator)
+    proc = drv.create_process(leaves=1)  # 7 ranges
+    pt = proc.leaves[0]
+    pd = next(parent for (parent, _), child in proc.links.items() if child == pt)
+    free = [i for i in range(512) if (pd, i) not in proc.links][:3]
+    scratch_link = drv.read_entry(pd, free[0])
+    for i, gfn in zip(free, (0x3000, 0x3001, 0x3002), strict=True):
+        drv.guest.write(gpa(pd, i), 8, _entry(gfn))  # the 8th range, then merged into it
+    assert med.protected.runs == 8
+    drv.guest.write(gpa(pd, free[1]), 8, scratch_link)  # unlink 0x3001: the split is refused
+    assert 0x3001 not in med.spts
+    assert med.stuck == {0x3001}
+    assert 0x3001 in med.protected
+    med.check_invariants()
