@@ -175,7 +175,7 @@ class VcpuIo:
             t = d.p2m.get(gfn)
             if t == P2mType.IOREQ_SERVER:
                 if not write:
-                    return self._ram(d, req)  # readable: the read half comes from RAM
+                    return self._ram(d, req, discard=False)  # the read half comes from RAM
                 return self._protected_write(d, vcpu, gfn, req)
             if t in (P2mType.RAM_RW, P2mType.RAM_LOGDIRTY, P2mType.RAM_RO):
                 return self._ram(d, req, discard=t == P2mType.RAM_RO)
@@ -223,7 +223,7 @@ class VcpuIo:
                 addr, size, value = addr + chunk, size - chunk, value >> (8 * chunk)
         return self._send_elements(d, vcpu, tuple(chunks))
 
-    def _ram(self, d: Domain, req: IoReq, *, discard: bool = False) -> Access:
+    def _ram(self, d: Domain, req: IoReq, *, discard: bool) -> Access:
         """Plain RAM: a read of one element, or a write of ``count`` (``rep stos``)."""
         d.count("ram_accesses")
         if req.dir == IoReqDir.READ:

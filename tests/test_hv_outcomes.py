@@ -1,0 +1,205 @@
+"""Every way a guest access ends, named in full: route, server, status, data, request.
+
+The reports and the device-model tests read these fields, so each outcome
+path is checked field by field, not only by its status.  Cited behaviours:
+``hvm_wait_for_io`` / ``wait_for_io`` (4.7 / 4.17 ``ioreq.c``),
+``hvmemul_do_io`` and ``linear_write`` (``arch/x86/hvm/emulate.c``, 4.17).
+"""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from ioreqlab import devicemodel
+from ioreqlab.abi import IOREQ_DATA_OFFSET, IOREQ_SIZE, IOREQ_STATE_OFFSET, IoReqState
+from ioreqlab.abi.constants import PAGE_SIZE, HvmMem, IoRangeType, IoReqType, P2mType
+from ioreqlab.host import Host
+from ioreqlab.hv.server import IoreqServer
+from ioreqlab.hv.vcpu_io import Access, Route, Status
+from tests.hv_helpers import EchoEmulator, errno_of
+
+W = 2  # XEN_DMOP_IOREQ_MEM_ACCESS_WRITE
+
+
+def _guest(xen: str = "4.17") -> tuple[Host, int, int, IoreqServer]:
+    host = Host(xen=xen)
+    g = host.create_domain(memory_mib=16, vcpus=2)
+    sid = host.create_ioreq_server(0, g, bufioreq=1)
+    host.map_io_range(0, g, sid, IoRangeType.PORT, 0x3F8, 0x3FF)
+    host.acquire_ioreq_server_frames(0, g, sid, 0, 2)
+    host.set_ioreq_server_state(0, g, sid, True)
+    s = host.domains[g].find_server(sid)
+    assert s is not None
+    return host, g, sid, s
+
+
+def _state(s: IoreqServer, vcpu: int, state: int, data: int | None = None) -> None:
+    if data is not None:
+        s.shared_page[vcpu * IOREQ_SIZE + IOREQ_DATA_OFFSET] = data
+    s.shared_page[vcpu * IOREQ_SIZE + IOREQ_STATE_OFFSET] = state
+
+
+def _fields(acc: Access | None) -> tuple[object, ...]:
+    assert acc is not None
+    return acc.route, acc.server_id, acc.status, acc.data, acc.fault
+
+
+def test_a_wake_on_an_unanswered_slot_names_the_route_and_server_and_waits() -> None:
+    host, g, sid, s = _guest()
+    port = host.evtchn_bind_interdomain(0, g, s.vcpu_ports[1], lambda: None)
+    pending = host.guest_access(g, 1, "pio", 0x3F8, 1, write=False)
+    assert _fields(pending) == (Route.SERVER, sid, Status.PENDING, None, None)
+    assert pending.request is not None
+    assert pending.request.addr == 0x3F8
+    assert _fields(host.evtchn_send(0, port)) == (Route.SERVER, sid, Status.PENDING, None, None)
+    assert _fields(host.resume_vcpu(g, 1)) == (Route.SERVER, sid, Status.PENDING, None, None)
+    _state(s, 1, IoReqState.IORESP_READY, 0x5A)
+    assert _fields(host.evtchn_send(0, port)) == (Route.SERVER, sid, Status.DONE, 0x5A, None)
+    assert _fields(host.resume_vcpu(g, 1)) == (Route.SERVER, sid, Status.DONE, 0x5A, None)
+    assert "emulator_gone" not in host.domains[g].counters
+
+
+def test_an_invalid_state_in_the_slot_crashes_the_guest_naming_the_server() -> None:
+    host, g, sid, s = _guest()
+    port = host.evtchn_bind_interdomain(0, g, s.vcpu_ports[0], lambda: None)
+    host.guest_access(g, 0, "pio", 0x3F8, 1, write=False)
+    _state(s, 0, 7)  # past IORESP_READY: domain_crash
+    assert _fields(host.evtchn_send(0, port)) == (Route.SERVER, sid, Status.CRASHED, None, None)
+    assert host.domains[g].crashed
+
+
+@pytest.mark.parametrize("size", [1, 2, 4])
+def test_a_slot_reset_to_none_ends_the_read_with_all_ones(size: int) -> None:
+    # state NONE when Xen wakes: the emulator went away; a read gets ~0 (its size).
+    host, g, sid, s = _guest()
+    port = host.evtchn_bind_interdomain(0, g, s.vcpu_ports[0], lambda: None)
+    host.guest_access(g, 0, "pio", 0x3F8, size, write=False)
+    _state(s, 0, IoReqState.NONE)
+    want = (1 << (8 * size)) - 1
+    assert _fields(host.evtchn_send(0, port)) == (Route.SERVER, sid, Status.DONE, want, None)
+    assert host.domains[g].counters["emulator_gone"] == 1
+
+
+@pytest.mark.parametrize("write", [False, True])
+def test_a_vcpu_woken_after_its_server_is_gone_ends_with_the_requests_data(write: bool) -> None:
+    host, g, _, s = _guest()
+    b_sid = host.create_ioreq_server(0, g, bufioreq=0)
+    host.map_io_range(0, g, b_sid, IoRangeType.PORT, 0x2F8, 0x2FF)
+    host.acquire_ioreq_server_frames(0, g, b_sid, 1, 1)
+    host.set_ioreq_server_state(0, g, b_sid, True)
+    port = host.evtchn_bind_interdomain(0, g, s.vcpu_ports[1], lambda: None)
+    host.guest_access(g, 1, "pio", 0x2F8, 1, write=write, data=0x77)
+    host.destroy_ioreq_server(0, g, b_sid)
+    want = (Route.SERVER, b_sid, Status.DONE, None if write else 0, None)
+    assert _fields(host.evtchn_send(0, port)) == want
+    assert _fields(host.resume_vcpu(g, 1)) == want
+    assert errno_of(lambda: host.resume_vcpu(g, 1)) == errno.EINVAL  # collected
+
+
+def test_a_vcpu_past_the_last_is_refused() -> None:
+    host, g, _, _ = _guest()
+    assert errno_of(lambda: host.guest_access(g, 2, "pio", 0x3F8, 1, write=False)) == errno.EINVAL
+    assert errno_of(lambda: host.guest_access(g, -1, "pio", 0x3F8, 1, write=False)) == (
+        errno.EINVAL
+    )
+
+
+def _p2m_guest() -> tuple[Host, int, devicemodel.DeviceModel, int]:
+    host = Host(design="p2m", xen_heap_bytes=16 << 20)
+    g = host.create_domain(memory_mib=64, vcpus=1)
+    dm = devicemodel.open(host, 0)
+    return host, g, dm, dm.create_ioreq_server(g)
+
+
+def test_a_write_to_ram_ro_is_dropped_and_a_read_served() -> None:
+    host, g, dm, _ = _p2m_guest()
+    d = host.domains[g]
+    d.write_ram(0x40 << 12, 8, 0x1122334455667788)
+    dm.set_mem_type(g, HvmMem.RAM_RO, 0x40, 1)
+    acc = host.guest_access(g, 0, "mmio", 0x40 << 12, 4, write=True, data=0xAAAAAAAA)
+    assert _fields(acc) == (Route.RAM, None, Status.DONE, None, None)
+    assert acc.request is not None
+    assert acc.request.addr == 0x40 << 12
+    assert d.read_ram(0x40 << 12, 8) == 0x1122334455667788
+    rep = host.guest_access(g, 0, "mmio", 0x40 << 12, 8, write=True, data=0, count=4)
+    assert (rep.route, rep.status) == (Route.RAM, Status.DONE)
+    assert d.read_ram(0x40 << 12, 8) == 0x1122334455667788
+    read = host.guest_access(g, 0, "mmio", 0x40 << 12, 2, write=False)
+    assert _fields(read) == (Route.RAM, None, Status.DONE, 0x7788, None)
+
+
+def test_ram_writes_name_their_request() -> None:
+    host, g, _, _ = _p2m_guest()
+    for count, df in ((1, False), (4, False), (4, True)):
+        acc = host.guest_access(g, 0, "mmio", 0x50F00, 8, write=True, data=1, count=count, df=df)
+        assert _fields(acc) == (Route.RAM, None, Status.DONE, None, None)
+        assert acc.request is not None
+        assert (acc.request.addr, acc.request.count, acc.request.df) == (0x50F00, count, df)
+
+
+def test_a_backwards_rep_stos_across_a_frame_writes_down_from_its_address() -> None:
+    host, g, _, _ = _p2m_guest()
+    d = host.domains[g]
+    top = (0x61 << 12) + 4  # the first element is in frame 0x61, the rest below it
+    host.guest_access(g, 0, "mmio", top, 4, write=True, data=0xCAFEF00D, count=3, df=True)
+    assert [d.read_ram(top - 4 * i, 4) for i in range(3)] == [0xCAFEF00D] * 3
+    assert d.read_ram(top + 4, 4) == 0
+    assert d.read_ram(top - 12, 4) == 0
+
+
+def test_a_rep_stos_into_a_log_dirty_frame_dirties_each_frame_it_writes() -> None:
+    # From an odd address, 4 one-byte elements cross into the next frame by one.
+    host, g, _, _ = _p2m_guest()
+    d = host.domains[g]
+    host.set_log_dirty(g, True)
+    start = (0x71 << 12) - 3
+    host.guest_access(g, 0, "mmio", start, 1, write=True, data=0xEE, count=4)
+    assert {0x70, 0x71} <= d.platform.dirty
+    assert (d.p2m.get(0x70), d.p2m.get(0x71)) == (P2mType.RAM_RW, P2mType.RAM_RW)
+    assert d.read_ram(start, 4) == 0xEEEEEEEE
+    host.guest_access(g, 0, "mmio", (0x91 << 12) - 4, 2, write=True, data=0x1234, count=4)
+    assert {0x90, 0x91} <= d.platform.dirty  # 8 bytes from 4 below the boundary: both frames
+    host.guest_access(g, 0, "mmio", 0x80000, 8, write=True, data=5, count=512)  # exactly a frame
+    assert 0x81 not in d.platform.dirty
+    assert d.read_ram(0x80FF8, 8) == 5
+
+
+def test_writes_at_the_end_of_a_protected_frame_split_only_when_they_cross() -> None:
+    host, g, dm, sid = _p2m_guest()
+    echo = EchoEmulator(host, 0, g, sid)
+    dm.set_ioreq_server_state(g, sid, True)
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
+    dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x31, 1)
+    host.guest_access(g, 0, "mmio", 0x31FFC, 4, write=True, data=0x11223344)  # ends at the end
+    assert [(r.addr, r.size, r.data, r.type) for r in echo.seen] == [
+        (0x31FFC, 4, 0x11223344, IoReqType.COPY)
+    ]
+    echo.seen.clear()
+    host.guest_access(g, 0, "mmio", 0x30FFD, 4, write=True, data=0x11223344)  # odd, crossing
+    assert [(r.addr, r.size, r.data, r.type) for r in echo.seen] == [
+        (0x31000, 1, 0x11, IoReqType.COPY)
+    ]
+    assert host.domains[g].read_ram(0x30FFD, 3) == 0x223344
+
+
+def test_a_write_with_no_owner_retries_and_one_with_no_server_is_dropped() -> None:
+    host, g, dm, sid = _p2m_guest()
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
+    dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x10, 1)
+    dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x433, 1)
+    # The disclaim's first call resets the first chunk only: 0x433 is left, unowned.
+    assert host.map_mem_type_to_ioreq_server(0, g, sid, HvmMem.IOREQ_SERVER, 0) == 0x100
+    retry = host.guest_access(g, 0, "mmio", 0x433000 + PAGE_SIZE - 4, 4, write=True, data=9)
+    assert _fields(retry) == (Route.RETRY, None, Status.DONE, None, None)
+    assert retry.request is not None
+    assert retry.request.addr == 0x433FFC
+    rs = Host(design="rangeset", xen_heap_bytes=16 << 20)
+    g2 = rs.create_domain(memory_mib=64, vcpus=1)
+    dm2 = devicemodel.open(rs, 0)
+    dm2.set_mem_type(g2, HvmMem.MMIO_WRITE_DM, 0x35, 1)  # nobody's range: dropped
+    null = rs.guest_access(g2, 0, "mmio", 0x35000, 4, write=True, data=9)
+    assert _fields(null) == (Route.NULL, None, Status.DONE, None, None)
+    assert null.request is not None
+    assert null.request.addr == 0x35000
