@@ -159,6 +159,8 @@ def test_a_rep_stos_into_a_log_dirty_frame_dirties_each_frame_it_writes() -> Non
     assert {0x70, 0x71} <= d.platform.dirty
     assert (d.p2m.get(0x70), d.p2m.get(0x71)) == (P2mType.RAM_RW, P2mType.RAM_RW)
     assert d.read_ram(start, 4) == 0xEEEEEEEE
+    host.guest_access(g, 0, "mmio", (0x201 << 12) - 2, 4, write=True, data=0x1234)  # one write
+    assert {0x200, 0x201} <= d.platform.dirty  # straddling: each frame is written, and logged
     host.guest_access(g, 0, "mmio", (0x91 << 12) - 4, 2, write=True, data=0x1234, count=4)
     assert {0x90, 0x91} <= d.platform.dirty  # 8 bytes from 4 below the boundary: both frames
     host.guest_access(g, 0, "mmio", 0x80000, 8, write=True, data=5, count=512)  # exactly a frame

@@ -246,12 +246,14 @@ class VcpuIo:
     @staticmethod
     def _write_ram(d: Domain, gpa: int, size: int, value: int) -> None:
         d.write_ram(gpa, size, value)
-        gfn = gpa >> PAGE_SHIFT
-        d.platform.note_write(gfn)
-        if d.p2m.get(gfn) == P2mType.RAM_LOGDIRTY:
-            # The write faults: paging_mark_pfn_dirty, then the frame is ram_rw.
-            d.platform.dirty.add(gfn)
-            d.p2m.set(gfn, P2mType.RAM_RW)
+        # Each frame the write touches (linear_write splits at the page boundary
+        # and copies each part to its own frame, arch/x86/hvm/emulate.c, 4.17).
+        for gfn in range(gpa >> PAGE_SHIFT, ((gpa + size - 1) >> PAGE_SHIFT) + 1):
+            d.platform.note_write(gfn)
+            if d.p2m.get(gfn) == P2mType.RAM_LOGDIRTY:
+                # The write faults: paging_mark_pfn_dirty, then the frame is ram_rw.
+                d.platform.dirty.add(gfn)
+                d.p2m.set(gfn, P2mType.RAM_RW)
 
     def _rep_movs(self, d: Domain, vcpu: int, req: IoReq) -> Access | None:
         """``hvmemul_rep_movs``: ``addr`` is the emulated side, ``data`` the RAM buffer.
