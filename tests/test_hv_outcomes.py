@@ -14,7 +14,7 @@ import pytest
 
 from ioreqlab import devicemodel
 from ioreqlab.abi import IOREQ_DATA_OFFSET, IOREQ_SIZE, IOREQ_STATE_OFFSET, IoReqState
-from ioreqlab.abi.constants import PAGE_SIZE, HvmMem, IoRangeType, IoReqType, P2mType
+from ioreqlab.abi.constants import PAGE_SIZE, HvmMem, HvmParam, IoRangeType, IoReqType, P2mType
 from ioreqlab.host import Host
 from ioreqlab.hv.server import IoreqServer
 from ioreqlab.hv.vcpu_io import Access, Route, Status
@@ -205,3 +205,55 @@ def test_a_write_with_no_owner_retries_and_one_with_no_server_is_dropped() -> No
     assert _fields(null) == (Route.NULL, None, Status.DONE, None, None)
     assert null.request is not None
     assert null.request.addr == 0x35000
+
+
+# -- server lifecycle edges -----------------------------------------------------------
+
+
+def test_the_47_default_servers_buffered_ring_is_the_page_at_bufioreq_pfn() -> None:
+    # hvm_create_ioreq_server(d, domid, 1, HVM_IOREQSRV_BUFIOREQ_LEGACY, ...):
+    # QEMU maps HVM_PARAM_BUFIOREQ_PFN and must find the ring there.
+    host = Host(xen="4.7")
+    g = host.create_domain(memory_mib=16)
+    pfn = host.get_param(0, g, HvmParam.BUFIOREQ_PFN)
+    s = host.domains[g].default_server
+    assert s is not None
+    assert (s.ioreq_pfn, s.bufioreq_pfn) == (host.get_param(0, g, HvmParam.IOREQ_PFN), pfn)
+    assert host.foreign_page(0, g, pfn) is s.buffered_page
+
+
+def test_destroying_a_disabled_47_server_leaves_its_frames_as_ram() -> None:
+    # A disabled server's pages are in the guest's p2m (hvm_add_ioreq_gfn);
+    # hvm_destroy_ioreq_server disables nothing more and frees the gfns.
+    host = Host(xen="4.7")
+    g = host.create_domain(memory_mib=16)
+    sid = host.create_ioreq_server(0, g, bufioreq=1)
+    s = host.domains[g].find_server(sid)
+    assert s is not None
+    frames = (s.ioreq_pfn, s.bufioreq_pfn)
+    assert None not in frames
+    host.set_ioreq_server_state(0, g, sid, True)  # hvm_remove_ioreq_gfn: out of the p2m
+    assert [host.domains[g].p2m.get(f) for f in frames if f is not None] == [P2mType.INVALID] * 2
+    host.set_ioreq_server_state(0, g, sid, False)  # hvm_add_ioreq_gfn: RAM again
+    assert [host.domains[g].p2m.get(f) for f in frames if f is not None] == [P2mType.RAM_RW] * 2
+    host.destroy_ioreq_server(0, g, sid)
+    assert [host.domains[g].p2m.get(f) for f in frames if f is not None] == [P2mType.RAM_RW] * 2
+
+
+def test_417_servers_are_searched_from_the_highest_id_down() -> None:
+    # FOR_EACH_IOREQ_SERVER walks the array from MAX_NR_IOREQ_SERVERS down
+    # (common/ioreq.c, 4.17): a newer server that reuses a freed lower id loses
+    # an overlap to an older one with a higher id.
+    host = Host(xen="4.17")
+    g = host.create_domain(memory_mib=16)
+    a = host.create_ioreq_server(0, g)
+    b = host.create_ioreq_server(0, g)
+    host.destroy_ioreq_server(0, g, a)
+    c = host.create_ioreq_server(0, g)
+    assert (a, b, c) == (0, 1, 0)
+    for sid in (b, c):
+        host.map_io_range(0, g, sid, IoRangeType.PORT, 0x3F8, 0x3FF)
+        host.acquire_ioreq_server_frames(0, g, sid, 1, 1)
+        host.set_ioreq_server_state(0, g, sid, True)
+    acc = host.guest_access(g, 0, "pio", 0x3F8, 1, write=True, data=1)
+    assert (acc.route, acc.server_id) == (Route.SERVER, b)
