@@ -257,3 +257,35 @@ def test_417_servers_are_searched_from_the_highest_id_down() -> None:
         host.set_ioreq_server_state(0, g, sid, True)
     acc = host.guest_access(g, 0, "pio", 0x3F8, 1, write=True, data=1)
     assert (acc.route, acc.server_id) == (Route.SERVER, b)
+
+
+# -- the buffered ring: what it takes ------------------------------------------------------
+
+
+@pytest.mark.parametrize("xen", ["4.7", "4.17"])
+def test_only_single_vga_writes_of_a_power_of_two_go_to_the_ring(xen: str) -> None:
+    # hvm_send_buffered_ioreq (4.7) / ioreq_send_buffered (4.17): count 1, no
+    # data pointer, size 1, 2, 4 or 8; anything else goes synchronously.
+    from tests.test_hv_delivery import setup  # noqa: PLC0415
+
+    host, g, _, _, _ = setup(xen, bufioreq=1)
+    for size in (1, 2, 4, 8):
+        acc = host.guest_access(g, 0, "mmio", 0xA0010, size, write=True, data=1)
+        assert acc.status == Status.BUFFERED, size
+    rep = host.guest_access(g, 0, "mmio", 0xA0020, 1, write=True, data=1, count=4)
+    assert rep.status == Status.PENDING  # a rep stos is not buffered
+    host2, g2, _, _, _ = setup(xen, bufioreq=1)
+    movs = host2.guest_access(g2, 0, "mmio", 0xA0020, 1, write=True, data=0x5000, data_is_ptr=True)
+    assert movs.status == Status.PENDING  # nor one element moved from RAM
+
+
+@pytest.mark.parametrize("xen", ["4.7", "4.17"])
+def test_an_8_byte_write_needs_two_free_slots_in_the_ring(xen: str) -> None:
+    from tests.test_hv_delivery import setup  # noqa: PLC0415
+
+    host, g, _, _, _ = setup(xen, bufioreq=1)
+    for i in range(510):
+        host.guest_access(g, 0, "mmio", 0xA0000 + i, 1, write=True, data=i)
+    # One slot left: an 8-byte write (two slots, qw) is refused and goes synchronously.
+    acc = host.guest_access(g, 0, "mmio", 0xA0000, 8, write=True, data=1)
+    assert acc.status == Status.PENDING
