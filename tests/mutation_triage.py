@@ -566,7 +566,28 @@ NAMES: dict[str, str] = {
     },
 }
 
+_WP = "ioreqlab.hv.wp.x"
+
+#: The second hv-heap run (HV_TESTS with the pins of issue 17): what it left.
+HV_HEAP_2: dict[str, str] = {
+    **{f"ioreqlab.hv.pages.xǁBoundedPagesǁnew_page__mutmut_{n}": _NAME_ARG for n in (2, 5, 6)},
+    **{
+        _WP + f"ǁP2tDesignǁentries__mutmut_{n}": "equivalent: every caller tests entries() "
+        "for truth (and prints it only when non-zero), and None is false as 0 is"
+        for n in (2, 4)
+    },
+    _WP + "ǁP2tDesignǁsweep_chunk__mutmut_1": "equivalent: the base sweep_chunk it hands "
+    "each page over to refuses an owned type itself, so nothing is reset either way",
+    _WP + "ǁP2tDesignǁsweep_chunk__mutmut_21": "equivalent: tracked()'s default upper bound "
+    "is the same 2**64 - 1",
+    _WP + "ǁP2tDesignǁsweep_chunk__mutmut_26": "equivalent: no tracked frame can be 2**64 - 1 "
+    "(set_mem_type bounds every frame below the guest's top)",
+    _WP + "_make_design__mutmut_1": "equivalent: every caller names K (Host passes its "
+    "p2t_types, 4 by default)",
+}
+
 TRIAGE: dict[str, str] = {
+    **HV_HEAP_2,
     **NAMES,
     **HV_HEAP,
     **HV_DMOP,

@@ -331,6 +331,8 @@ class Host:
                 self.heap.account(d.domid),
                 self.xen,
                 is_default=True,
+                # The seed's range[4] is in every server's struct, the default's too.
+                wp_mem=self.wp.wp_mem_rangeset,
             )
 
     # -- write-protected RAM: memory types and claims -----------------------

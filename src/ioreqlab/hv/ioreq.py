@@ -256,13 +256,15 @@ def create_server(
     xen: XenProfile,
     *,
     is_default: bool = False,
-    wp_mem: bool = False,
+    wp_mem: bool,
     node_layout: NodeLayout = NodeLayout.LIST,
 ) -> IoreqServer:
     """``hvm_create_ioreq_server`` / ``ioreq_server_create``: allocate, number, link.
 
-    ``wp_mem`` adds the seed series' fourth rangeset, limited by the domain's
-    ``HVM_PARAM_MAX_WP_RAM_RANGES`` (0 means the default 256).
+    ``wp_mem`` is the seed series' struct, whose ``range[4]`` every server
+    carries (the default one too); a non-default server gets the fourth
+    rangeset, limited by the domain's ``HVM_PARAM_MAX_WP_RAM_RANGES`` (0 means
+    the default 256).
     """
     if not 0 <= bufioreq <= BufIoreqMode.ATOMIC:
         raise XenEINVAL(f"handle_bufioreq {bufioreq} is not OFF, LEGACY or ATOMIC")
