@@ -86,10 +86,6 @@ HV_IOREQ: dict[str, str] = {
     _IO + "_send_elements__mutmut_10": "pinned: tests/test_reentrancy.py::"
     "test_guest_destroyed_between_the_parts_of_a_straddling_write (the outcome names the "
     "route and server)",
-    "ioreqlab.hv.ioreq.x_map_gfns__mutmut_15": "pinned: the ring's frame is now taken by "
-    "_ring_gfn, as the ioreq page's is; tests/test_hv_params.py::"
-    "test_past_the_pool_417_hands_out_the_legacy_frames_with_its_test_inverted drives its "
-    "legacy path",
     "ioreqlab.hv.ioreq.x_create_server__mutmut_39": "equivalent: the default server is "
     "always made with the buffered ring (4.7's hvm_create_ioreq_server(d, domid, 1, "
     "HVM_IOREQSRV_BUFIOREQ_LEGACY, ...) from the param read; Host._ensure_default)",
@@ -586,7 +582,102 @@ HV_HEAP_2: dict[str, str] = {
     "p2t_types, 4 by default)",
 }
 
+_OUT = "tests/test_hv_outcomes.py"
+_IOQ = "ioreqlab.hv.ioreq.x_"
+_DLV = "ioreqlab.hv.delivery.x_"
+_SAME_PATH = (
+    "equivalent: the one-slice path and the element loop write the same bytes with the "
+    "same per-frame effects whenever the rep stays in one frame, so sending a rep down "
+    "the loop instead changes nothing"
+)
+_MASKED_READ = "equivalent: complete() masks a read to its size, and every size is at most 8"
+
+#: hv-ioreq's run at 2321106 (HV_TESTS): pins verified against its mutants, and
+#: the equivalents; tests/mutation_retest.py finds what the rest of today's tests kill.
+HV_IOREQ_2: dict[str, str] = {
+    **{
+        _DLV + f"send_buffered__mutmut_{n}": f"pinned: {_OUT}::"
+        "test_only_single_vga_writes_of_a_power_of_two_go_to_the_ring"
+        for n in (5, 6, 7, 15, 17)
+    },
+    _DLV + "send_buffered__mutmut_36": f"pinned: {_OUT}::"
+    "test_an_8_byte_write_needs_two_free_slots_in_the_ring",
+    **{
+        _IOQ + f"create_server__mutmut_{n}": f"pinned: {_OUT}::"
+        "test_the_47_default_servers_buffered_ring_is_the_page_at_bufioreq_pfn"
+        for n in (37, 38)
+    },
+    _IOQ + "create_server__mutmut_135": f"pinned: {_OUT}::"
+    "test_417_servers_are_searched_from_the_highest_id_down",
+    _IOQ + "destroy_server__mutmut_7": f"pinned: {_OUT}::"
+    "test_destroying_a_disabled_47_server_leaves_its_frames_as_ram",
+    _IO + "_ram__mutmut_36": f"pinned: {_OUT}::"
+    "test_a_rep_stos_into_a_log_dirty_frame_dirties_each_frame_it_writes",
+    _IO + "_ram__mutmut_1": "pinned: code changed: discard is a required keyword",
+    _IOQ + "create_server__mutmut_2": "pinned: code changed: wp_mem is a required keyword",
+    **{_IO + f"_ram__mutmut_{n}": _SAME_PATH for n in (27, 32, 33, 37)},
+    _IO + "_ram__mutmut_55": "equivalent: the first size bytes of a 9-byte little-endian "
+    "value are those of the 8-byte one",
+    _IO + "access__mutmut_48": "equivalent: a write that ends at its frame's end has an "
+    "empty second part, so the split sends the same single request",
+    _DLV + "check_slot__mutmut_15": _MASKED_READ,
+    _DLV + "check_slot__mutmut_21": _MASKED_READ,
+    **{
+        _IO + f"_straddling_write__mutmut_{n}": "equivalent: the first part's value is "
+        "masked again where it is used (write_ram keeps size bytes; each chunk keeps its own)"
+        for n in (9, 10, 12, 13)
+    },
+    **{
+        _IO + f"_straddling_write__mutmut_{n}": "equivalent: there are always two parts and "
+        "two types, so zip's strictness never matters"
+        for n in (33, 36, 37)
+    },
+    _IO + "_straddling_write__mutmut_72": "equivalent: IoReq's dir defaults to 0, IOREQ_WRITE",
+    **{
+        f"ioreqlab.hv.ioreq.xǁ_Chargesǁrollback__mutmut_{n}": "equivalent: after a "
+        "rollback the creation raises, and the total is never read again"
+        for n in (2, 3)
+    },
+    _IOQ + "destroy_server__mutmut_3": "equivalent: None is false, as False is",
+    _IOQ + "destroy_server__mutmut_10": "equivalent: the default server is destroyed only "
+    "with its domain (no DMOP names it), after which nothing reads the domain",
+    **{
+        _IOQ + f"destroy_server__mutmut_{n}": "equivalent: a destroyed server is reachable "
+        "by no lookup, so its frames flag is never read again"
+        for n in (16, 17)
+    },
+    _IOQ + "create_server__mutmut_115": "equivalent: set_state reads the domain only for a "
+    "gfn-mapped server, which the default server is not",
+    _IOQ + "set_state__mutmut_9": "equivalent: an enabled gfn-mapped server's frames are "
+    "always in RAM (_bind_gfn_pages put them there)",
+    _IOQ + "set_state__mutmut_11": "equivalent: an override of None reads back as the "
+    "frame's default, RAM (P2mTable.get)",
+    _IOQ + "create_server__mutmut_69": "equivalent: the frame is given back either way; only "
+    "the ioreq_gfn_outside_pool counter differs",
+    "ioreqlab.hv.server.xǁIoreqServerǁguest_ports__mutmut_3": "equivalent: port 0 is never "
+    "allocated or bound, so freeing and unbinding it does nothing",
+    **{_IOQ + f"map_gfns__mutmut_{n}": _NAME_ARG for n in (12, 15, 16, 19, 22, 23)},
+    _IOQ + "_take_frames__mutmut_7": "equivalent: frames are taken at creation only before "
+    "4.11, and the pool reads the params only for 4.12's legacy frames",
+    **{
+        _IO + f"{m}__mutmut_{n}": f"pinned: {_OUT}"
+        for m, ns in {
+            "complete": (17, 24, 28, 30),
+            "completed": (19, 26, 28),
+            "resume": (10, 14),
+            "_protected_write": (14, 24),
+            "_ram": (16, 29, 30, 35, 63, 64, 65, 75, 80),
+            "access": (47, 76),
+            "check_access": (6,),
+            "_straddling_write": (73,),
+        }.items()
+        for n in ns
+    },
+    _DLV + "check_slot__mutmut_11": f"pinned: {_OUT}",
+}
+
 TRIAGE: dict[str, str] = {
+    **HV_IOREQ_2,
     **HV_HEAP_2,
     **NAMES,
     **HV_HEAP,
