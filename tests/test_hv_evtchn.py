@@ -260,6 +260,7 @@ def test_dm_domain_replaces_the_default_servers_ports_47() -> None:
     fired: list[int] = []
     host.evtchn_bind_interdomain(dm, g, 2, lambda: fired.append(1))
     assert fired == [1]
+    host.evtchn_bind_interdomain(dm, g, 1, lambda: None)  # the old end no longer holds port 1
     # The same domain again changes nothing (s->domid == domid).
     host.set_param(0, g, HvmParam.DM_DOMAIN, dm)
     assert (s.vcpu_ports, s.bufioreq_port) == ([2, 1], 4)

@@ -289,3 +289,104 @@ def test_an_8_byte_write_needs_two_free_slots_in_the_ring(xen: str) -> None:
     # One slot left: an 8-byte write (two slots, qw) is refused and goes synchronously.
     acc = host.guest_access(g, 0, "mmio", 0xA0000, 8, write=True, data=1)
     assert acc.status == Status.PENDING
+
+
+# -- notifications and broadcasts ----------------------------------------------------------
+
+
+def test_a_broadcast_skips_a_disabled_server_and_goes_on_counting_each_refusal() -> None:
+    # ioreq_broadcast (4.17) walks every server, skipping disabled ones; each
+    # server that cannot take the request counts once.
+    host = Host(xen="4.17", xen_heap_bytes=1 << 20)
+    g = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    low = dm.create_ioreq_server(g, 1)
+    notified: list[int] = []
+    dm.map_ioreq_server(g, low, notified.append)
+    dm.set_ioreq_server_state(g, low, True)
+    for _ in range(2):
+        dm.set_ioreq_server_state(g, dm.create_ioreq_server(g, 0), True)  # no ring
+    dm.create_ioreq_server(g, 1)  # highest id, disabled: walked first, skipped
+    assert host.broadcast_timeoffset(g, 5) == 2
+    assert notified == [-1]
+
+
+def test_each_notification_signals_its_own_port() -> None:
+    # A synchronous request signals its vCPU's port (vCPU 0's too); a buffered
+    # one the buffered port.
+    host, g, _, s = _guest()
+    fired: list[str] = []
+    for name, port in (("v0", s.vcpu_ports[0]), ("v1", s.vcpu_ports[1]), ("buf", s.bufioreq_port)):
+        host.evtchn_bind_interdomain(0, g, port, lambda name=name: fired.append(name))
+    fired.clear()
+    host.guest_access(g, 0, "pio", 0x3F8, 1, write=False)
+    assert fired == ["v0"]
+    s.shared_page[IOREQ_STATE_OFFSET] = IoReqState.IORESP_READY
+    host.ioreq_completed(0, g, s.id, 0)
+    host.resume_vcpu(g, 0)
+    host.map_io_range(0, g, s.id, IoRangeType.MEMORY, 0xA0000, 0xBFFFF)
+    fired.clear()
+    assert host.guest_access(g, 1, "mmio", 0xBFFFF, 1, write=True, data=1).status == (
+        Status.BUFFERED  # the last byte of the VGA window
+    )
+    assert fired == ["buf"]
+
+
+def test_a_crash_ends_only_the_crashed_guests_waits() -> None:
+    host, g, sid, s = _guest()
+    other = host.create_domain(memory_mib=16, vcpus=1)
+    o_sid = host.create_ioreq_server(0, other, bufioreq=0)
+    host.map_io_range(0, other, o_sid, IoRangeType.PORT, 0x3F8, 0x3FF)
+    host.acquire_ioreq_server_frames(0, other, o_sid, 1, 1)
+    host.set_ioreq_server_state(0, other, o_sid, True)
+    o = host.domains[other].find_server(o_sid)
+    assert o is not None
+    host.guest_access(other, 0, "pio", 0x3F8, 1, write=False)
+    host.guest_access(g, 0, "pio", 0x3F8, 1, write=False)
+    _state(s, 0, 7)
+    assert _fields(host.ioreq_completed(0, g, sid, 0)) == (
+        Route.SERVER, sid, Status.CRASHED, None, None
+    )  # fmt: skip
+    # The crashed guest's vCPUs wait on nothing any more; the other guest's still do.
+    assert sorted(host.io.waiting) == [(other, 0)]
+    _state(o, 0, IoReqState.IORESP_READY, 0x42)
+    assert _fields(host.ioreq_completed(0, other, o_sid, 0)) == (
+        Route.SERVER, o_sid, Status.DONE, 0x42, None
+    )  # fmt: skip
+
+
+def test_a_destroyed_servers_emulator_no_longer_hears_its_id() -> None:
+    # 4.17 reuses a freed id: the new server's requests must not reach the old
+    # server's emulator.
+    host = Host(xen="4.17", xen_heap_bytes=1 << 20)
+    g = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    old = dm.create_ioreq_server(g)
+    EchoEmulator(host, 0, g, old)
+    dm.destroy_ioreq_server(g, old)
+    new = dm.create_ioreq_server(g)
+    assert new == old
+    dm.map_io_range_to_ioreq_server(g, new, False, 0x3F8, 0x3FF)
+    host.acquire_ioreq_server_frames(0, g, new, 1, 1)
+    dm.set_ioreq_server_state(g, new, True)
+    s = host.domains[g].find_server(new)
+    assert s is not None
+    fired: list[int] = []
+    host.evtchn_bind_interdomain(0, g, s.vcpu_ports[0], lambda: fired.append(1))
+    assert host.guest_access(g, 0, "pio", 0x3F8, 1, write=False).status == Status.PENDING
+    assert fired == [1, 1]  # at binding, then the request: its channel, not the old emulator
+
+
+def test_dm_domain_takes_the_default_server_from_its_old_in_process_emulator() -> None:
+    host = Host(xen="4.7")
+    dm_dom = host.create_domain(memory_mib=16, hvm=False)
+    g = host.create_domain(memory_mib=16, vcpus=1)
+    host.get_param(0, g, HvmParam.IOREQ_PFN)
+    heard: list[int] = []
+    s = host.bind_default_notifier(0, g, heard.append)  # dom0 emulates it, in process
+    host.set_param(0, g, HvmParam.DM_DOMAIN, dm_dom)
+    fired: list[int] = []
+    host.evtchn_bind_interdomain(dm_dom, g, s.vcpu_ports[0], lambda: fired.append(1))
+    host.guest_access(g, 0, "pio", 0x3F8, 1, write=False)
+    assert heard == []
+    assert fired == [1, 1]
