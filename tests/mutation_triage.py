@@ -674,6 +674,21 @@ HV_IOREQ_2: dict[str, str] = {
         for n in ns
     },
     _DLV + "check_slot__mutmut_11": f"pinned: {_OUT}",
+    **{
+        _IO + f"{m}__mutmut_{n}": f"pinned: {_OUT}"
+        for m, ns in {
+            "crash": (3, 4),
+            "notify": (10, 12, 13),
+            "_deliver": (12,),
+            "broadcast_timeoffset": (25, 40),
+            "drop_server": (1,),
+            "rebind_default": (5,),
+        }.items()
+        for n in ns
+    },
+    _IO + "rebind_default__mutmut_8": "pinned: tests/test_hv_evtchn.py::"
+    "test_dm_domain_replaces_the_default_servers_ports_47",
+    _IO + "broadcast_timeoffset__mutmut_11": "equivalent: IoReq's dir defaults to 0, IOREQ_WRITE",
 }
 
 TRIAGE: dict[str, str] = {
