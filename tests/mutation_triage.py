@@ -689,6 +689,25 @@ HV_IOREQ_2: dict[str, str] = {
     _IO + "rebind_default__mutmut_8": "pinned: tests/test_hv_evtchn.py::"
     "test_dm_domain_replaces_the_default_servers_ports_47",
     _IO + "broadcast_timeoffset__mutmut_11": "equivalent: IoReq's dir defaults to 0, IOREQ_WRITE",
+    **{
+        _IO + f"{m}__mutmut_{n}": f"pinned: {_OUT}"
+        for m, ns in {
+            "complete": (18, 19, 20, 21, 22, 25, 27),
+            "completed": (20, 22, 23),
+            "resume": (11, 13),
+            "_ram": (17, 18, 19, 28, 31, 34, 58, 59, 61, 78),
+            "access": (79,),
+            "_protected_write": (16, 22),
+            "_deliver": (85, 89),
+        }.items()
+        for n in ns
+    },
+    **{_DLV + f"check_slot__mutmut_{n}": f"pinned: {_OUT}" for n in (39, 44)},
+    _DLV + "check_slot__mutmut_36": _MASKED_READ,
+    _DLV + "check_slot__mutmut_45": "equivalent: complete() compares the status only with "
+    "CRASH, PENDING and EMULATOR_GONE, so None ends the access as DONE does",
+    _IO + "completed__mutmut_33": "equivalent: the key is always there: complete() has just "
+    "stored the DONE access it pops",
 }
 
 TRIAGE: dict[str, str] = {

@@ -159,8 +159,6 @@ def test_a_rep_stos_into_a_log_dirty_frame_dirties_each_frame_it_writes() -> Non
     assert {0x70, 0x71} <= d.platform.dirty
     assert (d.p2m.get(0x70), d.p2m.get(0x71)) == (P2mType.RAM_RW, P2mType.RAM_RW)
     assert d.read_ram(start, 4) == 0xEEEEEEEE
-    host.guest_access(g, 0, "mmio", (0x201 << 12) - 2, 4, write=True, data=0x1234)  # one write
-    assert {0x200, 0x201} <= d.platform.dirty  # straddling: each frame is written, and logged
     host.guest_access(g, 0, "mmio", (0x91 << 12) - 4, 2, write=True, data=0x1234, count=4)
     assert {0x90, 0x91} <= d.platform.dirty  # 8 bytes from 4 below the boundary: both frames
     host.guest_access(g, 0, "mmio", 0x80000, 8, write=True, data=5, count=512)  # exactly a frame
@@ -390,3 +388,34 @@ def test_dm_domain_takes_the_default_server_from_its_old_in_process_emulator() -
     host.guest_access(g, 0, "pio", 0x3F8, 1, write=False)
     assert heard == []
     assert fired == [1, 1]
+
+
+def test_a_write_straddling_two_log_dirty_frames_dirties_both() -> None:
+    # linear_write copies each part to its own frame (emulate.c, 4.17).
+    host, g, _, _ = _p2m_guest()
+    d = host.domains[g]
+    host.set_log_dirty(g, True)
+    host.guest_access(g, 0, "mmio", (0x201 << 12) - 2, 4, write=True, data=0x1234)
+    assert {0x200, 0x201} <= d.platform.dirty
+    assert d.read_ram((0x201 << 12) - 2, 4) == 0x1234
+
+
+def test_a_slot_completed_keeps_its_other_bits_and_only_the_state_goes_to_none() -> None:
+    # p->state = STATE_IOREQ_NONE writes the 4-bit field; data_is_ptr, dir and df stay.
+    host, g, _, s = _guest()
+    port = host.evtchn_bind_interdomain(0, g, s.vcpu_ports[0], lambda: None)
+    host.guest_access(g, 0, "pio", 0x3F8, 1, write=False)
+    byte = s.shared_page[IOREQ_STATE_OFFSET]
+    assert byte >> 4  # dir (read) is set in the upper bits
+    _state(s, 0, (byte & 0xF0) | IoReqState.IORESP_READY)
+    host.evtchn_send(0, port)
+    assert s.shared_page[IOREQ_STATE_OFFSET] == byte & 0xF0
+
+
+def test_an_access_whose_notification_destroys_the_guest_names_its_request() -> None:
+    host, g, sid, _ = _guest()
+    host.bind_ioreq_notifier(0, g, sid, lambda vcpu: host.destroy_domain(g))
+    acc = host.guest_access(g, 0, "pio", 0x3F9, 1, write=True, data=3)
+    assert _fields(acc) == (Route.SERVER, sid, Status.GONE, None, None)
+    assert acc.request is not None
+    assert (acc.request.addr, acc.request.data) == (0x3F9, 3)
