@@ -708,6 +708,52 @@ HV_IOREQ_2: dict[str, str] = {
     "CRASH, PENDING and EMULATOR_GONE, so None ends the access as DONE does",
     _IO + "completed__mutmut_33": "equivalent: the key is always there: complete() has just "
     "stored the DONE access it pops",
+    **{
+        _IOQ + m: f"pinned: {_OUT}"
+        for m in (
+            "_make_rangesets__mutmut_17",
+            "_make_rangesets__mutmut_22",
+            "_make_rangesets__mutmut_25",
+            "create_server__mutmut_43",
+            "map_gfns__mutmut_24",
+            "map_gfns__mutmut_25",
+            "map_gfns__mutmut_26",
+            "map_gfns__mutmut_27",
+            "_unmap_gfns__mutmut_11",
+            "acquire_frames__mutmut_10",
+        )
+    },
+    _IOQ + "acquire_frames__mutmut_12": "pinned: dead code removed: get_frame never read "
+    "the domain (ioreq_server_get_frame takes the server and the index only)",
+    _IOQ + "map_gfns__mutmut_6": "equivalent: past the check, only missing frames are "
+    "taken and binding the pages again changes nothing",
+    **{
+        _IOQ + f"create_server__mutmut_{n}": "equivalent: the struct with range[3] and with "
+        "range[4] cost the same TLSF block in both profiles (176 and 160 bytes)"
+        for n in (14, 15, 17)
+    },
+    "ioreqlab.hv.routing.x_cf8_decode__mutmut_4": "equivalent: bit 0 is shifted out by the "
+    ">> 8 either way",
+    **{
+        f"ioreqlab.hv.routing.x_{f}__mutmut_1": "equivalent: every caller names mmio_df "
+        "(the profile's)"
+        for f in ("span", "select_server")
+    },
+    **{
+        _IO + f"check__mutmut_{n}": "equivalent: check() is the tests' oracle; a weaker "
+        "check changes no access"
+        for n in (1, 5)
+    },
+    **{
+        _DLV + f"send_buffered__mutmut_{n}": "equivalent: only VGA-window writes (below "
+        "0xC0000) and TIMEOFFSET (address 0) are offered to the ring, so the 0xFFFFF bound "
+        "never binds"
+        for n in (8, 9)
+    },
+    **{
+        _DLV + f"send_buffered__mutmut_{n}": "equivalent: unpack_from's offset defaults to 0"
+        for n in (23, 95)
+    },
 }
 
 TRIAGE: dict[str, str] = {

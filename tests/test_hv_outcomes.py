@@ -419,3 +419,35 @@ def test_an_access_whose_notification_destroys_the_guest_names_its_request() -> 
     assert _fields(acc) == (Route.SERVER, sid, Status.GONE, None, None)
     assert acc.request is not None
     assert (acc.request.addr, acc.request.data) == (0x3F9, 3)
+
+
+def test_a_servers_rangesets_are_named_for_it_and_print_in_hex() -> None:
+    # hvm_ioreq_server_alloc_rangesets: "ioreq_server %d %s", RANGESETF_prettyprint_hex.
+    _, _, sid, s = _guest()
+    port = s.ranges[IoRangeType.PORT]
+    assert port.name_bytes == f"ioreq_server {sid} port".encode()
+    assert "3f8-3ff" in str(port)
+
+
+def test_a_ring_frame_refused_gives_the_ioreq_frame_back() -> None:
+    # hvm_ioreq_server_map_pages (4.17, legacy gfns): the ring's frame fails
+    # after the ioreq page got one; hvm_unmap_ioreq_gfn gives that one back.
+    host = Host(xen="4.17")
+    g = host.create_domain(memory_mib=16, ioreq_server_pages=1)
+    d = host.domains[g]
+    assert d.gmfn_pool.free_frames() == 1
+    buffered = host.create_ioreq_server(0, g, bufioreq=1)
+    assert errno_of(lambda: host.get_ioreq_server_info(0, g, buffered)) == errno.ENOMEM
+    s = d.find_server(buffered)
+    assert s is not None
+    assert (s.ioreq_pfn, s.bufioreq_pfn, d.gmfn_pool.free_frames()) == (None, None, 1)
+    plain = host.create_ioreq_server(0, g, bufioreq=0)
+    first = host.get_ioreq_server_info(0, g, plain)
+    assert host.get_ioreq_server_info(0, g, plain) == first  # mapped once, not again
+    assert d.gmfn_pool.free_frames() == 0
+
+
+def test_acquire_resource_takes_every_ioservid_t_and_finds_none_past_the_servers() -> None:
+    host, g, _, _ = _guest()
+    assert errno_of(lambda: host.acquire_ioreq_server_frames(0, g, 0xFFFF, 1, 1)) == errno.ENOENT
+    assert errno_of(lambda: host.acquire_ioreq_server_frames(0, g, 0x10000, 1, 1)) == (errno.EINVAL)

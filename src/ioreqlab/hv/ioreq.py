@@ -227,7 +227,7 @@ def _unmap_gfns(d: Domain, s: IoreqServer) -> None:
 FRAME_BUFIOREQ, FRAME_IOREQ = 0, 1
 
 
-def get_frame(d: Domain, s: IoreqServer, idx: int) -> Page:
+def get_frame(s: IoreqServer, idx: int) -> Page:
     """``ioreq_server_get_frame`` (4.11+) after the lookup: allocate, then pick ``idx``.
 
     ``-EPERM`` if the pages are guest frames already; ``-ENOENT`` for the
@@ -472,4 +472,4 @@ def acquire_frames(c: Domain, d: Domain, sid: int, frame: int, nr: int) -> list[
         raise XenEINVAL(f"domain {d.domid} has no ioreq server frames")
     if not 0 <= sid <= UINT16_MAX:
         raise XenEINVAL(f"ioreq server id {sid} does not fit ioservid_t")
-    return [get_frame(d, lookup_server(d, sid, c.domid), idx) for idx in range(frame, frame + nr)]
+    return [get_frame(lookup_server(d, sid, c.domid), idx) for idx in range(frame, frame + nr)]
