@@ -754,6 +754,15 @@ HV_IOREQ_2: dict[str, str] = {
         _DLV + f"send_buffered__mutmut_{n}": "equivalent: unpack_from's offset defaults to 0"
         for n in (23, 95)
     },
+    **{
+        _IO + f"_rep_movs__mutmut_{n}": f"pinned: {_OUT}"
+        for n in (79, 80, 86, 88, 92, 112, 113, 128, 130)
+    },
+    **{
+        _IO + f"_rep_movs__mutmut_{n}": "equivalent: the condition guards only the "
+        "rep_movs_wp_bypass counter"
+        for n in (102, 103)
+    },
 }
 
 TRIAGE: dict[str, str] = {

@@ -9,6 +9,7 @@ path is checked field by field, not only by its status.  Cited behaviours:
 from __future__ import annotations
 
 import errno
+import functools
 
 import pytest
 
@@ -315,7 +316,7 @@ def test_each_notification_signals_its_own_port() -> None:
     host, g, _, s = _guest()
     fired: list[str] = []
     for name, port in (("v0", s.vcpu_ports[0]), ("v1", s.vcpu_ports[1]), ("buf", s.bufioreq_port)):
-        host.evtchn_bind_interdomain(0, g, port, lambda name=name: fired.append(name))
+        host.evtchn_bind_interdomain(0, g, port, functools.partial(fired.append, name))
     fired.clear()
     host.guest_access(g, 0, "pio", 0x3F8, 1, write=False)
     assert fired == ["v0"]
@@ -451,3 +452,74 @@ def test_acquire_resource_takes_every_ioservid_t_and_finds_none_past_the_servers
     host, g, _, _ = _guest()
     assert errno_of(lambda: host.acquire_ioreq_server_frames(0, g, 0xFFFF, 1, 1)) == errno.ENOENT
     assert errno_of(lambda: host.acquire_ioreq_server_frames(0, g, 0x10000, 1, 1)) == (errno.EINVAL)
+
+
+# -- rep movs ---------------------------------------------------------------------------------
+
+
+def _movs(
+    host: Host, g: int, dst: int, src: int, size: int, count: int, *, df: bool = False
+) -> Access:
+    return host.guest_access(
+        g, 0, "mmio", dst, size, write=True, data=src, count=count, data_is_ptr=True, df=df
+    )
+
+
+def test_rep_movs_between_adjacent_buffers_is_a_copy_and_an_overlap_is_gp() -> None:
+    host, g, _, _ = _p2m_guest()
+    d = host.domains[g]
+    d.write_ram(0x50000, 8, 0x0807060504030201)
+    ok = _movs(host, g, 0x50008, 0x50000, 1, 8)  # right after the source
+    assert _fields(ok) == (Route.RAM, None, Status.DONE, None, None)
+    assert ok.request is not None
+    assert (ok.request.addr, ok.request.data) == (0x50008, 0x50000)
+    assert d.read_ram(0x50008, 8) == 0x0807060504030201
+    _movs(host, g, 0x4FFF8, 0x50000, 1, 8)  # ends where the source begins
+    assert d.read_ram(0x4FFF8, 8) == 0x0807060504030201
+    # One below the source: its first element ends where the source begins, and
+    # a forward copy onto the lower half is safe (memmove order).
+    down = _movs(host, g, 0x4FFFF, 0x50000, 1, 8)
+    assert down.status == Status.DONE
+    assert d.read_ram(0x4FFFF, 8) == 0x0807060504030201
+    bad = _movs(host, g, 0x50004, 0x50000, 1, 8)  # inside the source
+    assert _fields(bad) == (Route.RAM, None, Status.UNHANDLED, None, 13)
+    assert bad.request is not None
+    assert bad.request.addr == 0x50004
+
+
+def test_rep_movs_into_a_ram_ro_frame_writes_only_the_frames_that_take_writes() -> None:
+    host, g, dm, _ = _p2m_guest()
+    d = host.domains[g]
+    d.write_ram(0x60000, 8, 0x1111111111111111)
+    dm.set_mem_type(g, HvmMem.RAM_RO, 0x53, 1)
+    _movs(host, g, 0x52FFC, 0x60000, 1, 8)  # 4 bytes in 0x52, 4 in the read-only 0x53
+    assert d.read_ram(0x52FFC, 4) == 0x11111111
+    assert d.read_ram(0x53000, 4) == 0
+
+
+def test_rep_movs_element_by_element_stops_when_a_notification_ends_the_guest() -> None:
+    # 4.17 sends a move onto a p2m_ioreq_server page element by element; the
+    # first element's emulator answers, then destroys the guest: the access ends
+    # there, gone, and the rest never run.
+    host = Host(design="p2m", xen="4.17", xen_heap_bytes=16 << 20)
+    g = host.create_domain(memory_mib=64, vcpus=1)
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g)
+    assert host.xen.rep_movs_to_ioreq == "elements"
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
+    dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x31, 1)
+    host.acquire_ioreq_server_frames(0, g, sid, 1, 1)
+    dm.set_ioreq_server_state(g, sid, True)
+    s = host.domains[g].find_server(sid)
+    assert s is not None
+
+    def answer_then_destroy(vcpu: int) -> None:
+        s.shared_page[IOREQ_STATE_OFFSET] = IoReqState.IORESP_READY
+        host.ioreq_completed(0, g, sid, vcpu)
+        host.destroy_domain(g)
+
+    host.bind_ioreq_notifier(0, g, sid, answer_then_destroy)
+    acc = _movs(host, g, 0x31008, 0x60000, 4, 3, df=True)
+    assert _fields(acc) == (Route.SERVER, sid, Status.GONE, None, None)
+    assert acc.request is not None
+    assert acc.request.addr == 0x31008  # the first element (the others go down from it)
