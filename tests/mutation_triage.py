@@ -763,6 +763,9 @@ HV_IOREQ_2: dict[str, str] = {
         "rep_movs_wp_bypass counter"
         for n in (102, 103)
     },
+    **{_IO + f"_rep_movs__mutmut_{n}": f"pinned: {_OUT}" for n in (10, 18, 20, 36, 38)},
+    _IO + "_rep_movs__mutmut_37": "equivalent: IoReq's dir defaults to 0, IOREQ_WRITE",
+    **{f"ioreqlab.hv.routing.x_span__mutmut_{n}": f"pinned: {_OUT}" for n in (18, 19)},
 }
 
 TRIAGE: dict[str, str] = {

@@ -523,3 +523,50 @@ def test_rep_movs_element_by_element_stops_when_a_notification_ends_the_guest() 
     assert _fields(acc) == (Route.SERVER, sid, Status.GONE, None, None)
     assert acc.request is not None
     assert acc.request.addr == 0x31008  # the first element (the others go down from it)
+
+
+def test_rep_movs_element_by_element_sends_each_element_down_from_the_first() -> None:
+    host = Host(design="p2m", xen="4.17", xen_heap_bytes=16 << 20)
+    g = host.create_domain(memory_mib=64, vcpus=1)
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g)
+    echo = EchoEmulator(host, 0, g, sid)
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
+    dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x31, 1)
+    dm.set_ioreq_server_state(g, sid, True)
+    host.domains[g].write_ram(0x60000 - 8, 12, 0x333333332222222211111111)
+    acc = _movs(host, g, 0x31008, 0x60000, 4, 3, df=True)
+    assert acc.status == Status.DONE
+    got = [(r.addr, r.size, r.data, r.dir, r.type) for r in echo.seen]
+    want = [
+        (0x31008 - 4 * i, 4, v, 0, IoReqType.COPY)
+        for i, v in enumerate((0x33333333, 0x22222222, 0x11111111))
+    ]
+    assert got == want
+
+
+def test_a_rep_movs_read_copies_from_the_address_into_the_buffer() -> None:
+    host, g, _, _ = _p2m_guest()
+    d = host.domains[g]
+    d.write_ram(0x50000, 4, 0xA1B2C3D4)
+    host.guest_access(
+        g, 0, "mmio", 0x50000, 1, write=False, data=0x58000, count=4, data_is_ptr=True
+    )
+    assert d.read_ram(0x58000, 4) == 0xA1B2C3D4
+    assert d.read_ram(0x50000, 4) == 0xA1B2C3D4
+
+
+def test_a_backwards_rep_is_routed_by_the_bytes_it_spans() -> None:
+    # 4.12+ (ioreq_mmio_first_byte): the span runs down from the first element,
+    # whose last byte is the access's own end: one past the range is outside.
+    host = Host(design="p2m", xen="4.17", xen_heap_bytes=16 << 20)
+    g = host.create_domain(memory_mib=64, vcpus=1)
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g)
+    EchoEmulator(host, 0, g, sid)
+    dm.map_io_range_to_ioreq_server(g, sid, True, 0xF000_0000, 0xF000_0FFE)
+    dm.set_ioreq_server_state(g, sid, True)
+    inside = host.guest_access(g, 0, "mmio", 0xF000_0FFB, 4, write=False, count=2, df=True)
+    assert (inside.route, inside.server_id) == (Route.SERVER, sid)
+    past = host.guest_access(g, 0, "mmio", 0xF000_0FFC, 4, write=False, count=2, df=True)
+    assert past.route == Route.NULL
