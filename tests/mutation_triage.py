@@ -265,6 +265,9 @@ GVT_SHIPPED: dict[str, str] = {
 }
 
 _IC = "ioreqlab.hv.intercept.x_"
+#: The dmop_ops handlers that name themselves to the pad check.
+_PAD_OPS = ("create", "map", "unmap", "set_state", "destroy", "set_mem_type",
+            "track_dirty_vram", "inject_msi", "relocate", "pin_cacheattr")  # fmt: skip
 _IC_TESTS = "tests/test_hv_intercept_edges.py"
 _PLAT_TESTS = "tests/test_hv_platform_edges.py"
 
@@ -372,22 +375,7 @@ HV_DMOP: dict[str, str] = {
     "ioreqlab.hv.dmop.x__write_back__mutmut_13": "equivalent: every op's struct packs to "
     "exactly its DM_OP_SIZES entry (tests/test_abi.py), so rjust pads no more than ljust",
     "ioreqlab.hv.dmop.x__write_back__mutmut_21": "equivalent: the header's pad defaults to 0",
-    **{
-        f"ioreqlab.hv.dmop_ops.x__{op}__mutmut_{n}": _NAME_ARG
-        for op in (
-            "create",
-            "map",
-            "unmap",
-            "set_state",
-            "destroy",
-            "set_mem_type",
-            "track_dirty_vram",
-            "inject_msi",
-            "relocate",
-            "pin_cacheattr",
-        )
-        for n in (5, 6)
-    },
+    **{f"ioreqlab.hv.dmop_ops.x__{op}__mutmut_{n}": _NAME_ARG for op in _PAD_OPS for n in (5, 6)},
     **{
         f"ioreqlab.hv.boundary.x__check__mutmut_{n}": f"pinned: {_PLAT_TESTS}::"
         "test_the_boundary_takes_any_integer_as_a_bool_and_uint64_to_its_top"
@@ -440,18 +428,7 @@ HV_DMOP: dict[str, str] = {
     **{
         f"ioreqlab.hv.dmop_ops.x__{op}__mutmut_2": "message: the op's name is only in the "
         "pad check's error text"
-        for op in (
-            "create",
-            "map",
-            "unmap",
-            "set_state",
-            "destroy",
-            "set_mem_type",
-            "track_dirty_vram",
-            "inject_msi",
-            "relocate",
-            "pin_cacheattr",
-        )
+        for op in _PAD_OPS
     },
     "ioreqlab.hv.dmop_ops.xǁContinueǁ__init____mutmut_1": "message: a continuation's text "
     "is never shown (the op is re-issued)",

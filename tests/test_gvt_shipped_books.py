@@ -16,7 +16,7 @@ from ioreqlab.dm.gvt_gpu import CostModel, PhysicalGpu
 from ioreqlab.dm.gvt_shipped import ShippedMediator, _present_count
 from ioreqlab.dm.gvtg import REG_CREATE, REG_DESTROY
 from ioreqlab.host import Host
-from ioreqlab.workload.gpu import GpuDriver
+from ioreqlab.workload.gpu import GpuDriver, GpuProcess
 from ioreqlab.workload.guest import gpa
 from tests.test_gvt_policies import _vgpu
 
@@ -185,6 +185,16 @@ def test_another_vgpus_address_space_is_never_busy_even_at_the_same_root() -> No
     assert not second.mms[p2.root].shadowed
 
 
+def _link(proc: GpuProcess, child: int) -> tuple[int, int]:
+    """The (table, index) of the driver's link to ``child``."""
+    return next(key for key, c in proc.links.items() if c == child)
+
+
+def _unused(proc: GpuProcess, table: int) -> list[int]:
+    """The entries of ``table`` the driver has not linked (scratch links)."""
+    return [i for i in range(512) if (table, i) not in proc.links]
+
+
 def _entry(gfn: int) -> int:
     return (gfn << 12) | 0x3  # present, writable
 
@@ -243,8 +253,7 @@ def test_a_table_linked_twice_stays_shadowed_when_one_link_goes() -> None:
     assert isinstance(med, ShippedMediator)
     proc = drv.create_process(leaves=1)
     pt = proc.leaves[0]
-    pd = next(parent for (parent, _), child in proc.links.items() if child == pt)
-    idx = next(i for (parent, i), child in proc.links.items() if child == pt)
+    pd, idx = _link(proc, pt)
     spare = (idx + 1) % 512
     scratch_link = drv.read_entry(pd, spare)
     drv.guest.write(gpa(pd, spare), 8, _entry(pt))  # the leaf linked a second time
@@ -263,8 +272,8 @@ def test_unlinking_a_table_drops_every_reference_it_held() -> None:
     assert isinstance(med, ShippedMediator)
     proc = drv.create_process(leaves=1)
     pt = proc.leaves[0]
-    pd = next(parent for (parent, _), child in proc.links.items() if child == pt)
-    pdp, i3 = next(key for key, child in proc.links.items() if child == pd)
+    pd, _ = _link(proc, pt)
+    pdp, i3 = _link(proc, pd)
     scratch_pd_link = drv.read_entry(pdp, (i3 + 1) % 512)
     drv.guest.write(gpa(pdp, i3), 8, scratch_pd_link)
     assert pd not in med.spts
@@ -290,8 +299,8 @@ def test_a_link_that_fails_when_flushed_at_submission_loses_the_submission() -> 
     med.costs = _UNITS
     proc = drv.create_process(leaves=1)
     pt = proc.leaves[0]
-    pd = next(parent for (parent, _), child in proc.links.items() if child == pt)
-    spare = next(i for i in range(512) if (pd, i) not in proc.links)
+    pd, _ = _link(proc, pt)
+    spare = _unused(proc, pd)[0]
     _link_by_halves(med, drv, pd, spare, 0x2000)  # a zeroed RAM page as the new PT
     before = _split(med.cpu_ns)
     drv.submit(proc)
@@ -312,9 +321,9 @@ def test_a_populate_that_fails_part_way_leaves_its_childrens_references() -> Non
     assert isinstance(med, ShippedMediator)
     proc = drv.create_process(leaves=1)  # 7 ranges
     pt = proc.leaves[0]
-    pd = next(parent for (parent, _), child in proc.links.items() if child == pt)
-    pdp, _ = next(key for key, child in proc.links.items() if child == pd)
-    spare = next(i for i in range(512) if (pdp, i) not in proc.links)
+    pd, _ = _link(proc, pt)
+    pdp, _ = _link(proc, pd)
+    spare = _unused(proc, pdp)[0]
     new_pd, pt1, pt2 = 0x2000, 0x2100, 0x2200  # plain RAM, far apart: one range each
     drv.guest.write(gpa(new_pd, 0), 8, _entry(pt1))  # not protected: no trap
     drv.guest.write(gpa(new_pd, 1), 8, _entry(pt2))
@@ -391,8 +400,8 @@ def test_a_submitting_space_is_pinned_and_never_reclaimed_for_its_own_flush() ->
     assert isinstance(med, ShippedMediator)
     proc = drv.create_process(leaves=1)
     pt = proc.leaves[0]
-    pd = next(parent for (parent, _), child in proc.links.items() if child == pt)
-    spare = next(i for i in range(512) if (pd, i) not in proc.links)
+    pd, _ = _link(proc, pt)
+    spare = _unused(proc, pd)[0]
     _link_by_halves(med, drv, pd, spare, 0x2000)
     drv.submit(proc)
     s = med.statistics()
@@ -408,8 +417,8 @@ def test_an_oos_page_whose_protection_is_refused_at_submission_loses_it() -> Non
     proc = drv.create_process(leaves=1)  # 7 ranges; the leaf's 2nd PTE sends it out of sync
     pt = proc.leaves[0]
     assert med.spts[pt].out_of_sync
-    pd = next(parent for (parent, _), child in proc.links.items() if child == pt)
-    spare = next(i for i in range(512) if (pd, i) not in proc.links)
+    pd, _ = _link(proc, pt)
+    spare = _unused(proc, pd)[0]
     drv.guest.write(gpa(pd, spare), 8, _entry(0x2000))  # a new leaf takes the freed range
     assert 0x2000 in med.protected
     drv.submit(proc)
@@ -424,9 +433,9 @@ def test_a_child_left_behind_by_two_failed_populates_keeps_both_references() -> 
     assert isinstance(med, ShippedMediator)
     proc = drv.create_process(leaves=1)  # 7 ranges
     pt = proc.leaves[0]
-    pd = next(parent for (parent, _), child in proc.links.items() if child == pt)
-    pdp, _ = next(key for key, child in proc.links.items() if child == pd)
-    free = [i for i in range(512) if (pdp, i) not in proc.links]
+    pd, _ = _link(proc, pt)
+    pdp, _ = _link(proc, pd)
+    free = _unused(proc, pdp)
     shared, (pd1, pt1), (pd2, pt2) = 0x2100, (0x2000, 0x2200), (0x2300, 0x2400)
     for new_pd, own in ((pd1, pt1), (pd2, pt2)):
         drv.guest.write(gpa(new_pd, 0), 8, _entry(shared))  # unprotected: no trap
@@ -461,7 +470,7 @@ def test_a_freed_tables_partial_writes_are_forgotten_with_it() -> None:
     assert isinstance(med, ShippedMediator)
     proc = drv.create_process(leaves=1)
     pt = proc.leaves[0]
-    pd, idx = next(key for key, child in proc.links.items() if child == pt)
+    pd, idx = _link(proc, pt)
     link = drv.read_entry(pd, idx)
     drv.guest.write(gpa(pt, 40), 4, 0x4003)  # a partial write: pending on the leaf
     assert pt in med.post_list
@@ -481,8 +490,8 @@ def test_a_flush_that_reclaims_another_space_skips_its_freed_tables_and_goes_on(
     assert isinstance(med, ShippedMediator)
     a, b = drv.create_process(leaves=1), drv.create_process(leaves=1)
     a_pt, b_pt = a.leaves[0], b.leaves[0]
-    a_pd = next(parent for (parent, _), child in a.links.items() if child == a_pt)
-    spare = next(i for i in range(512) if (a_pd, i) not in a.links)
+    a_pd, _ = _link(a, a_pt)
+    spare = _unused(a, a_pd)[0]
     _link_by_halves(med, drv, a_pd, spare, 0x2000)
     drv.guest.write(gpa(b_pt, 60), 4, 0x6003)
     drv.guest.write(gpa(a_pt, 61), 4, 0x7003)
@@ -503,8 +512,8 @@ def test_a_table_whose_protection_cannot_be_removed_stays_stuck() -> None:
     assert isinstance(med, ShippedMediator)
     proc = drv.create_process(leaves=1)  # 7 ranges
     pt = proc.leaves[0]
-    pd = next(parent for (parent, _), child in proc.links.items() if child == pt)
-    free = [i for i in range(512) if (pd, i) not in proc.links][:3]
+    pd, _ = _link(proc, pt)
+    free = _unused(proc, pd)[:3]
     scratch_link = drv.read_entry(pd, free[0])
     for i, gfn in zip(free, (0x3000, 0x3001, 0x3002), strict=True):
         drv.guest.write(gpa(pd, i), 8, _entry(gfn))  # the 8th range, then merged into it

@@ -19,18 +19,15 @@ from ioreqlab.abi.constants import PAGE_SIZE, HvmMem, HvmParam, IoRangeType, IoR
 from ioreqlab.host import Host
 from ioreqlab.hv.server import IoreqServer
 from ioreqlab.hv.vcpu_io import Access, Route, Status
+from ioreqlab.profiles import DEFAULT_XEN
 from tests.hv_helpers import EchoEmulator, errno_of
+from tests.test_hv_evtchn import _guest_with_server
 
 W = 2  # XEN_DMOP_IOREQ_MEM_ACCESS_WRITE
 
 
 def _guest(xen: str = "4.17") -> tuple[Host, int, int, IoreqServer]:
-    host = Host(xen=xen)
-    g = host.create_domain(memory_mib=16, vcpus=2)
-    sid = host.create_ioreq_server(0, g, bufioreq=1)
-    host.map_io_range(0, g, sid, IoRangeType.PORT, 0x3F8, 0x3FF)
-    host.acquire_ioreq_server_frames(0, g, sid, 0, 2)
-    host.set_ioreq_server_state(0, g, sid, True)
+    host, g, sid = _guest_with_server(xen)
     s = host.domains[g].find_server(sid)
     assert s is not None
     return host, g, sid, s
@@ -107,8 +104,8 @@ def test_a_vcpu_past_the_last_is_refused() -> None:
     )
 
 
-def _p2m_guest() -> tuple[Host, int, devicemodel.DeviceModel, int]:
-    host = Host(design="p2m", xen_heap_bytes=16 << 20)
+def _p2m_guest(xen: str = DEFAULT_XEN) -> tuple[Host, int, devicemodel.DeviceModel, int]:
+    host = Host(design="p2m", xen=xen, xen_heap_bytes=16 << 20)
     g = host.create_domain(memory_mib=64, vcpus=1)
     dm = devicemodel.open(host, 0)
     return host, g, dm, dm.create_ioreq_server(g)
@@ -501,10 +498,7 @@ def test_rep_movs_element_by_element_stops_when_a_notification_ends_the_guest() 
     # 4.17 sends a move onto a p2m_ioreq_server page element by element; the
     # first element's emulator answers, then destroys the guest: the access ends
     # there, gone, and the rest never run.
-    host = Host(design="p2m", xen="4.17", xen_heap_bytes=16 << 20)
-    g = host.create_domain(memory_mib=64, vcpus=1)
-    dm = devicemodel.open(host, 0)
-    sid = dm.create_ioreq_server(g)
+    host, g, dm, sid = _p2m_guest("4.17")
     assert host.xen.rep_movs_to_ioreq == "elements"
     dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
     dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x31, 1)
@@ -526,10 +520,7 @@ def test_rep_movs_element_by_element_stops_when_a_notification_ends_the_guest() 
 
 
 def test_rep_movs_element_by_element_sends_each_element_down_from_the_first() -> None:
-    host = Host(design="p2m", xen="4.17", xen_heap_bytes=16 << 20)
-    g = host.create_domain(memory_mib=64, vcpus=1)
-    dm = devicemodel.open(host, 0)
-    sid = dm.create_ioreq_server(g)
+    host, g, dm, sid = _p2m_guest("4.17")
     echo = EchoEmulator(host, 0, g, sid)
     dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
     dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x31, 1)
@@ -559,10 +550,7 @@ def test_a_rep_movs_read_copies_from_the_address_into_the_buffer() -> None:
 def test_a_backwards_rep_is_routed_by_the_bytes_it_spans() -> None:
     # 4.12+ (ioreq_mmio_first_byte): the span runs down from the first element,
     # whose last byte is the access's own end: one past the range is outside.
-    host = Host(design="p2m", xen="4.17", xen_heap_bytes=16 << 20)
-    g = host.create_domain(memory_mib=64, vcpus=1)
-    dm = devicemodel.open(host, 0)
-    sid = dm.create_ioreq_server(g)
+    host, g, dm, sid = _p2m_guest("4.17")
     EchoEmulator(host, 0, g, sid)
     dm.map_io_range_to_ioreq_server(g, sid, True, 0xF000_0000, 0xF000_0FFE)
     dm.set_ioreq_server_state(g, sid, True)
