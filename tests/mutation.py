@@ -6,8 +6,9 @@ so one stage fits two cores in minutes rather than the whole core in hours
 about 9 hours).  A stage runs in its own copy of the checkout under
 ``build/mutate/<stage>`` (mutmut writes its ``mutants/`` tree beside the
 sources), with its own ``setup.cfg``.  Its counts and surviving mutants go to
-``build/mutate/<stage>.json``; ``--doc`` gathers every stage that has run into
-``docs/mutation.md``.
+``docs/mutation/<stage>.json``, which is committed: a record outlives the
+checkout it ran in (``build/`` does not), and names the commit it tested.
+``--doc`` gathers every stage that has run into ``docs/mutation.md``.
 
     python -m tests.mutation rangeset          # one stage
     python -m tests.mutation --all             # every stage, in turn
@@ -30,6 +31,8 @@ from tests.mutation_triage import TRIAGE
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build" / "mutate"
+#: The stage records and re-test results (committed; see the module docstring).
+RECORDS = ROOT / "docs" / "mutation"
 DOC = ROOT / "docs" / "mutation.md"
 
 #: The fast tests of the hypervisor core (each file under about 10 s; the model check
@@ -150,8 +153,8 @@ def run_stage(name: str) -> dict[str, object]:
     ).stdout.strip()  # fmt: skip
     record = {"stage": name, "commit": commit, "modules": modules, "tests": tests,
               "stats": stats, "survivors": survivors, "diffs": diffs}  # fmt: skip
-    BUILD.mkdir(parents=True, exist_ok=True)
-    (BUILD / f"{name}.json").write_text(json.dumps(record, indent=1))
+    RECORDS.mkdir(parents=True, exist_ok=True)
+    (RECORDS / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
     return record
 
 
@@ -246,12 +249,12 @@ def _assert_text_only(changed: list[str]) -> bool:
 
 def record_digest(name: str) -> str:
     """The stage record's digest: a re-test counts only for the run it re-tested."""
-    return hashlib.sha256((BUILD / f"{name}.json").read_bytes()).hexdigest()
+    return hashlib.sha256((RECORDS / f"{name}.json").read_bytes()).hexdigest()
 
 
 def retested(name: str) -> dict[str, str]:
     """The last re-test of stage ``name``'s current record (empty if none or stale)."""
-    path = BUILD / f"{name}.retest.json"
+    path = RECORDS / f"{name}.retest.json"
     if not path.exists():
         return {}
     data = json.loads(path.read_text())
@@ -259,7 +262,7 @@ def retested(name: str) -> dict[str, str]:
 
 
 def write_doc() -> None:
-    """``docs/mutation.md`` from every stage record under ``build/mutate``."""
+    """``docs/mutation.md`` from every stage record under ``docs/mutation``."""
     lines = [
         "# Mutation testing",
         "",
@@ -272,7 +275,7 @@ def write_doc() -> None:
     ]
     records = [
         json.loads(p.read_text())
-        for p in sorted(BUILD.glob("*.json"))
+        for p in sorted(RECORDS.glob("*.json"))
         if not p.name.endswith(".retest.json")
     ]
     for r in records:

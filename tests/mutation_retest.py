@@ -8,7 +8,7 @@ names, even where the source has moved on since), runs the stage's tests
 once with no mutant switched on (if that fails, today's tests and the old
 modules disagree, and nothing is recorded), then once per survivor with
 ``MUTANT_UNDER_TEST`` set.  The first failing test of each killed mutant goes
-to ``build/mutate/<stage>.retest.json``; ``python -m tests.mutation --doc``
+to ``docs/mutation/<stage>.retest.json``; ``python -m tests.mutation --doc``
 lists those as killed by today's tests.
 
     python -m tests.mutation_retest hv-ioreq
@@ -23,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.mutation import BUILD, ROOT, STAGES, counter_only, message_only, record_digest
+from tests.mutation import BUILD, RECORDS, ROOT, STAGES, counter_only, message_only, record_digest
 
 __all__ = ["retest_stage"]
 
@@ -45,7 +45,7 @@ def _pytest(work: Path, tests: list[str], mutant: str) -> tuple[int, str]:
 
 def retest_stage(name: str) -> dict[str, str]:
     """Survivor -> the first test that kills it today (survivors still alive left out)."""
-    record = json.loads((BUILD / f"{name}.json").read_text())
+    record = json.loads((RECORDS / f"{name}.json").read_text())
     stage_dir = BUILD / name
     work = BUILD / f"{name}.retest"
     if work.exists():
@@ -79,7 +79,7 @@ def retest_stage(name: str) -> dict[str, str]:
         if code:
             killed[mutant] = first
     out = {"record": record_digest(name), "killed": killed}
-    (BUILD / f"{name}.retest.json").write_text(json.dumps(out, indent=1, sort_keys=True))
+    (RECORDS / f"{name}.retest.json").write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
     shutil.rmtree(work)
     print(f"{name}: {len(killed)} of {len(todo)} survivors killed by today's tests")
     return killed
