@@ -83,7 +83,6 @@ PROTOTYPES: dict[str, dict[str, CType]] = {
     "domain_heap": {"domid": U16},
 }
 
-_MISSING = object()
 C = TypeVar("C", bound=type)
 
 
@@ -102,32 +101,53 @@ def _check(method: str, name: str, value: object, ctype: CType) -> None:
 
 
 def _wrap(fn: Callable[..., Any], types: dict[str, CType]) -> Callable[..., Any]:
-    params = list(inspect.signature(fn).parameters)[1:]  # after self
-    unknown = set(types) - set(params)
+    """``fn`` behind its argument checks, as a function with ``fn``'s own signature.
+
+    The wrapper is generated (as :mod:`dataclasses` generates ``__init__``): one
+    inline test per typed argument, so a plain int in range costs two
+    comparisons and no loop; anything else goes through :func:`_check`, which
+    says what is wrong.  Python binds the arguments exactly as ``fn`` would.
+    """
+    sig = inspect.signature(fn)
+    params = list(sig.parameters.values())[1:]  # after self
+    unknown = set(types) - {p.name for p in params}
     if unknown:
         raise TypeError(f"{fn.__name__} has no argument {sorted(unknown)}")
-    # (position, name, ctype, low, high, scalar): a plain int in range passes with two
-    # comparisons; anything else goes through _check, which says what is wrong.
-    spec = [
-        (i, n, types[n], types[n][1], types[n][2], not types[n][0].endswith("[]"))
-        for i, n in enumerate(params)
-        if n in types
-    ]
-    method = fn.__name__
-
-    @functools.wraps(fn)
-    def checked(self: object, *args: object, **kwargs: object) -> Any:
-        nargs = len(args)
-        for i, name, ctype, lo, hi, scalar in spec:
-            value = args[i] if i < nargs else kwargs.get(name, _MISSING)
-            cls = value.__class__
-            if scalar and (cls is int or cls is bool) and lo <= value <= hi:  # type: ignore[operator]
-                continue  # the common case: an int (or a bool) in range, as _check passes it
-            if value is not _MISSING:
-                _check(method, name, value, ctype)
-        return fn(self, *args, **kwargs)
-
-    return checked
+    env: dict[str, object] = {"_fn": fn, "_check": _check, "_int": int, "_bool": bool}
+    head, call, body = ["self"], ["self"], []
+    star = False
+    for p in params:
+        if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            raise TypeError(f"{fn.__name__}: argument {p.name} is neither positional nor keyword")
+        if p.kind == p.KEYWORD_ONLY and not star:
+            head.append("*")
+            star = True
+        if p.default is p.empty:
+            head.append(p.name)
+        else:
+            env[f"_d_{p.name}"] = p.default
+            head.append(f"{p.name}=_d_{p.name}")
+        call.append(f"{p.name}={p.name}" if star else p.name)
+        if p.name not in types:
+            continue
+        ctype = types[p.name]
+        env[f"_t_{p.name}"] = ctype
+        slow = f"_check({fn.__name__!r}, {p.name!r}, {p.name}, _t_{p.name})"
+        if ctype[0].endswith("[]"):
+            body.append(f"    {slow}")
+            continue
+        cls = f"{p.name}.__class__"
+        fast = f"({cls} is _int or {cls} is _bool) and {ctype[1]} <= {p.name} <= {ctype[2]}"
+        if p.default is not p.empty and not isinstance(p.default, int):
+            fast = f"{p.name} is _d_{p.name} or {fast}"  # a non-integer default means "none"
+        body.append(f"    if not ({fast}):\n        {slow}")
+    src = (
+        f"def checked({', '.join(head)}):\n"
+        + "".join(line + "\n" for line in body)
+        + f"    return _fn({', '.join(call)})\n"
+    )
+    exec(compile(src, f"<checked {fn.__qualname__}>", "exec"), env)  # the source built above
+    return functools.wraps(fn)(env["checked"])  # type: ignore[arg-type]
 
 
 def check_prototypes(cls: C) -> C:

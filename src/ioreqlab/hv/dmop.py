@@ -120,12 +120,12 @@ def _buffers(bufs: object) -> None:
 def _dm_op(host: HypercallHost, caller: int, domid: int, bufs: Sequence[Buffer]) -> None:
     if len(bufs) > MAX_DM_OP_BUFS:
         raise XenE2BIG(f"{len(bufs)} DMOP buffers, at most {MAX_DM_OP_BUFS}")
-    _, d = host.lookup.remote(caller, domid)
+    c, d = host.lookup.remote(caller, domid)
     if not d.hvm:
         if host.xen.dmop_non_hvm_rc == 0:
             return  # 4.9: "goto out" with rc still 0 from the domain lookup
         raise XenEINVAL(f"domain {domid} is not an HVM guest")
-    host.lookup.dm_target(caller, domid)
+    host.lookup.dm_priv(c, d)
     if not bufs:
         raise XenEFAULT("DMOP without buf[0]")
     raw = _copy_in(host, bufs[0])

@@ -60,9 +60,14 @@ class Lookup:
         c, d = self.remote(caller, domid)
         if not d.hvm:
             raise XenEINVAL(f"domain {domid} is not an HVM guest")
-        if not (c.privileged or c.domid == d.dm_domid):
-            raise XenEPERM(f"domain {caller} is not a device model of domain {domid}")
+        self.dm_priv(c, d)
         return c, d
+
+    @staticmethod
+    def dm_priv(c: Domain, d: Domain) -> None:
+        """``XSM_DM_PRIV``: dom0, or the target's device-model domain."""
+        if not (c.privileged or c.domid == d.dm_domid):
+            raise XenEPERM(f"domain {c.domid} is not a device model of domain {d.domid}")
 
     def any(self, caller: int, domid: int) -> tuple[Domain, Domain]:
         """``rcu_lock_domain_by_any_id``: DOMID_SELF and oneself are allowed."""
