@@ -261,8 +261,42 @@ def retested(name: str) -> dict[str, str]:
     return dict(data["killed"]) if data.get("record") == record_digest(name) else {}
 
 
+#: Put after a stage's name when its row and section come from the doc, not a record.
+EARLIER = " (an earlier run; its record was not kept)"
+
+
+def _earlier_doc() -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The stage rows and survivor sections of ``docs/mutation.md`` as it stands.
+
+    Records were kept under ``build/`` until the commit that moved them to
+    ``docs/mutation/``; a stage that has not run since keeps what the doc said
+    of it, marked, until its next run replaces it.
+    """
+    if not DOC.exists():
+        return {}, {}
+    rows: dict[str, str] = {}
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in DOC.read_text().splitlines():
+        if line.startswith("## Surviving mutants: "):
+            name = line.removeprefix("## Surviving mutants: ").removesuffix(EARLIER)
+            current = sections.setdefault(name, [])
+            continue
+        if current is not None:
+            current.append(line)
+            continue
+        name = line.split(" | ")[0][2:].removesuffix(EARLIER)
+        if line.startswith("| ") and name in STAGES:
+            rows[name] = line.replace(f"| {name}{EARLIER} |", f"| {name} |", 1)
+    for body in sections.values():
+        while body and not body[-1]:
+            body.pop()
+    return rows, sections
+
+
 def write_doc() -> None:
-    """``docs/mutation.md`` from every stage record under ``docs/mutation``."""
+    """``docs/mutation.md`` from every stage record under ``docs/mutation``
+    (and, for a stage with none yet, what the doc said of it before)."""
     lines = [
         "# Mutation testing",
         "",
@@ -278,19 +312,26 @@ def write_doc() -> None:
         for p in sorted(RECORDS.glob("*.json"))
         if not p.name.endswith(".retest.json")
     ]
+    earlier_rows, earlier_sections = _earlier_doc()
+    recorded = {r["stage"] for r in records}
+    kept = sorted(n for n in earlier_rows if n not in recorded)
+    rows = {}
     for r in records:
         st = r["stats"]
         total = st.get("total", 0)
         killed = st.get("killed", 0) + st.get("timeout", 0)
         score = f"{100 * killed / total:.0f}%" if total else "-"
-        lines.append(
+        rows[r["stage"]] = (
             f"| {r['stage']} | {r.get('commit', '-')} | {', '.join(r['modules'])} | "
             f"{', '.join(r['tests'])} | "
             f"{total} | {st.get('killed', 0)} | "
             f"{st.get('survived', 0)} | {st.get('timeout', 0)} | {st.get('no_tests', 0)} | "
             f"{score} |"
         )
-    not_run = sorted(set(STAGES) - {r["stage"] for r in records})
+    for name in kept:
+        rows[name] = earlier_rows[name].replace(f"| {name} |", f"| {name}{EARLIER} |", 1)
+    lines += [rows[name] for name in sorted(rows)]
+    not_run = sorted(set(STAGES) - set(rows))
     if not_run:
         lines += ["", f"Not run yet: {', '.join(not_run)}."]
     lines += [
@@ -340,6 +381,8 @@ def write_doc() -> None:
         for m in left:
             lines += ["", f"- `{m}`", "", "  ```diff", *(f"  {x}" for x in diffs.get(m, [])),
                       "  ```"]  # fmt: skip
+    for name in kept:
+        lines += ["", f"## Surviving mutants: {name}{EARLIER}", *earlier_sections.get(name, [])]
     DOC.write_text("\n".join(lines) + "\n")
 
 
