@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import types
 
 import pytest
 
@@ -17,6 +18,7 @@ from ioreqlab import devicemodel
 from ioreqlab.abi import IOREQ_DATA_OFFSET, IOREQ_SIZE, IOREQ_STATE_OFFSET, IoReqState
 from ioreqlab.abi.constants import PAGE_SIZE, HvmMem, HvmParam, IoRangeType, IoReqType, P2mType
 from ioreqlab.host import Host
+from ioreqlab.hv import ioreq as srv
 from ioreqlab.hv.server import IoreqServer
 from ioreqlab.hv.vcpu_io import Access, Route, Status
 from ioreqlab.profiles import DEFAULT_XEN
@@ -558,3 +560,151 @@ def test_a_backwards_rep_is_routed_by_the_bytes_it_spans() -> None:
     assert (inside.route, inside.server_id) == (Route.SERVER, sid)
     past = host.guest_access(g, 0, "mmio", 0xF000_0FFC, 4, write=False, count=2, df=True)
     assert past.route == Route.NULL
+
+
+def _two_vcpu_move_guest() -> tuple[Host, int, int, IoreqServer]:
+    """4.17, p2m: frame 0x31 of a 2-vCPU guest claimed by server ``sid``, enabled."""
+    host = Host(design="p2m", xen="4.17", xen_heap_bytes=16 << 20)
+    g = host.create_domain(memory_mib=64, vcpus=2)
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g)
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
+    dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x31, 1)
+    host.acquire_ioreq_server_frames(0, g, sid, 1, 1)
+    dm.set_ioreq_server_state(g, sid, True)
+    s = host.domains[g].find_server(sid)
+    assert s is not None
+    return host, g, sid, s
+
+
+def test_a_move_whose_completed_element_crashed_the_guest_sends_no_more() -> None:
+    # The emulator answers the first element, then writes a state past
+    # IORESP_READY into vCPU 1's slot and signals it: domain_crash.  The crashed
+    # guest's vCPUs never run again, so the instruction never restarts for the
+    # next element: the access ends crashed, naming that element, unsent.
+    host, g, sid, s = _two_vcpu_move_guest()
+    calls: list[int] = []
+
+    def answer_then_crash(vcpu: int) -> None:
+        calls.append(vcpu)
+        if vcpu == 0:
+            _state(s, 0, IoReqState.IORESP_READY)
+            host.ioreq_completed(0, g, sid, 0)
+            _state(s, 1, 7)
+            host.ioreq_completed(0, g, sid, 1)
+
+    host.bind_ioreq_notifier(0, g, sid, answer_then_crash)
+    waiting = host.guest_access(g, 1, "mmio", 0x31000, 4, write=True, data=1)
+    assert waiting.status == Status.PENDING
+    acc = _movs(host, g, 0x31008, 0x60000, 4, 3, df=True)
+    assert host.domains[g].crashed
+    assert _fields(acc) == (Route.SERVER, sid, Status.CRASHED, None, None)
+    assert acc.request is not None
+    assert (acc.request.addr, acc.request.size) == (0x31004, 4)  # the second element
+    assert calls == [1, 0]  # vCPU 1's write, then the first element only
+
+
+def test_a_move_element_answered_at_once_after_a_wait_is_there_for_resume() -> None:
+    # The first element waits; when it completes the next goes down and its
+    # emulator answers at once: the whole move is done, and the guest collects
+    # that result when it resumes.
+    host, g, sid, s = _two_vcpu_move_guest()
+    calls: list[int] = []
+
+    def answer_from_the_second(vcpu: int) -> None:
+        calls.append(vcpu)
+        if len(calls) > 1:
+            _state(s, vcpu, IoReqState.IORESP_READY)
+            host.ioreq_completed(0, g, sid, vcpu)
+
+    host.bind_ioreq_notifier(0, g, sid, answer_from_the_second)
+    first = _movs(host, g, 0x31008, 0x60000, 4, 2)
+    assert first.status == Status.PENDING
+    _state(s, 0, IoReqState.IORESP_READY)
+    host.ioreq_completed(0, g, sid, 0)
+    assert calls == [0, 0]
+    done = host.resume_vcpu(g, 0)
+    assert _fields(done) == (Route.SERVER, sid, Status.DONE, None, None)
+    assert not host.io.blocked(g, 0)
+
+
+def _atomic_ring_guest(servers: int = 1) -> tuple[Host, int, list[IoreqServer]]:
+    """4.17: ``servers`` enabled BUFIOREQ_ATOMIC servers, frames acquired, in broadcast order."""
+    host = Host(xen="4.17")
+    g = host.create_domain(memory_mib=16)
+    for _ in range(servers):
+        sid = host.create_ioreq_server(0, g, bufioreq=2)
+        host.acquire_ioreq_server_frames(0, g, sid, 0, 2)
+        host.set_ioreq_server_state(0, g, sid, True)
+    return host, g, list(host.domains[g].all_servers())
+
+
+def _pointers(s: IoreqServer) -> tuple[int, int]:
+    rp, wp = (int.from_bytes(s.buffered_page[i : i + 4], "little") for i in (0, 4))
+    return rp, wp
+
+
+def test_canonicalisation_starts_when_the_read_pointer_reaches_one_whole_ring() -> None:
+    # ioreq_send_buffered: "read_pointer >= IOREQ_BUFFER_SLOT_NUM" takes a ring
+    # off both pointers; 511 is already one ring.
+    host, g, (s,) = _atomic_ring_guest()
+    host.map_io_range(0, g, s.id, IoRangeType.MEMORY, 0xA0000, 0xBFFFF)
+    s.buffered_page[0:8] = (511 | 511 << 32).to_bytes(8, "little")
+    assert host.guest_access(g, 0, "mmio", 0xA0000, 1, write=True, data=1).status == "buffered"
+    assert _pointers(s) == (0, 1)
+    s.buffered_page[0:8] = (510 | 510 << 32).to_bytes(8, "little")
+    host.guest_access(g, 0, "mmio", 0xA0000, 1, write=True, data=1)
+    assert _pointers(s) == (510, 511)  # below one ring: left as they are
+
+
+def test_a_timeoffset_broadcast_canonicalises_an_atomic_ring_too() -> None:
+    host, g, (s,) = _atomic_ring_guest()
+    s.buffered_page[0:8] = (511 | 511 << 32).to_bytes(8, "little")
+    assert host.broadcast_timeoffset(g, 9) == 0
+    assert _pointers(s) == (0, 2)  # an 8-byte request: two slots
+
+
+def test_a_broadcast_goes_on_past_a_server_an_earlier_notification_destroyed() -> None:
+    host, g, (first, second, third) = _atomic_ring_guest(3)
+    host.bind_ioreq_notifier(
+        0, g, first.id, lambda vcpu: host.destroy_ioreq_server(0, g, second.id)
+    )
+    assert host.broadcast_timeoffset(g, 9) == 0
+    assert [_pointers(s)[1] for s in (first, third)] == [2, 2]
+    assert host.domains[g].find_server(second.id) is None
+
+
+def test_a_ram_write_across_two_ram_frames_is_a_ram_access() -> None:
+    host, g, _, _ = _p2m_guest()
+    d = host.domains[g]
+    acc = host.guest_access(g, 0, "mmio", 0x50FFC, 8, write=True, data=0x1122334455667788)
+    assert _fields(acc) == (Route.RAM, None, Status.DONE, None, None)
+    assert d.read_ram(0x50FFC, 8) == 0x1122334455667788
+    assert "wp_straddling_writes" not in d.counters
+
+
+def test_a_single_ram_write_or_move_touches_only_its_own_bytes() -> None:
+    host, g, _, _ = _p2m_guest()
+    d = host.domains[g]
+    host.guest_access(g, 0, "mmio", 0x50000, 4, write=True, data=0xAABBCCDD)
+    assert d.read_ram(0x50000, 8) == 0xAABBCCDD
+    d.write_ram(0x60000, 8, 0x1122334455667788)
+    _movs(host, g, 0x51000, 0x60000, 4, 1)
+    assert d.read_ram(0x51000, 8) == 0x55667788
+
+
+def test_the_47_server_id_search_takes_the_last_free_id_of_a_whole_lap() -> None:
+    # next_ioservid (4.7) walks every ioservid_t after the last one handed out;
+    # with all but one in use it still finds that one, and with none free it
+    # refuses (where Xen would spin).
+    host = Host(xen="4.7")
+    g = host.create_domain(memory_mib=16)
+    d = host.domains[g]
+    d.last_ioservid = 0
+    used = [types.SimpleNamespace(id=i) for i in range(1, 0xFFFF)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(type(d), "all_servers", lambda self: used)
+        assert srv._next_ioservid(d) == 0xFFFF
+        used.append(types.SimpleNamespace(id=0xFFFF))
+        used.append(types.SimpleNamespace(id=0))
+        assert errno_of(lambda: srv._next_ioservid(d)) == errno.ENOSPC

@@ -44,6 +44,12 @@ def test_guest_ram_and_ioreq_pages_come_from_the_provider() -> None:
     # The request sits in the provider's memory, where another process could read it.
     assert pages.mem[PAGE_SIZE] == 0x80  # the ioreq page (frame 1): the second page handed out
     assert bytes(frames[1][:1]) == b"\x80"
+    # The buffered ring is the provider's third page: a buffered write's slot and
+    # write pointer are there too.
+    host.map_io_range(0, g, sid, IoRangeType.MEMORY, 0xA0000, 0xBFFFF)
+    assert host.guest_access(g, 1, "mmio", 0xA0000, 1, write=True, data=5).status == "buffered"
+    assert pages.mem[2 * PAGE_SIZE + 4] == 1  # write_pointer
+    assert bytes(frames[0][4:5]) == b"\x01"
     # A foreign map of an untouched frame also takes a provider page.
     page = host.foreign_page(0, g, 0x200)
     assert pages.used == 4

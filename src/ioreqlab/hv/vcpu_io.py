@@ -302,19 +302,25 @@ class VcpuIo:
         return Access(Route.RAM, request=req)
 
     def _send_elements(self, d: Domain, vcpu: int, elems: tuple[IoReq, ...]) -> Access:
-        """One element after another to the page's owner, as the instruction restarts."""
-        got = Access(Route.SERVER)
+        """One element after another to the page's owner, as the instruction restarts.
+
+        ``elems`` is never empty (a straddle has a protected chunk, a move at
+        least one element, and a wait's ``rest`` is sent only when it has one).
+        An element that does not complete at once ends the call: a pending one
+        leaves the rest to :meth:`completed`.  If the guest crashed during the
+        notification of an element that did complete, its vCPUs never run
+        again, so the next element is not sent.  (One that destroyed the guest
+        ends its own element's access, ``gone``.)
+        """
         for i, el in enumerate(elems):
-            if i and (d.crashed or not d.alive):  # the last notification ended the guest
-                status = Status.CRASHED if d.alive else Status.GONE
-                return Access(got.route, got.server_id, status=status, request=el)
             got = self._protected_write(d, vcpu, el.addr >> PAGE_SHIFT, el)
-            if got.status != Status.DONE:
-                w = self.waiting.get((d.domid, vcpu))
-                if got.status == Status.PENDING and w is not None:
-                    w.rest = elems[i + 1 :]
+            if got.status == Status.PENDING:  # (a pending access always has its wait)
+                self.waiting[(d.domid, vcpu)].rest = elems[i + 1 :]
+            if got.status != Status.DONE or i + 1 == len(elems):
                 return got
-        return got
+            if d.crashed:
+                return Access(got.route, got.server_id, status=Status.CRASHED, request=elems[i + 1])
+        raise AssertionError("an element-by-element access has no element")
 
     def _protected_write(self, d: Domain, vcpu: int, gfn: int, req: IoReq) -> Access:
         """A write to a write-protected page: the design decides who sees it."""
