@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,15 @@ import pytest
 
 from ioreqlab.realdm.build import BuildError, compile_c
 from tests.xl_configs import configs, disk_configs
+from tests.xl_outputs import (
+    GOLDEN,
+    golden_from,
+    golden_texts,
+    masked,
+    model_outcomes,
+    without_model_keys,
+    write_configs,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 XL = Path("/usr/lib/xen-4.17/bin/xl")
@@ -61,10 +69,6 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[i
     return code, err.decode("utf-8", "surrogateescape")
 
 
-UUID = re.compile(rb'"uuid": "([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"')
-MODEL_KEY = re.compile(rb'^\s*"(max_wp_ram_ranges|vgt[a-z_]*)": ')
-
-
 def run_bytes(
     cmd: list[str], cwd: Path, env: dict[str, str] | None = None
 ) -> tuple[int, bytes, bytes]:
@@ -72,70 +76,20 @@ def run_bytes(
     return done.returncode, done.stdout, done.stderr
 
 
-def without_model_keys(doc: bytes) -> bytes:
-    """The document with the model's own keys' lines taken out (and the comma before
-    a removed last member)."""
-    out: list[bytes] = []
-    lines = doc.split(b"\n")
-    for i, line in enumerate(lines):
-        if MODEL_KEY.match(line):
-            closes = i + 1 < len(lines) and lines[i + 1].strip().startswith((b"}", b"]"))
-            if closes and out and out[-1].endswith(b","):
-                out[-1] = out[-1][:-1]
-            continue
-        out.append(line)
-    return b"\n".join(out)
-
-
-def masked(doc: bytes) -> bytes:
-    assert len(UUID.findall(doc)) == (1 if doc else 0), doc[:200]
-    return UUID.sub(b'"uuid": U', doc)
-
-
 def real_xl_batch(cfgs: list[Path]) -> list[tuple[int, bytes, bytes]]:
     env = {**os.environ, "LD_PRELOAD": str(_shim())}
     return [run_bytes([str(XL), "-N", "create", c.name], c.parent, env) for c in cfgs]
 
 
-def model_xl_batch(cfgs: list[Path]) -> list[tuple[int, bytes, bytes]]:
-    """The model's ``xl -N create`` on each file, in one process (main() per file)."""
-    script = (
-        "import contextlib, io, json, os, sys\n"
-        "from ioreqlab.cli import main\n"
-        "out = []\n"
-        "for path in sys.argv[1:]:\n"
-        "    os.chdir(os.path.dirname(path))\n"
-        "    o, e = io.TextIOWrapper(io.BytesIO(), 'utf-8', 'surrogateescape'), "
-        "io.TextIOWrapper(io.BytesIO(), 'utf-8', 'surrogateescape')\n"
-        "    with contextlib.redirect_stdout(o), contextlib.redirect_stderr(e):\n"
-        "        code = main(['xl', '-N', 'create', '--xen', '4.17', os.path.basename(path)])\n"
-        "    o.flush(); e.flush()\n"
-        "    out.append([code, o.buffer.getvalue().hex(), e.buffer.getvalue().hex()])\n"
-        "sys.stdout.write(json.dumps(out))\n"
-    )
-    code, stdout, stderr = run_bytes([sys.executable, "-c", script, *map(str, cfgs)], ROOT)
-    assert code == 0, stderr.decode(errors="replace")
-    return [(c, bytes.fromhex(o), bytes.fromhex(e)) for c, o, e in json.loads(stdout)]
-
-
 def disagreements(cfgs: list[Path]) -> list[str]:
     """Each config whose exit code, stderr or (masked) stdout differs, with both sides."""
     bad = []
-    for cfg, real, model in zip(cfgs, real_xl_batch(cfgs), model_xl_batch(cfgs), strict=True):
+    for cfg, real, model in zip(cfgs, real_xl_batch(cfgs), model_outcomes(cfgs), strict=True):
         mine = (model[0], masked(without_model_keys(model[1])), model[2])
         theirs = (real[0], masked(real[1]), real[2])
         if mine != theirs:
             bad.append(f"{cfg.name}: {cfg.read_bytes()!r}\n real  {theirs!r}\n model {mine!r}")
     return bad
-
-
-def write_configs(where: Path, texts: list[str]) -> list[Path]:
-    paths = []
-    for i, text in enumerate(texts):
-        path = where / f"g{i:04d}.cfg"
-        path.write_text(text, encoding="utf-8")
-        paths.append(path)
-    return paths
 
 
 def real_xl(cfg: Path) -> tuple[int, str]:
@@ -203,3 +157,15 @@ def test_a_path_with_utf8_is_kept_intact(tmp_path: Path) -> None:
     assert done.returncode == 0
     assert "é.raw" in done.stdout.decode("utf-8")
     assert "Ã" not in done.stdout.decode("utf-8")
+
+
+def test_the_golden_file_is_what_the_real_xl_prints(tmp_path: Path) -> None:
+    # tests/test_xl_generated.py checks the model in-process against this file
+    # (for mutation testing); here the file itself is checked against the real xl.
+    got = {
+        kind: real_xl_batch(write_configs(tmp_path, texts, kind[0]))
+        for kind, texts in golden_texts().items()
+    }
+    assert json.loads(GOLDEN.read_text()) == golden_from(got), (
+        "tests/data/xl-generated.json is stale: .venv/bin/python -m tests.xl_outputs"
+    )

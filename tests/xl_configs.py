@@ -149,6 +149,20 @@ def configs(seed: int, count: int) -> list[str]:
     return [config(rng) for _ in range(count)]
 
 
+def hvm_config(rng: random.Random) -> str:
+    """An HVM guest xl builds (``name``, ``type = "hvm"``), then 2-12 other settings:
+    most get as far as the JSON document, so each setting's parse shows in it."""
+    keys = rng.sample(sorted(set(VALUES) - {"type", "builder"}), rng.randint(2, 12))
+    lines = ['name = "gen"', 'type = "hvm"'] + [f"{k} = {rng.choice(VALUES[k])}" for k in keys]
+    return "\n".join(lines) + "\n"
+
+
+def hvm_configs(seed: int, count: int) -> list[str]:
+    """``count`` HVM configs from ``seed``."""
+    rng = random.Random(seed)
+    return [hvm_config(rng) for _ in range(count)]
+
+
 #: Pieces a disk spec is made of: keywords, values, prefixes and stray syntax.
 DISK_PIECES = (
     "/img/a.raw",
