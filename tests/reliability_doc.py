@@ -118,6 +118,8 @@ def render() -> str:
     xl_real = (ROOT / "tests" / "test_xl_real.py").read_text()
     xl_generated = int(re.findall(r"^GENERATED, SEED = (\d+), \d+", xl_real, re.M)[0])
     xl_corpus = len(list((ROOT / "tests" / "data" / "xl").glob("*.cfg")))
+    golden = json.loads((ROOT / "tests" / "data" / "xl-generated.json").read_text())
+    xl_golden = sum(len(v) for v in golden.values() if isinstance(v, list))
     xlu = (ROOT / "tests" / "test_xlu_real.py").read_text()
     xlu_soup, xlu_mutants = map(int, re.findall(r"^SOUP, MUTANTS = (\d+), (\d+)", xlu, re.M)[0])
     hand = xlu[xlu.index("HAND_MADE = [") : xlu.index("]\n\n\n", xlu.index("HAND_MADE = ["))]
@@ -194,7 +196,7 @@ skip with the reason only where that cannot be had — never under `CI=true`.
 |---|---|---|---|
 | Xen 4.17's `xen/common/rangeset.c` (Debian's `xen` source package), compiled with a harness (`tests/xen_rangeset.py`) | after every operation: return code, stored ranges, the node budget `nr_ranges`, the `rangeset_printk` bytes; heap failures injected at the n-th allocation; names cut at 31 bytes | {rs_sequences:,} random sequences of {rs_steps} operations ({rs_sequences * rs_steps:,}) | 0, apart from the deliberate deviations (`s > e`; Xen's two `remove_range` bugs, whose calls are skipped and each checked against the restatement in `docs/findings.md`) |
 | Debian's `libxlutil` 4.17 (xl's own xl.cfg parser), through ctypes, each input in a forked child (`tests/libxlu_oracle.py`) | accept or refuse, the report byte for byte, and for every name `xlu_cfg_get_string`/`_long`/`_list`: value, found or not, and each getter's warnings | Debian's examples, `tests/data/xl`, {len_hand} hand-made cases, {xlu_soup:,} generated and {xlu_mutants:,} mutated inputs | 0 (a NUL inside quotes, where libxlu aborts, is refused by the model) |
-| Debian's `xl` 4.17 (`xen-utils-4.17`), unmodified, its dry run answered by a preloaded shim (`tests/c/xl_dryrun_shim.c`) | `xl -N create`'s exit code, stderr and stdout (the `libxl_domain_config` JSON) byte for byte, uuid masked; the model's own keys (`max_wp_ram_ranges`, `vgt*`) taken out of its document | Debian's 3 examples, the {xl_corpus} configs of `tests/data/xl`, {xl_generated:,} generated configs over every key the model's xl follows and {xl_generated:,} generated disk specs (`tests/xl_configs.py`) | 0 |
+| Debian's `xl` 4.17 (`xen-utils-4.17`), unmodified, its dry run answered by a preloaded shim (`tests/c/xl_dryrun_shim.c`) | `xl -N create`'s exit code, stderr and stdout (the `libxl_domain_config` JSON) byte for byte, uuid masked; the model's own keys (`max_wp_ram_ranges`, `vgt*`) taken out of its document | Debian's 3 examples, the {xl_corpus} configs of `tests/data/xl`, {xl_generated:,} generated configs over every key the model's xl follows and {xl_generated:,} generated disk specs (`tests/xl_configs.py`); the real xl's answers to {xl_golden:,} more (any settings, disk specs, HVM guests that mostly build) are kept in `tests/data/xl-generated.json`, checked against the real xl, and the model is checked against them in-process (`tests/test_xl_generated.py`), so the toolstack's mutation stages test against the real xl too | 0 |
 | QEMU 7.2 (`qemu-system-xen`) and `libxendevicemodel` 4.17, unmodified, against the fake Xen (`ioreqlab dm`) | the device model's own hypercalls, ioreq slots, buffered ring and event channels; what it answers to port and PCI accesses | `tests/test_realdm_*.py` | none: every test passes |
 
 ## How much a CI run executes
@@ -217,7 +219,8 @@ skip with the reason only where that cannot be had — never under `CI=true`.
   - `.venv/bin/python fuzz/fuzz_xlcfg.py -atheris_runs=500000` — the xl.cfg parser and the scenario loader.
 - Mutation testing, in stages of a few modules against the tests that exercise them:
   `make mutate STAGES=rangeset` (one stage), `make mutate` (all; hours). A stage tests
-  the committed tree (`HEAD`, named in its record), not edits under way. After tests
+  the committed tree (`HEAD`, named in its record, which is kept in `docs/mutation/`),
+  not edits under way. After tests
   are added, `.venv/bin/python -m tests.mutation_retest STAGE` re-tests just that
   stage's survivors against them (minutes). Scores, each survivor's verdict (pinned by
   a named test, killed by today's tests, equivalent with the reason, or message- or
