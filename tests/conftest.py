@@ -9,7 +9,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.internal.conjecture import providers as _providers
 
+from ioreqlab.host import Host
+from ioreqlab.hv.boundary import PROTOTYPES, check_prototypes
 from ioreqlab.profiles import XEN_VERSIONS
+from ioreqlab.toolstack.xlu_grammar import tables
 
 settings.register_profile(
     "ci",
@@ -42,3 +45,21 @@ def xen(request: pytest.FixtureRequest) -> str:
     """Each Xen profile in turn, for tests of behaviour both profiles share."""
     version: str = request.param
     return version
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _built_in_this_session() -> None:
+    """What the model builds once per process is built again for each test session.
+
+    libxlu's LALR tables are made on first use and cached, and ``Host``'s
+    argument checks are generated when ``host.py`` is imported.  Mutation
+    testing (``tests/mutation.py``) runs each mutant's session in a child
+    forked from a process that already did both, so without this the
+    children would test what the parent built, not the mutant's code.  In a
+    normal run it builds the same again.
+    """
+    tables.cache_clear()
+    for method in PROTOTYPES:
+        raw = getattr(Host, method).__wrapped__
+        setattr(Host, method, raw)
+    check_prototypes(Host)

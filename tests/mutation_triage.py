@@ -389,20 +389,6 @@ HV_DMOP: dict[str, str] = {
         for n in (13, 21, 22)
     },
     **{
-        f"ioreqlab.hv.boundary.x_{m}": "equivalent under mutmut: check_prototypes and _wrap "
-        "run once, when host.py is imported, before mutmut switches a mutant on (its "
-        "children fork after the import); tests/test_hv_badinput.py checks what they build"
-        for m in (
-            "_wrap__mutmut_4",
-            *(f"_wrap__mutmut_{n}" for n in range(11, 21)),
-            "check_prototypes__mutmut_6",
-            "check_prototypes__mutmut_9",
-            "check_prototypes__mutmut_10",
-            "check_prototypes__mutmut_12",
-            "check_prototypes__mutmut_13",
-        )
-    },
-    **{
         f"ioreqlab.hv.platform_ops.x_{m}": "equivalent: the values after the first are read "
         "only while the first is non-zero (a continuation)"
         for m in (
