@@ -108,6 +108,9 @@ def _setup_cfg(modules: tuple[str, ...], tests: tuple[str, ...]) -> str:
         f"only_mutate =\n{mutate}\n"
         f"pytest_add_cli_args_test_selection =\n{selected}\n"
         "pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -q\n"
+        # A mutant that loops is stopped after 4 x 2 = 8 times its tests' time (+8 s),
+        # not mutmut's 30 x: a stage's wall time is otherwise mostly such loops.
+        "timeout_multiplier = 4\n"
         "also_copy =\n    tests\n    docs\n    README.md\n"
     )
 
