@@ -258,3 +258,24 @@ def disk_configs(seed: int, count: int) -> list[str]:
         specs = ", ".join(repr(disk_spec(rng)) for _ in range(rng.randint(1, 2)))
         out.append(f'name = "d"\ntype = "hvm"\ndisk = [ {specs} ]\n')
     return out
+
+
+#: Pieces that set the same thing in different ways (a keyword, a positional
+#: field, a prefix): a spec of two of them is either fine or "X respecified".
+PAIRED_PIECES = (
+    "/img/a.raw", "target=/t", "raw", "format=raw", "qcow2", "format=qcow2", "raw:/r",
+    "xvda", "vdev=xvdc", "hdc:cdrom", "devtype=cdrom", "cdrom", "rw", "access=ro", "r",
+    "phy:/dev/x", "backendtype=phy", "backendtype=tap", "backend=dom0", "script=block-x",
+    "specification=xen", "discard", "no-discard", "empty",
+)  # fmt: skip
+
+
+def paired_disk_configs() -> list[str]:
+    """Every ordered pair of :data:`PAIRED_PIECES` as one spec, alone and with a
+    ``target=`` after it, one HVM config each."""
+    return [
+        f'name = "d"\ntype = "hvm"\ndisk = [ {f"{a},{b}{tail}"!r} ]\n'
+        for tail in ("", ",target=/z")
+        for a in PAIRED_PIECES
+        for b in PAIRED_PIECES
+    ]

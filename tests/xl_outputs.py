@@ -5,7 +5,7 @@ The real xl needs its dry-run shim and a subprocess per config
 mutation testing, which only sees mutants in this process, is checked
 against the real xl too, the real xl's answers for the generated configs
 (:data:`GOLDEN_SEED`, :data:`GOLDEN_COUNT` of each kind: any settings,
-disk specs, and HVM guests that mostly build) are kept in
+disk specs, HVM guests that mostly build; and every pair of disk\nspec pieces that set the same thing) are kept in
 ``tests/data/xl-generated.json``: exit code, a digest of the document on
 stdout, stderr.  ``tests/test_xl_real.py`` checks that file against the
 real xl; ``tests/test_xl_generated.py`` checks the model against the file.
@@ -23,7 +23,7 @@ import os
 import re
 from pathlib import Path
 
-from tests.xl_configs import configs, disk_configs, hvm_configs
+from tests.xl_configs import configs, disk_configs, hvm_configs, paired_disk_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "data" / "xl-generated.json"
@@ -63,6 +63,7 @@ def golden_texts() -> dict[str, list[str]]:
         "configs": configs(GOLDEN_SEED, GOLDEN_COUNT),
         "disks": disk_configs(GOLDEN_SEED, GOLDEN_COUNT),
         "hvm": hvm_configs(GOLDEN_SEED, GOLDEN_COUNT),
+        "pairs": paired_disk_configs(),
     }
 
 
