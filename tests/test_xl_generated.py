@@ -3,7 +3,7 @@
 ``tests/data/xl-generated.json`` holds what Debian's real ``xl`` 4.17 printed
 for :data:`~tests.xl_outputs.GOLDEN_COUNT` generated configs and as many
 generated disk specs and HVM guests, and for pairs of disk-spec pieces
-(exit code, a digest of the JSON document, stderr);
+and of vif options (exit code, a digest of the JSON document, stderr);
 ``tests/test_xl_real.py`` checks the file against the real xl.  Here the
 model runs in-process, so that the toolstack's mutation stages
 (``tests/mutation.py``) are checked against real code as well.
@@ -19,7 +19,7 @@ import pytest
 
 from tests.xl_outputs import GOLDEN, golden_texts, model_outcomes, summary, write_configs
 
-KINDS = ("configs", "disks", "hvm", "pairs")
+KINDS = ("configs", "disks", "hvm", "pairs", "nics")
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -279,3 +279,24 @@ def paired_disk_configs() -> list[str]:
         for a in PAIRED_PIECES
         for b in PAIRED_PIECES
     ]
+
+
+#: vif options xl's ``parse_nic_config`` knows (and some it does not), with
+#: good and bad values; not ``rate=``, which the model refuses (SPEC's deviations).
+NIC_TOKENS = (
+    "type=vif", "type=ioemu", "type=x", "mac=00:16:3e:01:02:0a", "mac=00:16:3e:zz:00:00",
+    "mac=100:16:3e:01:02:03", "bridge=br0", "gatewaydev=eth0", "ip=10.0.0.1",
+    "script=vif-bridge", "model=e1000", "netdev=eth1", "forwarddev=f0", "backend=dom1",
+    "vifname=v0", "accel=x", "devid=3", "devid=x", "devid=", "mtu=9000", "mtu=-1",
+    "trusted", "untrusted", "frob=1", "colo_sock_mirror_id=7", "colo_sock_redirector1_port=9",
+    "",
+)  # fmt: skip
+
+
+def nic_pair_configs() -> list[str]:
+    """Every ordered pair of :data:`NIC_TOKENS` as one vif spec, one HVM config each."""
+    return [
+        f'name = "n"\ntype = "hvm"\nvif = [ {f"{a},{b}"!r} ]\n'
+        for a in NIC_TOKENS
+        for b in NIC_TOKENS
+    ]

@@ -23,7 +23,13 @@ import os
 import re
 from pathlib import Path
 
-from tests.xl_configs import configs, disk_configs, hvm_configs, paired_disk_configs
+from tests.xl_configs import (
+    configs,
+    disk_configs,
+    hvm_configs,
+    nic_pair_configs,
+    paired_disk_configs,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "data" / "xl-generated.json"
@@ -64,6 +70,7 @@ def golden_texts() -> dict[str, list[str]]:
         "disks": disk_configs(GOLDEN_SEED, GOLDEN_COUNT),
         "hvm": hvm_configs(GOLDEN_SEED, GOLDEN_COUNT),
         "pairs": paired_disk_configs(),
+        "nics": nic_pair_configs(),
     }
 
 
