@@ -54,7 +54,7 @@ HV_TESTS = (
 #: check against real code.
 TOOLSTACK_TESTS = (
     "test_xlcfg", "test_xl_golden", "test_libxl", "test_xlu_real", "test_xl_generated",
-    "test_cnum_libc",
+    "test_cnum_libc", "test_xlu_tables",
 )  # fmt: skip
 
 #: stage -> (modules mutated, tests run against them)

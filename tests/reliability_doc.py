@@ -19,6 +19,7 @@ from pathlib import Path
 from hypothesis import settings
 
 from ioreqlab.hv.pages import DEFAULT_MODEL_MEMORY, MODEL_ENTRY_COST, MODEL_PAGE_COST
+from ioreqlab.toolstack.xlu_grammar import tables
 from tests.xl_configs import NIC_TOKENS, PAIRED_PIECES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,6 +119,7 @@ def render() -> str:
     rows = "\n".join(f"| {what} | {codes} |" for what, codes in bad_input_rows())
     xl_real = (ROOT / "tests" / "test_xl_real.py").read_text()
     xl_generated = int(re.findall(r"^GENERATED, SEED = (\d+), \d+", xl_real, re.M)[0])
+    xlu_states = len(tables().action)
     cnum = (ROOT / "tests" / "test_cnum_libc.py").read_text()
     cnum_count = int(re.findall(r"^COUNT, SEED = (\d+), \d+", cnum, re.M)[0])
     xl_corpus = len(list((ROOT / "tests" / "data" / "xl").glob("*.cfg")))
@@ -201,6 +203,7 @@ skip with the reason only where that cannot be had — never under `CI=true`.
 | Xen 4.17's `xen/common/rangeset.c` (Debian's `xen` source package), compiled with a harness (`tests/xen_rangeset.py`) | after every operation: return code, stored ranges, the node budget `nr_ranges`, the `rangeset_printk` bytes; heap failures injected at the n-th allocation; names cut at 31 bytes | {rs_sequences:,} random sequences of {rs_steps} operations ({rs_sequences * rs_steps:,}) | 0, apart from the deliberate deviations (`s > e`; Xen's two `remove_range` bugs, whose calls are skipped and each checked against the restatement in `docs/findings.md`) |
 | Debian's `libxlutil` 4.17 (xl's own xl.cfg parser), through ctypes, each input in a forked child (`tests/libxlu_oracle.py`) | accept or refuse, the report byte for byte, and for every name `xlu_cfg_get_string`/`_long`/`_list`: value, found or not, and each getter's warnings | Debian's examples, `tests/data/xl`, {len_hand} hand-made cases, {xlu_soup:,} generated and {xlu_mutants:,} mutated inputs | 0 (a NUL inside quotes, where libxlu aborts, is refused by the model) |
 | Debian's `xl` 4.17 (`xen-utils-4.17`), unmodified, its dry run answered by a preloaded shim (`tests/c/xl_dryrun_shim.c`) | `xl -N create`'s exit code, stderr and stdout (the `libxl_domain_config` JSON) byte for byte, uuid masked; the model's own keys (`max_wp_ram_ranges`, `vgt*`) taken out of its document | Debian's 3 examples, the {xl_corpus} configs of `tests/data/xl`, {xl_generated:,} generated configs over every key the model's xl follows and {xl_generated:,} generated disk specs (`tests/xl_configs.py`); the real xl's answers to {xl_golden:,} more (any settings, disk specs, HVM guests that mostly build, every ordered pair of {xl_pieces} disk-spec pieces that set the same thing and of {xl_nic} vif options) are kept in `tests/data/xl-generated.json`, checked against the real xl, and the model is checked against them in-process (`tests/test_xl_generated.py`), so the toolstack's mutation stages test against the real xl too | 0 |
+| the tables bison made of libxlu's grammar (`tools/libs/util/libxlu_cfg_y.c`, Debian's Xen 4.17 source), decoded as `yyparse` reads them (`tests/test_xlu_tables.py`) | the model's LALR(1) automaton, state by state up to numbering: explicit actions (shift and target, reduce and rule), default reductions, reductions without a lookahead, gotos | all {xlu_states} states | 0 |
 | glibc's `strtol` and `strtoul` (libxlu's and xl's number conversions), through ctypes (`tests/test_cnum_libc.py`) | value, where parsing stopped, `ERANGE`, for bases 0, 8, 10 and 16 | {cnum_count:,} seeded strings of white space, signs, `0x`, zeros, digits, overflowing runs and junk | 0 |
 | QEMU 7.2 (`qemu-system-xen`) and `libxendevicemodel` 4.17, unmodified, against the fake Xen (`ioreqlab dm`) | the device model's own hypercalls, ioreq slots, buffered ring and event channels; what it answers to port and PCI accesses | `tests/test_realdm_*.py` | none: every test passes |
 
