@@ -111,7 +111,7 @@ def _setup_cfg(modules: tuple[str, ...], tests: tuple[str, ...]) -> str:
         # A mutant that loops is stopped after 4 x 2 = 8 times its tests' time (+8 s),
         # not mutmut's 30 x: a stage's wall time is otherwise mostly such loops.
         "timeout_multiplier = 4\n"
-        "also_copy =\n    tests\n    docs\n    README.md\n"
+        "also_copy =\n    tests\n    docs\n    README.md\n    build/xen-src\n"
     )
 
 
@@ -123,6 +123,10 @@ def _copy_checkout(dest: Path) -> None:
     dest.mkdir(parents=True)
     tree = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, capture_output=True, check=True)
     subprocess.run(["tar", "-x", "-C", str(dest)], input=tree.stdout, check=True)
+    # Xen's sources that tests read (tests/test_xlu_tables.py: bison's tables).
+    xen_src = ROOT / "build" / "xen-src"
+    if xen_src.exists():
+        shutil.copytree(xen_src, dest / "build" / "xen-src")
     # The stage's pytest runs without the doctests of src (mutmut runs tests only).
     pyproject = dest / "pyproject.toml"
     text = pyproject.read_text().replace('addopts = "--doctest-modules -q"', 'addopts = "-q"')
