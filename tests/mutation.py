@@ -145,6 +145,11 @@ def run_stage(name: str) -> dict[str, object]:
     """Run one stage; write and return its record."""
     modules, tests = STAGES[name]
     stage_dir = BUILD / name
+    # The commit copied, named before the run (HEAD may move on while it runs).
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+        check=True,
+    ).stdout.strip()  # fmt: skip
     _copy_checkout(stage_dir)
     (stage_dir / "setup.cfg").write_text(_setup_cfg(modules, tests))
     # MUTATE_JOBS caps mutmut's children (default: one per core).
@@ -158,10 +163,6 @@ def run_stage(name: str) -> dict[str, object]:
         if line.strip().endswith(": survived")
     ]
     diffs = {m: _changed_lines(_mutmut(stage_dir, "show", m)) for m in survivors}
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-        check=True,
-    ).stdout.strip()  # fmt: skip
     record = {"stage": name, "commit": commit, "modules": modules, "tests": tests,
               "stats": stats, "survivors": survivors, "diffs": diffs}  # fmt: skip
     RECORDS.mkdir(parents=True, exist_ok=True)
