@@ -500,14 +500,8 @@ def test_rep_movs_element_by_element_stops_when_a_notification_ends_the_guest() 
     # 4.17 sends a move onto a p2m_ioreq_server page element by element; the
     # first element's emulator answers, then destroys the guest: the access ends
     # there, gone, and the rest never run.
-    host, g, dm, sid = _p2m_guest("4.17")
+    host, g, sid, s = _two_vcpu_move_guest()
     assert host.xen.rep_movs_to_ioreq == "elements"
-    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, W)
-    dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x31, 1)
-    host.acquire_ioreq_server_frames(0, g, sid, 1, 1)
-    dm.set_ioreq_server_state(g, sid, True)
-    s = host.domains[g].find_server(sid)
-    assert s is not None
 
     def answer_then_destroy(vcpu: int) -> None:
         s.shared_page[IOREQ_STATE_OFFSET] = IoReqState.IORESP_READY
