@@ -804,7 +804,7 @@ TRIAGE: dict[str, str] = {
     **{_R + f"xǁRangeSetBaseǁcheck_invariants__mutmut_{n}": _ORACLE for n in (3, 10, 11, 20, 21)},
     **{
         _R + f"xǁRangeSetBaseǁ_check_swap__mutmut_{n}": _SWAP_SIGN
-        for n in (18, 23, 24, 31, 32, 35, 36)
+        for n in (18, 23, 24, 31, 32, 33, 35, 36)
     },
     **{_R + f"xǁRangeSetǁ_find__mutmut_{n}": _FIND for n in (11, 12, 13)},
     _R + "xǁRangeSetǁ_splice__mutmut_42": _LAYOUT,
@@ -817,7 +817,16 @@ TRIAGE: dict[str, str] = {
         "first start before _splice returns"
         for n in (5, 6)
     },
-    _R + "xǁRangeSetǁ_splice__mutmut_34": "equivalent: `while rest` stops on None as on 0",
+    **{
+        _R + f"xǁRangeSetǁ_splice__mutmut_{n}": "equivalent: `while rest` stops on None as on 0"
+        for n in (29, 34)
+    },
+    _R + "xǁRangeSetǁ_splice__mutmut_37": _LAYOUT,
+    **{
+        _R + f"xǁRangeSetBaseǁ_last_value__mutmut_{n}": "equivalent: purge, its only caller, "
+        "asks only a non-empty set, so the first range always replaces the initial value"
+        for n in (1, 2, 3)
+    },
     _R + "xǁRangeSetǁ_run__mutmut_6": "equivalent: last_e only feeds max(e, last_e), and e >= 0",
     _R + "xǁRangeSetǁ_run__mutmut_16": "equivalent: every range before position i starts below "
     "the bound, so bisecting the whole block finds the same j",

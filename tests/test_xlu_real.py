@@ -106,6 +106,26 @@ def test_generated_and_mutated_input_agrees() -> None:
     assert bad == [], f"{len(bad)} of {len(texts)} disagree; first: {bad[0]}"
 
 
+def _escapes(rng: random.Random, n: int) -> list[str]:
+    """Quoted strings built from backslash escapes (``xlu__cfgl_dequote``'s every branch)."""
+    pieces = ["\\\"", "\\'", "\\\\", "\\a", "\\b", "\\f", "\\n", "\\r", "\\t",
+              "\\v", "\\x41", "\\xg", "\\x", "\\0", "\\7", "\\101", "\\18", "\\8",
+              "\\1234", "\\7777", "\\x414", "\\q", "\\(", "a", "Z", " ", "0", "9", "x"]  # fmt: skip
+    out = []
+    for _ in range(n):
+        body = "".join(rng.choices(pieces, k=rng.randint(1, 6)))
+        quote = rng.choice("\"'")
+        out.append(f"a = {quote}{body}{quote}\nb = 1\n")
+    return out
+
+
+def test_backslash_escapes_agree() -> None:
+    rng = random.Random(17)
+    texts = _escapes(rng, 600)
+    bad = _disagreements(texts)
+    assert bad == [], f"{len(bad)} of {len(texts)} disagree; first: {bad[0]}"
+
+
 def test_a_nul_in_a_quoted_string_aborts_libxlu_and_is_refused_by_the_model() -> None:
     text = 'name = "a\x00b"\n'
     (real,) = oracle_answers([text])
