@@ -56,10 +56,13 @@ def _built_in_this_session() -> None:
     testing (``tests/mutation.py``) runs each mutant's session in a child
     forked from a process that already did both, so without this the
     children would test what the parent built, not the mutant's code.  In a
-    normal run it builds the same again.
+    normal run it builds the same again.  A method may already be unwrapped:
+    mutmut's forced-failure session stops ``check_prototypes`` (a mutated
+    function) after this fixture took the wrappers off, and the children fork
+    from that process.
     """
     tables.cache_clear()
     for method in PROTOTYPES:
-        raw = getattr(Host, method).__wrapped__
-        setattr(Host, method, raw)
+        checked = getattr(Host, method)
+        setattr(Host, method, getattr(checked, "__wrapped__", checked))
     check_prototypes(Host)
