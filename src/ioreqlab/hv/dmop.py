@@ -41,7 +41,6 @@ from ioreqlab.abi.structs import (
     HvmGetMemType,
     HvmParamArg,
     WireStruct,
-    read_buffer,
 )
 from ioreqlab.errors import (
     XenE2BIG,
@@ -60,6 +59,8 @@ __all__ = ["MAX_DM_OP_BUFS", "Buffer", "dispatch_dm_op", "dispatch_hvm_op"]
 Buffer = bytes | bytearray
 
 MAX_DM_OP_BUFS = 2  # ARRAY_SIZE(args.buf) in do_dm_op
+#: ``struct xen_dm_op``'s header, ``u32 op; u32 pad``, read in place (no object: issue 18).
+_HEADER = DmOpHeader.LAYOUT
 
 
 def _write_back(host: HypercallHost, buf: Buffer, op: int, out: WireStruct) -> None:
@@ -88,7 +89,9 @@ def dispatch_dm_op(host: HypercallHost, caller: int, domid: int, bufs: Sequence[
     that is not bytes ``-EFAULT`` (no guest memory behind the handle).
     """
     try:
-        caller, domid = _integers(caller, domid)
+        if caller.__class__ is not int or domid.__class__ is not int:  # the common case: ints
+            caller, domid = _integers(caller, domid)
+        domid &= 0xFFFF
         _buffers(bufs)
         while True:
             try:
@@ -106,14 +109,14 @@ def _integers(caller: object, domid: object) -> tuple[int, int]:
         raise XenEINVAL(f"{caller!r} is not a domain id")
     if not isinstance(domid, int):
         raise XenEINVAL(f"{domid!r} is not a domain id")
-    return caller, domid & 0xFFFF
+    return caller, domid
 
 
 def _buffers(bufs: object) -> None:
     if not isinstance(bufs, (list, tuple)):
         raise XenEFAULT("the buffer array is not a sequence of buffers")
     for buf in bufs:
-        if not isinstance(buf, (bytes, bytearray)):
+        if buf.__class__ is not bytearray and not isinstance(buf, (bytes, bytearray)):
             raise XenEFAULT(f"a {type(buf).__name__} is not guest memory")
 
 
@@ -128,12 +131,12 @@ def _dm_op(host: HypercallHost, caller: int, domid: int, bufs: Sequence[Buffer])
     host.lookup.dm_priv(c, d)
     if not bufs:
         raise XenEFAULT("DMOP without buf[0]")
-    raw = _copy_in(host, bufs[0])
-    op = DmOpHeader.unpack(raw[:DM_OP_UNION_OFFSET]).op
+    op, raw = _copy_in(host, bufs[0])
     spec = DM_OPS.get(op) if op <= host.xen.dmop_max else None
     if spec is None:
         raise XenEOPNOTSUPP(f"DMOP {op} is not served by Xen {host.xen.version}")
-    arg = spec.struct.unpack(raw[DM_OP_UNION_OFFSET : DM_OP_UNION_OFFSET + spec.struct.size()])
+    struct = spec.struct
+    arg = struct(*struct.LAYOUT.unpack_from(raw, DM_OP_UNION_OFFSET))
     call = OpCall(host, caller, domid, d, bufs[1:])
     try:
         out = spec.run(call, arg)
@@ -144,26 +147,29 @@ def _dm_op(host: HypercallHost, caller: int, domid: int, bufs: Sequence[Buffer])
         _write_back(host, bufs[0], op, out)
 
 
-def _copy_in(host: HypercallHost, buf: Buffer) -> bytes:
-    """``buf[0]`` as Xen copies it in, with the size rule and header checks of the profile."""
+def _copy_in(host: HypercallHost, buf: Buffer) -> tuple[int, bytes]:
+    """``buf[0]`` as Xen copies it in, with the size rule and header checks of the
+    profile: the op, and the 32 bytes of ``xen_dm_op`` (what Xen did not copy is
+    zeros, never read)."""
+    n = len(buf)
     if not host.xen.dmop_per_op_size:
-        if len(buf) < DM_OP_SIZE:
-            raise XenEFAULT(f"buf[0] holds {len(buf)} bytes, xen_dm_op needs {DM_OP_SIZE}")
-        raw = bytes(buf[:DM_OP_SIZE])
-        if DmOpHeader.unpack(raw[:DM_OP_UNION_OFFSET]).pad:
+        if n < DM_OP_SIZE:
+            raise XenEFAULT(f"buf[0] holds {n} bytes, xen_dm_op needs {DM_OP_SIZE}")
+        op, pad = _HEADER.unpack_from(buf, 0)
+        if pad:
             raise XenEINVAL("xen_dm_op: non-zero pad")
-        return raw
-    if len(buf) < DM_OP_UNION_OFFSET:
-        raise XenEFAULT(f"buf[0] holds {len(buf)} bytes, the header needs {DM_OP_UNION_OFFSET}")
-    head = DmOpHeader.unpack(bytes(buf[:DM_OP_UNION_OFFSET]))
-    if head.op >= len(DM_OP_SIZES):
-        raise XenEOPNOTSUPP(f"DMOP {head.op} is beyond Xen's table")
-    need = DM_OP_UNION_OFFSET + DM_OP_SIZES[head.op]
-    if len(buf) < need:
-        raise XenEFAULT(f"buf[0] holds {len(buf)} bytes, DMOP {head.op} needs {need}")
-    if head.pad:
+        return op, bytes(buf[:DM_OP_SIZE])
+    if n < DM_OP_UNION_OFFSET:
+        raise XenEFAULT(f"buf[0] holds {n} bytes, the header needs {DM_OP_UNION_OFFSET}")
+    op, pad = _HEADER.unpack_from(buf, 0)
+    if op >= len(DM_OP_SIZES):
+        raise XenEOPNOTSUPP(f"DMOP {op} is beyond Xen's table")
+    need = DM_OP_UNION_OFFSET + DM_OP_SIZES[op]
+    if n < need:
+        raise XenEFAULT(f"buf[0] holds {n} bytes, DMOP {op} needs {need}")
+    if pad:
         raise XenEINVAL("xen_dm_op: non-zero pad")
-    return read_buffer(buf[:need], DM_OP_SIZE)  # what Xen did not copy is never read
+    return op, bytes(buf[:need]).ljust(DM_OP_SIZE, b"\0")
 
 
 def _get_mem_type(host: HypercallHost, caller: int, buf: Buffer) -> None:

@@ -336,10 +336,11 @@ def lookup_server(d: Domain, sid: int, caller: int) -> IoreqServer:
 
 
 def _rangeset(s: IoreqServer, rtype: int) -> RangeSet:
-    try:
-        return s.ranges[IoRangeType(rtype)]
-    except (ValueError, KeyError):
-        raise XenEINVAL(f"ioreq server {s.id} has no range type {rtype}") from None
+    # By the plain number: an IoRangeType key hashes and compares as its int.
+    r: RangeSet | None = s.ranges.get(rtype)  # type: ignore[call-overload]  # int keys IntEnum
+    if r is None:
+        raise XenEINVAL(f"ioreq server {s.id} has no range type {rtype}")
+    return r
 
 
 def map_range(d: Domain, caller: int, sid: int, rtype: int, start: int, end: int) -> None:

@@ -47,10 +47,13 @@ class Lookup:
         shut down — crashed included — is still found: only destruction
         (``domain_kill``) makes it go away.
         """
-        c = self.caller(caller)
+        domains = self.domains
+        c = domains.get(caller)
+        if c is None or not c.alive or c.shut_down:  # self.caller's checks, inline (issue 18)
+            raise XenESRCH(f"calling domain {caller} does not exist or does not run")
         if domid == caller:
             raise XenEPERM(f"domain {caller} may not target itself")
-        d = self.domains.get(domid)
+        d = domains.get(domid)
         if d is None or not d.alive:
             raise XenESRCH(f"no domain {domid}")
         return c, d
