@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "ioreqlab.abi.constants": 0,
     "ioreqlab.abi.ioreq": 0,
     "ioreqlab.abi.structs": 0,
+    "ioreqlab.abi.value": 0,
     "ioreqlab.profiles": 0,
     "ioreqlab.alloc": 1,
     "ioreqlab.rangeset": 1,

@@ -24,6 +24,7 @@ permission failure, ``ESRCH`` no such domain), the subclass inherits it too.
 from __future__ import annotations
 
 import errno as _errno
+import functools
 import os
 from typing import ClassVar
 
@@ -91,6 +92,7 @@ class XenError(OSError):
         return f"{base}: {self.filename}" if self.filename else base
 
 
+@functools.cache  # os.strerror formats afresh each time; runs raise thousands (issue 18)
 def _strerror(code: int) -> str:
     if code == ERESTART:
         return "Restart hypercall (continuation)"

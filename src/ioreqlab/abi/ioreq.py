@@ -16,6 +16,7 @@ import struct
 from dataclasses import dataclass
 
 from ioreqlab.abi.constants import UINT32_MAX, UINT64_MAX
+from ioreqlab.abi.value import value
 from ioreqlab.errors import XenEINVAL
 
 __all__ = [
@@ -61,7 +62,7 @@ def _check_field(name: str, value: int, maximum: int) -> None:
         raise XenEINVAL(f"ioreq field {name}={value} outside 0..{maximum:#x}")
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class IoReq:
     """One synchronous I/O request, field for field as Xen's ``ioreq_t``.
 
@@ -122,18 +123,20 @@ class IoReq:
         """Decode 32 bytes; anything of another length is ``-EINVAL``."""
         if len(raw) != IOREQ_SIZE:
             raise XenEINVAL(f"ioreq_t is {IOREQ_SIZE} bytes, got {len(raw)}")
-        addr, data, count, size, port, _pad0, bits, typ = _IOREQ.unpack(bytes(raw))
+        addr, data, count, size, port, _pad0, bits, typ = _IOREQ.unpack(raw)
+        # Positional, in field order (addr, data, count, size, vp_eport, state,
+        # data_is_ptr, dir, df, type): the cheaper call on the delivery path.
         return cls(
-            addr=addr,
-            data=data,
-            count=count,
-            size=size,
-            vp_eport=port,
-            state=bits & _STATE_MASK,
-            data_is_ptr=bool(bits & _DATA_IS_PTR),
-            dir=1 if bits & _DIR_READ else 0,
-            df=bool(bits & _DF),
-            type=typ,
+            addr,
+            data,
+            count,
+            size,
+            port,
+            bits & _STATE_MASK,
+            bool(bits & _DATA_IS_PTR),
+            1 if bits & _DIR_READ else 0,
+            bool(bits & _DF),
+            typ,
         )
 
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum
 
 from ioreqlab.abi.constants import IOREQ_BUFFER_SLOT_NUM, BufIoreqMode, IoReqState
@@ -50,6 +49,7 @@ from ioreqlab.abi.ioreq import (
     BufIoReq,
     IoReq,
 )
+from ioreqlab.abi.value import value
 from ioreqlab.hv.pages import Page
 from ioreqlab.hv.server import IoreqServer
 
@@ -86,7 +86,7 @@ class SlotStatus(Enum):
     CRASH = "crash"
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class SlotOutcome:
     """Xen's reading of a slot: status, the data for a read, a refused move."""
 

@@ -31,6 +31,7 @@ from enum import StrEnum
 
 from ioreqlab.abi.constants import PAGE_SHIFT, PAGE_SIZE, UINT64_MAX, IoReqDir, IoReqType, P2mType
 from ioreqlab.abi.ioreq import IoReq
+from ioreqlab.abi.value import value
 from ioreqlab.errors import XenEBUSY, XenEINVAL
 from ioreqlab.hv.delivery import SlotStatus, check_slot, send_buffered, send_sync
 from ioreqlab.hv.domain import Domain
@@ -72,7 +73,7 @@ class Status(StrEnum):
     GONE = "gone"
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Access:
     """What became of one guest access.
 
@@ -111,6 +112,9 @@ class _Waiting:
 
 
 Key = tuple[int, int]
+
+#: The counter each delivered route bumps (named once, not per access).
+_ROUTED = {r: f"routed_{r}" for r in (Route.DEFAULT, Route.SERVER)}
 
 
 class VcpuIo:
@@ -337,7 +341,7 @@ class VcpuIo:
 
     def _deliver(self, d: Domain, vcpu: int, s: IoreqServer, req: IoReq) -> Access:
         route = Route.DEFAULT if s.is_default else Route.SERVER
-        d.count(f"routed_{route}")
+        d.count(_ROUTED[route])
         lo, hi = _VGA_WINDOW
         if (
             req.type == IoReqType.COPY
