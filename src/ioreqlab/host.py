@@ -523,15 +523,19 @@ class Host:
         """One access by ``vcpu`` of ``domid``: ``space`` is ``"pio"`` or ``"mmio"``."""
         d = self.lookup.live(domid)
         self.io.check_access(d, vcpu, space, addr, size)
+        # Positional, in ioreq_t's field order (the cheaper call on every access):
+        # addr, data, count, size, vp_eport, state, data_is_ptr, dir, df, type.
         req = IoReq(
-            addr=addr,
-            data=data if write or data_is_ptr else 0,  # with a pointer: the buffer address
-            count=count,
-            size=size,
-            dir=IoReqDir.WRITE if write else IoReqDir.READ,
-            df=df,
-            data_is_ptr=data_is_ptr,
-            type=IoReqType.PIO if space == "pio" else IoReqType.COPY,
+            addr,
+            data if write or data_is_ptr else 0,  # with a pointer: the buffer address
+            count,
+            size,
+            0,
+            0,
+            data_is_ptr,
+            IoReqDir.WRITE if write else IoReqDir.READ,
+            df,
+            IoReqType.PIO if space == "pio" else IoReqType.COPY,
         )
         return self.io.access(d, vcpu, req)
 

@@ -182,7 +182,7 @@ class VcpuIo:
                     return self._ram(d, req, discard=False)  # the read half comes from RAM
                 return self._protected_write(d, vcpu, gfn, req)
             if t in (P2mType.RAM_RW, P2mType.RAM_LOGDIRTY, P2mType.RAM_RO):
-                return self._ram(d, req, discard=t == P2mType.RAM_RO)
+                return self._ram(d, req, discard=t == P2mType.RAM_RO, t=t)
         s, sent = select_server(d, req, mmio_df=self.xen.mmio_df)
         if s is None:
             d.count("null_accesses")
@@ -227,16 +227,22 @@ class VcpuIo:
                 addr, size, value = addr + chunk, size - chunk, value >> (8 * chunk)
         return self._send_elements(d, vcpu, tuple(chunks))
 
-    def _ram(self, d: Domain, req: IoReq, *, discard: bool) -> Access:
-        """Plain RAM: a read of one element, or a write of ``count`` (``rep stos``)."""
+    def _ram(self, d: Domain, req: IoReq, *, discard: bool, t: P2mType | None = None) -> Access:
+        """Plain RAM: a read of one element, or a write of ``count`` (``rep stos``).
+
+        ``t`` is the p2m type of the first frame, when the caller has read it.
+        """
         d.count("ram_accesses")
         if req.dir == IoReqDir.READ:
             return Access(Route.RAM, data=d.read_ram(req.addr, req.size), request=req)
         if discard:
             return Access(Route.RAM, request=req)
-        count = max(req.count, 1)
+        if req.count <= 1:  # the common case: one element
+            self._write_ram(d, req.addr, req.size, req.data, t)
+            return Access(Route.RAM, request=req)
+        count = req.count
         off = req.addr & (PAGE_SIZE - 1)
-        if count > 1 and not req.df and off + count * req.size <= PAGE_SIZE:
+        if not req.df and off + count * req.size <= PAGE_SIZE:
             # A forward ``rep stos`` inside one frame: one slice, the same bytes
             # and the same per-frame effects as element by element.
             self._write_ram(d, req.addr, req.size, req.data)
@@ -248,13 +254,17 @@ class VcpuIo:
         return Access(Route.RAM, request=req)
 
     @staticmethod
-    def _write_ram(d: Domain, gpa: int, size: int, value: int) -> None:
+    def _write_ram(
+        d: Domain, gpa: int, size: int, value: int, first_type: P2mType | None = None
+    ) -> None:
         d.write_ram(gpa, size, value)
         # Each frame the write touches (linear_write splits at the page boundary
         # and copies each part to its own frame, arch/x86/hvm/emulate.c, 4.17).
-        for gfn in range(gpa >> PAGE_SHIFT, ((gpa + size - 1) >> PAGE_SHIFT) + 1):
+        first = gpa >> PAGE_SHIFT
+        for gfn in range(first, ((gpa + size - 1) >> PAGE_SHIFT) + 1):
             d.platform.note_write(gfn)
-            if d.p2m.get(gfn) == P2mType.RAM_LOGDIRTY:
+            t = first_type if gfn == first and first_type is not None else d.p2m.get(gfn)
+            if t == P2mType.RAM_LOGDIRTY:
                 # The write faults: paging_mark_pfn_dirty, then the frame is ram_rw.
                 d.platform.dirty.add(gfn)
                 d.p2m.set(gfn, P2mType.RAM_RW)
