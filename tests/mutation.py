@@ -46,7 +46,7 @@ HV_TESTS = (
     "test_wp_designs", "test_wp_tables", "test_wp_session", "test_fuzz", "test_faults",
     "test_model_bounds", "test_profiles", "test_realdm_unit", "test_dm", "test_errors",
     "test_reentrancy", "test_hv_domain", "test_hv_intercept_edges", "test_hv_heap_edges",
-    "test_hv_outcomes",
+    "test_hv_outcomes", "test_hv_boundary",
 )  # fmt: skip
 
 #: The toolstack's tests (about 20 s): libxlutil's real parser and the real xl's

@@ -270,6 +270,7 @@ _PAD_OPS = ("create", "map", "unmap", "set_state", "destroy", "set_mem_type",
             "track_dirty_vram", "inject_msi", "relocate", "pin_cacheattr")  # fmt: skip
 _IC_TESTS = "tests/test_hv_intercept_edges.py"
 _PLAT_TESTS = "tests/test_hv_platform_edges.py"
+_BOUNDARY = "tests/test_hv_boundary.py"
 
 #: hv/dmop.py, hv/dmop_ops.py, hv/platform*.py, hv/intercept.py, hv/memory.py,
 #: hv/memtype.py, hv/boundary.py (stage hv-dmop)
@@ -437,6 +438,58 @@ HV_DMOP: dict[str, str] = {
     },
     "ioreqlab.hv.dmop.x__get_mem_type__mutmut_23": f"pinned: {_PLAT_TESTS}::"
     "test_get_mem_type_copies_back_the_whole_struct",
+    # The run at 75f6ea4 (each pinned one checked by applying it by hand).
+    **{
+        f"ioreqlab.hv.platform_ops.x_modified_memory__mutmut_{n}": f"pinned: {_PLAT_TESTS}::"
+        "test_a_modified_memory_extent_with_any_pad_bit_set_is_einval"
+        for n in (28, 34)
+    },
+    "ioreqlab.hv.platform_ops.x_modified_memory__mutmut_25": "equivalent: a fifth byte of "
+    "nr is the pad's lowest, and a non-zero pad is -EINVAL before nr is used",
+    "ioreqlab.hv.platform_ops.x_modified_memory__mutmut_32": "equivalent: a pad is non-zero "
+    "in either byte order",
+    **{
+        f"ioreqlab.hv.platform_ops.x_relocate_memory__mutmut_{n}": "equivalent: with no "
+        "frames left the op is done and copies nothing back (dm.c copies back only on "
+        "-ERESTART), so the positions it returns are never read"
+        for n in (52, 57, 58)
+    },
+    "ioreqlab.hv.memory.x_clean_dirty_bitmap__mutmut_3": f"pinned: {_PLAT_TESTS}::"
+    "test_each_bitmap_clean_returns_what_was_written_since_and_re_arms_logging",
+    "ioreqlab.hv.memory.x_clean_dirty_bitmap__mutmut_5": f"pinned: {_PLAT_TESTS}::"
+    "test_each_bitmap_clean_returns_what_was_written_since_and_re_arms_logging",
+    "ioreqlab.hv.memory.x_clean_dirty_bitmap__mutmut_6": f"pinned: {_PLAT_TESTS}::"
+    "test_a_clean_re_arms_logging_after_a_disclaim_switched_it_off",
+    **{
+        f"ioreqlab.hv.boundary.x__wrap__mutmut_{n}": f"pinned: {_BOUNDARY}::{t}"
+        for n, t in (
+            (14, "test_any_other_value_is_einval_naming_the_argument"),
+            (15, "test_any_other_value_is_einval_naming_the_argument"),
+            (18, "test_values_c_could_pass_reach_the_method_bound_as_it_binds_them"),
+            (19, "test_values_c_could_pass_reach_the_method_bound_as_it_binds_them"),
+            (26, "test_keyword_only_arguments_stay_keyword_only"),
+            (46, "test_any_other_value_is_einval_naming_the_argument"),
+            (47, "test_any_other_value_is_einval_naming_the_argument"),
+            (52, "test_values_c_could_pass_reach_the_method_bound_as_it_binds_them"),
+            (86, "test_the_wrapper_keeps_the_methods_name_documentation_and_signature"),
+        )
+    },
+    "ioreqlab.hv.boundary.x__wrap__mutmut_25": "equivalent: None is as false as False",
+    "ioreqlab.hv.boundary.x__wrap__mutmut_42": "equivalent: every argument is positional-or-"
+    "keyword or keyword-only (others are refused), so passing all by name binds the same",
+    **{
+        f"ioreqlab.hv.boundary.x__wrap__mutmut_{n}": "equivalent: the inline test only lets "
+        "an in-range int through early; a value it does not let through goes to _check, which "
+        "passes exactly the in-range ones (only slower)"
+        for n in (50, 53, 54, 55)
+    },
+    **{
+        f"ioreqlab.hv.boundary.x__wrap__mutmut_{n}": "equivalent: no prototyped argument has "
+        "a default that is not an integer, so the branch never ran; removed since"
+        for n in (59, 60)
+    },
+    "ioreqlab.hv.boundary.x_check_prototypes__mutmut_6": f"pinned: {_BOUNDARY}::"
+    "test_a_class_without_a_prototyped_method_is_refused",
 }
 
 _HEAP_TESTS = "tests/test_hv_heap_edges.py"
@@ -743,7 +796,104 @@ XLU_GRAMMAR: dict[str, str] = {
     for n in range(1, 300)
 }
 
+_XD = "ioreqlab.toolstack.xlu_disk.x_"
+_XP = "ioreqlab.toolstack.xlu_parse.xǁ_Ctxǁdequote__mutmut_"
+_EDGES = "tests/test_xl_generated.py::test_the_model_answers_as_the_real_xl_did[edges]"
+_REAL_XL = "tests/test_xl_generated.py::test_the_model_answers_as_the_real_xl_did"
+_ESC = "tests/test_xlu_real.py::test_backslash_escapes_agree"
+_AFTER_ERR = (
+    "equivalent: the error is recorded first, and once it is no value is stored (every "
+    "action checks ctx->err), so a partial string and None end the same"
+)
+_X_ALWAYS = (
+    "equivalent: libxlu's \\x escape is refused whatever follows (at most 2 digits are "
+    "read and the test is 'used <= 2'), so where the digits are read from changes nothing"
+)
+_ABSENT = (
+    "equivalent: an absent field (None) is the field at its init value, 0, and every "
+    "reader treats them alike (libxl's JSON prints neither; the cdrom test is 'if')"
+)
+
+#: toolstack/xlu_disk.py, toolstack/xlu_parse.py's dequote (stage toolstack-xlu, the
+#: run at 756d896; each pinned one checked by applying it by hand).
+XLU_DISK: dict[str, str] = {
+    **{
+        _XD + f"_saver__mutmut_{n}": f"pinned: {_REAL_XL} (the rules are made per spec since)"
+        for n in range(1, 8)
+    },
+    _XD + "_flag__mutmut_1": f"pinned: {_REAL_XL} (the rules are made per spec since)",
+    **{
+        _XD + f"_positional__mutmut_{n}": "equivalent: the branch runs only while the field is "
+        "None, so savestring never finds an old value and never names the field"
+        for n in (8, 14, 15, 57, 63, 64)
+    },
+    **{_XD + f"_positional__mutmut_{n}": f"pinned: {_EDGES}" for n in (39, 40, 41, 42, 43)},
+    **{
+        _XD + f"_vdev_and_devtype__mutmut_{n}": f"pinned: {_EDGES}"
+        for n in (8, 9, 11, 12, 18, 19, 33, 34)
+    },
+    _XD + "_vdev_and_devtype__mutmut_32": _ABSENT,
+    _XD + "_setaccess__mutmut_6": _ABSENT,
+    _XD + "disk_parse__mutmut_38": _ABSENT,
+    **{_XD + f"_setaccess__mutmut_{n}": f"pinned: {_EDGES}" for n in (17, 18)},
+    **{
+        _XD + f"_depr_format__mutmut_{n}": "equivalent: a deprecated format prefix always "
+        "sets the format or is 'format respecified' (after which positional parameters are "
+        "ignored), so the test of the flag is never reached while the format is unknown"
+        for n in (1, 2)
+    },
+    **{
+        _XD + f"_bad_syntax__mutmut_{n}": "equivalent: _scan returns right after bad "
+        "syntax, so the stop flag is never read"
+        for n in (7, 8)
+    },
+    _XD + "_scan__mutmut_15": "equivalent: no rule's head can match nothing, so a match "
+    "always ends past the position",
+    **{
+        _XD + f"_scan__mutmut_{n}": "equivalent: find from pos + 1 returns -1 or a position "
+        "above pos >= 0, so < 0, <= 0 and < 1 agree"
+        for n in (39, 40)
+    },
+    **{
+        _XD + f"_scan__mutmut_{n}": f"pinned: {_EDGES}"
+        for n in (29, 31, 32, 33, 34, 35, 38, 45, 46)
+    },
+    **{_XD + f"disk_parse__mutmut_{n}": f"pinned: {_EDGES}" for n in (9, 10, 11, 12)},
+    _XP + "7": "message: the NUL byte's refusal is the model's own (libxlu aborts there: "
+    "docs/deviations.md); only its wording changes",
+    **{_XP + str(n): f"pinned: {_ESC}" for n in (18, 19, 62, 64, 78, 79, 81, 88, 89, 90)},
+    **{_XP + str(n): _X_ALWAYS for n in (53, 54, 55, 61, 63, 65)},
+    **{
+        _XP + str(n): "equivalent: after the \\x refusal's break, unreachable (as in libxlu)"
+        for n in (76, 77)
+    },
+    **{_XP + str(n): _AFTER_ERR for n in (75, 101, 111)},
+    **{
+        f"ioreqlab.toolstack.xlu_parse.x__action__mutmut_{n}": _AFTER_ERR
+        for n in (25, 43, 55, 66, 67)
+    },
+    **{
+        f"ioreqlab.toolstack.xlu_parse.x__action__mutmut_{n}": "equivalent: a value's line "
+        "is kept as libxlu keeps its location, but 4.17 prints only a setting's line, and "
+        "nothing reads a value's"
+        for n in (29, 46, 59, 63)
+    },
+    **{
+        f"ioreqlab.toolstack.xlu_parse.xǁ_Ctxǁyyerror__mutmut_{n}": "equivalent: the text "
+        "before the first NUL is the same whether the rest is split once, twice or at every "
+        "NUL, and 'UTF-8' names the same codec"
+        for n in (29, 32, 35)
+    },
+    **{
+        f"ioreqlab.toolstack.xlu_parse.xǁ_Ctxǁyyerror__mutmut_{n}": "pinned: tests/"
+        "test_xlu_real.py::test_debian_examples_the_corpus_and_hand_made_cases_agree "
+        "(bytes that are not UTF-8 near an error)"
+        for n in (25, 36, 37)
+    },
+}
+
 TRIAGE: dict[str, str] = {
+    **XLU_DISK,
     **XLU_GRAMMAR,
     **HV_IOREQ_2,
     **HV_HEAP_2,

@@ -302,3 +302,51 @@ def test_get_mem_type_copies_back_the_whole_struct() -> None:
     buf = bytearray(HvmGetMemType(g, 0, 0x123).pack())
     assert host.hvm_op(0, HvmOp.GET_MEM_TYPE, buf) == 0
     assert HvmGetMemType.unpack(bytes(buf)) == HvmGetMemType(g, int(HvmMem.RAM_RW), 0x123)
+
+
+@pytest.mark.parametrize("pad", [1, 0x100, 0x1_0000, 0x100_0000])
+def test_a_modified_memory_extent_with_any_pad_bit_set_is_einval(pad: int) -> None:
+    # dm.c (4.17) modified_memory: "if ( extent.pad ) return -EINVAL;", each of its bytes.
+    host, g, _ = setup("4.17")
+    host.set_log_dirty(g, True)
+    ext = bytearray(ModifiedMemoryExtent(4, pad, 0x200).pack())
+    raw = dm_op_buffer(DmOp.MODIFIED_MEMORY, ModifiedMemory(1))
+    assert host.dm_op(0, g, [raw, ext]) == -errno.EINVAL
+    assert host.domains[g].platform.dirty == set()
+
+
+def test_each_bitmap_clean_returns_what_was_written_since_and_re_arms_logging() -> None:
+    # hap_clean_dirty_bitmap (4.17): the bitmap is handed over and emptied, and
+    # p2m_change_entry_type_global(ram_rw, ram_logdirty) makes the next write fault again.
+    host, g, _ = setup("4.17")
+    d = host.domains[g]
+    host.set_log_dirty(g, True)
+    host.guest_access(g, 0, "mmio", 0x200_000, 8, write=True, data=1)
+    assert host.clean_dirty_bitmap(g) == frozenset({0x200})
+    assert d.p2m.get(0x200) == P2mType.RAM_LOGDIRTY
+    assert host.clean_dirty_bitmap(g) == frozenset()
+    host.guest_access(g, 0, "mmio", 0x200_000, 8, write=True, data=2)
+    host.guest_access(g, 0, "mmio", 0x201_000, 8, write=True, data=3)
+    assert host.clean_dirty_bitmap(g) == frozenset({0x200, 0x201})
+    assert d.read_ram(0x200_000, 8) == 2
+
+
+def test_a_clean_re_arms_logging_after_a_disclaim_switched_it_off() -> None:
+    # A disclaim that resets protected pages runs p2m_change_entry_type_global(
+    # ioreq_server, ram_rw), which leaves global_logdirty off (p2m.c, 4.17): writes
+    # are not logged until hap_clean_dirty_bitmap turns every ram_rw frame back.
+    host = Host(design="p2m", xen="4.17", xen_heap_bytes=1 << 20)
+    g = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g)
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, 2)
+    host.set_log_dirty(g, True)
+    host.guest_access(g, 0, "mmio", 0x100_000, 8, write=True, data=1)
+    dm.set_mem_type(g, HvmMem.IOREQ_SERVER, 0x100, 1)
+    dm.map_mem_type_to_ioreq_server(g, sid, HvmMem.IOREQ_SERVER, 0)  # disclaim
+    host.guest_access(g, 0, "mmio", 0x300_000, 8, write=True, data=2)
+    assert 0x300 not in host.clean_dirty_bitmap(g)  # written while logging was off
+    host.guest_access(g, 0, "mmio", 0x300_000, 8, write=True, data=3)
+    host.guest_access(g, 0, "mmio", 0x301_000, 8, write=True, data=4)
+    assert host.clean_dirty_bitmap(g) >= {0x300, 0x301}
+    assert host.domains[g].read_ram(0x301_000, 8) == 4

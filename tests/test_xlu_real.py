@@ -55,6 +55,8 @@ HAND_MADE = [
     "memory = 08\nvcpus = 0x\nmaxmem = 99999999999999999999\n",
     "a = 1\r\nb = 2\n",
     "name = \"é\"\nkernel = 'ü'\n",
+    "a = 1 \udcff\n",  # a byte that is not UTF-8, in a report: shown as the byte it is
+    "a = [ 1, \udcfe\udcff ]\n",
 ]
 
 

@@ -260,6 +260,31 @@ def disk_configs(seed: int, count: int) -> list[str]:
     return out
 
 
+#: Disk specs at the parser's edges that random pieces rarely make (issue 17's
+#: toolstack-xlu survivors): a ``vdev:devtype`` in the format's place after an
+#: empty target, a vdev given twice that way, a cdrom flag undone by ``:disk``,
+#: two colons in a vdev, access set twice, and an ``=`` no rule takes, alone or
+#: before, after and between newlines (flex's LEXERR state, and its jam on a
+#: newline).
+DISK_EDGES = (
+    ",hdc:cdrom", ",xvdb:disk", ",hdc:cdrom,rw", "vdev=xvdc,,hdc:cdrom", ",vdev=xvdc,hdc:cdrom",
+    "cdrom,/img/a.raw,raw,xvdb:disk", "devtype=cdrom,/img/a.raw,raw,hdc:disk",
+    "/img/a.raw,raw,a:b:cdrom", "/img/a.raw,raw,a:b:disk", "/img/a.raw,raw,a:b:c",
+    "access=ro,access=rw", "/img/a.raw,raw,xvda,ro,access=w", "access=r,access=",
+    "/img/a.raw,raw,xvda,r,access=rw", "=", "=x", "=x\ny", "a\n=x", "xvda,=x\ny\nz", "=\n",
+    "=\nx", "/t,raw,xvda,=\n\n", "a,=b\n", "\n=", "=\n=", "target=/t\n=x",
+    "raw:/r,qcow2", "format=qcow2,raw:/r,xvda", "vhd:/v,,xvda", "cdrom,,hdc", "a=b\n,xvda",
+)  # fmt: skip
+
+
+def disk_edge_configs() -> list[str]:
+    """One HVM config per :data:`DISK_EDGES` spec (a newline written as ``\\n``)."""
+    return [
+        'name = "d"\ntype = "hvm"\ndisk = [ "' + spec.replace("\n", "\\n") + '" ]\n'
+        for spec in DISK_EDGES
+    ]
+
+
 #: Pieces that set the same thing in different ways (a keyword, a positional
 #: field, a prefix): a spec of two of them is either fine or "X respecified".
 PAIRED_PIECES = (

@@ -26,6 +26,7 @@ from pathlib import Path
 from tests.xl_configs import (
     configs,
     disk_configs,
+    disk_edge_configs,
     hvm_configs,
     nic_pair_configs,
     paired_disk_configs,
@@ -71,6 +72,7 @@ def golden_texts() -> dict[str, list[str]]:
         "hvm": hvm_configs(GOLDEN_SEED, GOLDEN_COUNT),
         "pairs": paired_disk_configs(),
         "nics": nic_pair_configs(),
+        "edges": disk_edge_configs(),
     }
 
 

@@ -138,8 +138,6 @@ def _wrap(fn: Callable[..., Any], types: dict[str, CType]) -> Callable[..., Any]
             continue
         cls = f"{p.name}.__class__"
         fast = f"({cls} is _int or {cls} is _bool) and {ctype[1]} <= {p.name} <= {ctype[2]}"
-        if p.default is not p.empty and not isinstance(p.default, int):
-            fast = f"{p.name} is _d_{p.name} or {fast}"  # a non-integer default means "none"
         body.append(f"    if not ({fast}):\n        {slow}")
     src = (
         f"def checked({', '.join(head)}):\n"

@@ -4,10 +4,10 @@ Rules
 -----
 1. The scanner is ``tools/libs/util/libxlu_disk_l.c`` (RELEASE-4.17.0), the
    flex output of ``libxlu_disk_l.l`` that Xen ships (it predates the .l's
-   ``trusted`` rules, see :data:`_RULES`), as flex runs it: at each position
+   ``trusted`` rules, see :func:`_rules`), as flex runs it: at each position
    every rule is tried, the longest match wins (trailing context counts
    toward its length, not toward the text the action sees), the earlier rule
-   breaks a tie.  :data:`_RULES` lists them in
+   breaks a tie.  :func:`_rules` lists them in
    the file's order, an alternation split into one row per branch.
 2. The actions are ``libxlu_disk_l.l``'s helpers: ``savestring`` refuses a
    second non-empty value ("target respecified"), ``DSET`` a second different
@@ -218,59 +218,69 @@ def _bad_syntax(d: DiskParse, t: str) -> None:
 
 
 Action = Callable[[DiskParse, str], None]
-#: (head, trailing context or None, action), in libxlu_disk_l.l's order.
-_RULES: tuple[tuple[str, str | None, Action], ...] = (
-    (r"[ \t\n]+", r"(?:[^ \t\n].*)?", _ignore),
-    (r"format=[^,]*,?", None, lambda d, t: _setformat(d, _eq(t))),
-    (r"cdrom,?", None, _flag("is_cdrom", 1)),
-    (r"devtype=cdrom,?", None, _flag("is_cdrom", 1)),
-    (r"devtype=disk,?", None, _flag("is_cdrom", 0)),
-    (r"devtype=[^,]*,?", None, _bad_type),
-    (r"access=[^,]*,?", None, lambda d, t: _setaccess(d, _eq(t))),
-    (r"backend=[^,]*,?", None, _saver("backend", "backend_domname")),
-    (r"backendtype=[^,]*,?", None, lambda d, t: _setbackendtype(d, _eq(t))),
-    (r"specification=[^,]*,?", None, lambda d, t: _setspecification(d, _eq(t))),
-    (r"vdev=[^,]*,?", None, _saver("vdev", "vdev")),
-    (r"script=[^,]*,?", None, _saver("script", "script")),
-    (r"direct-io-safe,?", None, _flag("direct_io_safe", True)),
-    (r"discard,?", None, _flag("discard_enable", True)),
-    (r"no-discard,?", None, _flag("discard_enable", False)),
-    (r"colo,?", None, _flag("colo_enable", True)),
-    (r"no-colo,?", None, _flag("colo_enable", False)),
-    (r"colo-host=[^,]*,?", None, _saver("colo-host", "colo_host")),
-    (r"colo-port=[^,]*,?", None, lambda d, t: _setcoloport(d, _eq(t))),
-    (r"colo-export=[^,]*,?", None, _saver("colo-export", "colo_export")),
-    (r"active-disk=[^,]*,?", None, _saver("active-disk", "active_disk")),
-    (r"hidden-disk=[^,]*,?", None, _saver("hidden-disk", "hidden_disk")),
-    # libxlu_disk_l.l has "trusted,?" and "untrusted,?" rules here (added 2022-04,
-    # 54d8f27d04), but the scanner Xen ships pre-generated, libxlu_disk_l.c, was
-    # not regenerated until RELEASE-4.19.0: in 4.17 (every point release) and
-    # 4.18 the real xl reads "trusted" as a positional parameter, and so does
-    # the model, which follows 4.17.
-    (r"target=.*", None, _saver("target", "pdev_path")),
-    (r"[a-z][-a-z0-9]*=[^,],?", None, _unknown_param),
-    (r"(?:raw|qcow2?|vhd):", r".*", _depr_format),
-    (r"(?:iscsi|e?nbd|drbd):", r".*", _depr_script),
-    (r"tapdisk:", r".*", _deprecated),
-    (r"tap2?:", r".*", _deprecated),
-    (r"aio:", r".*", _deprecated),
-    (r"ioemu:", r".*", _deprecated),
-    (r"file:", r".*", _deprecated),
-    (r"phy:", r".*", _deprecated),
-    (r"[a-z][a-z0-9]*:", r"(?:[^a-z0-9].*)?", _unknown_prefix),
-    (r"[^=,]*,", None, _positional),  # one rule in the .l file: "[^=,]*,|[^=,]+,?"
-    (r"[^=,]+,?", None, _positional),
-)
-_COMPILED = tuple(
-    (re.compile(f"({head})" + (trail or "")), action) for head, trail, action in _RULES
-)
+
+
+def _rules() -> tuple[tuple[str, str | None, Action], ...]:
+    """(head, trailing context or None, action), in libxlu_disk_l.l's order."""
+    return (
+        (r"[ \t\n]+", r"(?:[^ \t\n].*)?", _ignore),
+        (r"format=[^,]*,?", None, lambda d, t: _setformat(d, _eq(t))),
+        (r"cdrom,?", None, _flag("is_cdrom", 1)),
+        (r"devtype=cdrom,?", None, _flag("is_cdrom", 1)),
+        (r"devtype=disk,?", None, _flag("is_cdrom", 0)),
+        (r"devtype=[^,]*,?", None, _bad_type),
+        (r"access=[^,]*,?", None, lambda d, t: _setaccess(d, _eq(t))),
+        (r"backend=[^,]*,?", None, _saver("backend", "backend_domname")),
+        (r"backendtype=[^,]*,?", None, lambda d, t: _setbackendtype(d, _eq(t))),
+        (r"specification=[^,]*,?", None, lambda d, t: _setspecification(d, _eq(t))),
+        (r"vdev=[^,]*,?", None, _saver("vdev", "vdev")),
+        (r"script=[^,]*,?", None, _saver("script", "script")),
+        (r"direct-io-safe,?", None, _flag("direct_io_safe", True)),
+        (r"discard,?", None, _flag("discard_enable", True)),
+        (r"no-discard,?", None, _flag("discard_enable", False)),
+        (r"colo,?", None, _flag("colo_enable", True)),
+        (r"no-colo,?", None, _flag("colo_enable", False)),
+        (r"colo-host=[^,]*,?", None, _saver("colo-host", "colo_host")),
+        (r"colo-port=[^,]*,?", None, lambda d, t: _setcoloport(d, _eq(t))),
+        (r"colo-export=[^,]*,?", None, _saver("colo-export", "colo_export")),
+        (r"active-disk=[^,]*,?", None, _saver("active-disk", "active_disk")),
+        (r"hidden-disk=[^,]*,?", None, _saver("hidden-disk", "hidden_disk")),
+        # libxlu_disk_l.l has "trusted,?" and "untrusted,?" rules here (added 2022-04,
+        # 54d8f27d04), but the scanner Xen ships pre-generated, libxlu_disk_l.c, was
+        # not regenerated until RELEASE-4.19.0: in 4.17 (every point release) and
+        # 4.18 the real xl reads "trusted" as a positional parameter, and so does
+        # the model, which follows 4.17.
+        (r"target=.*", None, _saver("target", "pdev_path")),
+        (r"[a-z][-a-z0-9]*=[^,],?", None, _unknown_param),
+        (r"(?:raw|qcow2?|vhd):", r".*", _depr_format),
+        (r"(?:iscsi|e?nbd|drbd):", r".*", _depr_script),
+        (r"tapdisk:", r".*", _deprecated),
+        (r"tap2?:", r".*", _deprecated),
+        (r"aio:", r".*", _deprecated),
+        (r"ioemu:", r".*", _deprecated),
+        (r"file:", r".*", _deprecated),
+        (r"phy:", r".*", _deprecated),
+        (r"[a-z][a-z0-9]*:", r"(?:[^a-z0-9].*)?", _unknown_prefix),
+        (r"[^=,]*,", None, _positional),  # one rule in the .l file: "[^=,]*,|[^=,]+,?"
+        (r"[^=,]+,?", None, _positional),
+    )
+
+
+def _compiled_rules() -> tuple[tuple[re.Pattern[str], Action], ...]:
+    """:func:`_rules` compiled, made again for each spec: a spec is parsed once per
+    config, ``re`` caches the patterns, and a made-once table would keep the
+    actions of whichever code built it (a mutation test's would never run)."""
+    return tuple(
+        (re.compile(f"({head})" + (trail or "")), action) for head, trail, action in _rules()
+    )
 
 
 def _scan(d: DiskParse) -> None:
     s, pos = d.spec, 0
+    rules = _compiled_rules()
     while pos < len(s) and not d.stop:
         best: tuple[int, int, Action] | None = None  # (whole length, head length, action)
-        for rx, action in _COMPILED:
+        for rx, action in rules:
             m = rx.match(s, pos)
             if m is not None and m.end() > pos and (best is None or m.end() - pos > best[0]):
                 best = (m.end() - pos, m.end(1) - pos, action)
