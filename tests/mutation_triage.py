@@ -814,6 +814,47 @@ _ABSENT = (
     "reader treats them alike (libxl's JSON prints neither; the cdrom test is 'if')"
 )
 
+_CN = "ioreqlab.toolstack.cnum.x_"
+_LIBC = "tests/test_cnum_libc.py"
+_BIG = (
+    "equivalent: the callers' bases are 8 to 16, where 64 or 65 significant digits are far "
+    "past 2**64 either way, so the int() route clamps to the same value and end"
+)
+
+#: toolstack/cnum.py (stage toolstack-xlu, the run at 38496e6).
+CNUM: dict[str, str] = {
+    _CN + "strtol__mutmut_10": "equivalent: None is as false as False",
+    _CN + "strtol__mutmut_15": f"pinned: {_LIBC}::test_strtol_is_glibcs (an X piece since)",
+    _CN + "strtoul_prefix__mutmut_12": f"pinned: {_LIBC}::test_strtoul_is_glibcs (an X piece "
+    "since)",
+    **{_CN + f"strtol__mutmut_{n}": _BIG for n in (81, 82)},
+    **{_CN + f"strtoul__mutmut_{n}": _BIG for n in (35, 36)},
+    **{
+        _CN + m: "equivalent: the digits of bases up to 16 hold no X, so X in the strip set "
+        "strips nothing more"
+        for m in ("strtol__mutmut_80", "strtoul__mutmut_33")
+    },
+    _CN + "strtoul__mutmut_18": "equivalent: after the signs strtoul_prefix took, the text "
+    "goes on with a digit or 0x, never an X",
+    _CN + "strtoul__mutmut_11": "equivalent: the prefix skipped only C's white space before "
+    "the number and it ends in a digit, so a wider strip set strips the same",
+}
+
+_XPP = "ioreqlab.toolstack.xlu_parse.xǁ"
+_HAND = "tests/test_xlu_real.py::test_debian_examples_the_corpus_and_hand_made_cases_agree"
+_FIRST_LINE = (
+    "equivalent: the first token that is not $end sets the line before anything reads it, "
+    "and a file whose first token is $end has no error and stores nothing"
+)
+_REDUCE_TAG = "equivalent: every action that is not a shift ('s') reduces, whatever its tag"
+_EMPTY_SLICE = "equivalent: for k = 0 the slice from len - 0 is empty, as [] is"
+_AFTER_SYNTAX = (
+    "equivalent: recovery follows a reported syntax error, which sets the error, after "
+    "which no value is stored and no line read but the lookahead's"
+)
+_TEXT_SET = "equivalent: every match sets the text before any report reads it"
+_END_LINE = "equivalent: $end's line is never read (the parser takes lines from other tokens)"
+
 #: toolstack/xlu_disk.py, toolstack/xlu_parse.py's dequote (stage toolstack-xlu, the
 #: run at 756d896; each pinned one checked by applying it by hand).
 XLU_DISK: dict[str, str] = {
@@ -890,9 +931,96 @@ XLU_DISK: dict[str, str] = {
         "(bytes that are not UTF-8 near an error)"
         for n in (25, 36, 37)
     },
+    **{
+        _XPP + f"_Parserǁ{m}": v
+        for m, v in (
+            (
+                "__init____mutmut_6",
+                "equivalent: the bottom entry's line is never read (no "
+                "reduction pops state 0, and an empty rule's line is the constant 1)",
+            ),
+            ("__init____mutmut_9", _FIRST_LINE),
+            ("__init____mutmut_10", _FIRST_LINE),
+            ("__init____mutmut_11", "equivalent: None is as false as 0 and is not 3"),
+            (
+                "run__mutmut_18",
+                "equivalent: growing by 3 instead of 2 still stops at YYMAXDEPTH, "
+                "10,000, where 'memory exhausted' is reported; the sizes between are not seen",
+            ),
+            ("run__mutmut_33", _REDUCE_TAG),
+            ("run__mutmut_34", _REDUCE_TAG),
+            ("_reduce__mutmut_5", _EMPTY_SLICE),
+            ("_reduce__mutmut_9", _EMPTY_SLICE),
+            (
+                "_reduce__mutmut_16",
+                "equivalent: the lookahead's line only becomes an empty "
+                "list's line, which nothing reads",
+            ),
+            (
+                "_reduce__mutmut_36",
+                "equivalent: an empty rule's line is never a stored setting's "
+                "(that is its value's: an atom's or a '['s token line)",
+            ),
+            (
+                "_recover__mutmut_38",
+                "equivalent: state 0 does not shift error in libxlu's "
+                "automaton (tests/test_xlu_tables.py: bison's), so stopping a state above it "
+                "aborts exactly when popping to it would",
+            ),
+            *((f"_recover__mutmut_{n}", _AFTER_SYNTAX) for n in (42, 43, 44, 45, 47)),
+        )
+    },
+    **{
+        _XPP + f"_Scannerǁ{m}": v
+        for m, v in (
+            ("__init____mutmut_6", _TEXT_SET),
+            ("__init____mutmut_7", _TEXT_SET),
+            *((f"_initial__mutmut_{n}", _END_LINE) for n in (5, 8, 9)),
+            *((f"_lexerr__mutmut_{n}", _END_LINE) for n in (12, 15, 16)),
+            ("_initial__mutmut_82", "equivalent: the test after it is end >= 0, and -2 < 0"),
+            *(
+                (
+                    f"_initial__mutmut_{n}",
+                    "equivalent: _string_end returns -1 or an index at "
+                    "least 2 past a start >= 0, so > 0, >= 0 and > 1 agree",
+                )
+                for n in (99, 100)
+            ),
+            *(
+                (f"_string_end__mutmut_{n}", f"pinned: {_HAND} (a backslash ending an open string)")
+                for n in (14, 16)
+            ),
+            (
+                "_string_end__mutmut_15",
+                "equivalent: with the escaped byte the last one, the "
+                "loop ends past the data and the string is unterminated (-1) all the same",
+            ),
+            *(
+                (f"_string_end__mutmut_{n}", "equivalent: the caller tests q > 0 only")
+                for n in (22, 37)
+            ),
+            ("_got__mutmut_1", "equivalent: every kind whose value is read is given its text"),
+            ("_got__mutmut_2", "equivalent: no action reads a punctuation token's value"),
+            ("_got__mutmut_5", _AFTER_ERR),
+        )
+    },
+    **{
+        f"ioreqlab.toolstack.xlu_parse.x__syntax_error__mutmut_{n}": "equivalent: no state "
+        "of libxlu's automaton expects more than 4 tokens (tests/test_xlu_tables.py pins it "
+        "to bison's), so the bound never bites"
+        for n in (6, 8)
+    },
+    "ioreqlab.toolstack.xlu_parse.x__store__mutmut_4": "equivalent: 'ASCII' names the same codec",
+    "ioreqlab.toolstack.xlu_parse.x__store__mutmut_27": "pinned: tests/test_xlcfg.py::"
+    "test_a_name_assigned_again_stands_where_its_newest_assignment_is",
+    "ioreqlab.toolstack.xlu_parse.x__strtoul_used__mutmut_7": "equivalent: 'LATIN-1' names "
+    "the same codec",
+    "ioreqlab.toolstack.xlu_parse.xǁ_Ctxǁyyerror__mutmut_30": f"pinned: {_HAND} (NULs in "
+    "a bad word)",
 }
 
 TRIAGE: dict[str, str] = {
+    **CNUM,
     **XLU_DISK,
     **XLU_GRAMMAR,
     **HV_IOREQ_2,

@@ -303,3 +303,12 @@ def test_long_runs_of_plus_equals_join_once() -> None:
     bad = 'd = "s"\nd += ["l"]\n'
     with pytest.raises(XlCfgError):
         parse_xl_cfg(bad, "t")
+
+
+def test_a_name_assigned_again_stands_where_its_newest_assignment_is() -> None:
+    # xlu__cfg_set_store puts the newest setting first and find() stops at it: the
+    # earlier one is gone.  The model keeps the winners in the order they were made.
+    cfg = ok("a = 1\nb = 2\na = 3\nc += [4]\nb = 5\n")
+    assert list(cfg.settings) == ["a", "c", "b"]
+    assert format_xl_cfg(cfg) == "a = 3\nc += [4]\nb = 5\n"
+    assert cfg.get_long("a") == 3

@@ -57,6 +57,10 @@ HAND_MADE = [
     "name = \"é\"\nkernel = 'ü'\n",
     "a = 1 \udcff\n",  # a byte that is not UTF-8, in a report: shown as the byte it is
     "a = [ 1, \udcfe\udcff ]\n",
+    'a = "x\\',  # a backslash as the last byte of an open string
+    "a = 'x\\",
+    'a = "x\\\n',  # and just before the newline
+    "a = 1 \x00\x00x\nb = 2 y\x00z\x00\n",  # NULs in a bad word: printf stops at the first
 ]
 
 
