@@ -711,7 +711,7 @@ HV_IOREQ_2: dict[str, str] = {
             "complete": (18, 19, 20, 21, 22, 25, 27),
             "completed": (20, 22, 23),
             "resume": (11, 13),
-            "_ram": (17, 18, 19, 28, 31, 34, 58, 59, 61, 78),
+            "_ram": (17, 18, 19, 28, 34, 58, 59, 61, 78),
             "access": (79,),
             "_protected_write": (16, 22),
             "_deliver": (85, 89),
@@ -1019,7 +1019,74 @@ XLU_DISK: dict[str, str] = {
     "a bad word)",
 }
 
+#: hv/ioreq.py, hv/server.py, hv/routing.py, hv/delivery.py, hv/vcpu_io.py (stage
+#: hv-ioreq, the run at b29a00d).
+HV_IOREQ_3: dict[str, str] = {
+    **{
+        _IO + f"access__mutmut_{n}": "equivalent: the read half is a read, which _ram answers "
+        "before it looks at discard"
+        for n in (63, 67)
+    },
+    _IO + "_ram__mutmut_26": "equivalent: an offset of 4095 or more only declines the "
+    "one-slice path, and element by element writes the same bytes with the same effects",
+    _IO + "_ram__mutmut_31": "equivalent: one element written as a one-slice rep is the same "
+    "bytes with the same per-frame effects (since, one element is written before that test)",
+    _IO + "_ram__mutmut_54": "equivalent: the first size bytes (at most 8) of a 9-byte "
+    "little-endian value below 2**64 are those of the 8-byte one",
+    _IO + "_write_ram__mutmut_14": "pinned: tests/test_hv_platform_edges.py::"
+    "test_a_write_ending_at_or_before_its_frames_end_dirties_that_frame_only",
+    _IOQ + "_next_ioservid__mutmut_5": "equivalent: ids wrap at 65,536, so one more turn "
+    "looks at the first id again, which was taken",
+    **{
+        _IOQ + f"create_server__mutmut_{n}": "equivalent: the struct with range[3] and with "
+        "range[4] cost the same TLSF block in both profiles (176 and 160 bytes)"
+        for n in (13, 16)
+    },
+    _IOQ + "create_server__mutmut_68": "equivalent: the test guards only the "
+    "ioreq_gfn_outside_pool counter; the frame is given back either way",
+    _IOQ + "create_server__mutmut_114": "equivalent: the default server's pages are the "
+    "params' frames, not gfn-mapped ones, so set_state never reads the domain for it",
+}
+
+#: toolstack/libxl.py etc. (stage toolstack-libxl, the run at 2ca36dc).
+LIBXL: dict[str, str] = {
+    **{
+        f"ioreqlab.toolstack.libxl.x__check_width__mutmut_{n}": "pinned: tests/test_libxl.py::"
+        "test_a_number_fits_its_unsigned_field_from_0_to_its_top (no field is signed: that "
+        "branch is gone since)"
+        for n in (
+            2,
+            3,
+            4,
+            6,
+            7,
+            8,
+            9,
+            10,
+            11,
+            12,
+            13,
+            14,
+            15,
+            16,
+            19,
+            20,
+            24,
+            25,
+            26,
+            27,
+            28,
+            30,
+            31,
+            35,
+            39,
+        )
+    },
+}
+
 TRIAGE: dict[str, str] = {
+    **HV_IOREQ_3,
+    **LIBXL,
     **CNUM,
     **XLU_DISK,
     **XLU_GRAMMAR,

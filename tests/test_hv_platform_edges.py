@@ -350,3 +350,17 @@ def test_a_clean_re_arms_logging_after_a_disclaim_switched_it_off() -> None:
     host.guest_access(g, 0, "mmio", 0x301_000, 8, write=True, data=4)
     assert host.clean_dirty_bitmap(g) >= {0x300, 0x301}
     assert host.domains[g].read_ram(0x301_000, 8) == 4
+
+
+@pytest.mark.parametrize(
+    ("offset", "size"), [(0xFFF, 1), (0xFFE, 1), (0xFFE, 2), (0xFFC, 4), (0xFF8, 8), (0xFF7, 8)]
+)
+def test_a_write_ending_at_or_before_its_frames_end_dirties_that_frame_only(
+    offset: int, size: int
+) -> None:
+    # linear_write (emulate.c, 4.17) touches the frames the bytes are in, no more.
+    host, g, _ = setup("4.17")
+    host.set_log_dirty(g, True)
+    host.guest_access(g, 0, "mmio", (0x200 << 12) + offset, size, write=True, data=1)
+    assert host.clean_dirty_bitmap(g) == frozenset({0x200})
+    assert host.domains[g].p2m.get(0x201) == P2mType.RAM_LOGDIRTY

@@ -21,6 +21,7 @@ from ioreqlab.toolstack import (
     max_wp_ram_ranges_bound,
     parse_xl_cfg,
 )
+from ioreqlab.toolstack.libxl import Field, _check_width
 
 
 def config(text: str, gpu: str = "bdw") -> dict[str, object]:
@@ -196,3 +197,19 @@ def test_domain_config_is_typed_from_the_schema() -> None:
     assert all(getattr(pv, row.name) is None for row in SCHEMA if row.hvm_only)
     with pytest.raises(dataclasses.FrozenInstanceError):
         pv.name = "q"  # type: ignore[misc]  # the assignment is what is tested
+
+
+@pytest.mark.parametrize("field", [f for f in SCHEMA if f.kind == "uint"], ids=lambda f: f.name)
+def test_a_number_fits_its_unsigned_field_from_0_to_its_top(field: Field) -> None:
+    # Each end of the field's width, and one past each: ERROR_INVAL naming the key and top.
+    top = (1 << field.bits) - 1
+    assert _check_width(field, 0) == 0
+    assert _check_width(field, top) == top
+    for bad in (-1, top + 1):
+        with pytest.raises(LibxlError) as info:
+            _check_width(field, bad)
+        assert info.value.code == ERROR_INVAL
+        assert (info.value.option, info.value.bound) == (field.key, top)
+        assert f"{field.key}={bad} does not fit its {field.bits}-bit unsigned field" in str(
+            info.value
+        )

@@ -91,7 +91,7 @@ class Field:
 
     name: str
     key: str | None
-    kind: str  # "string" "uint" "int" "bool" "enum" "list" "strings" (one or a list)
+    kind: str  # "string" "uint" "bool" "enum" "list" "strings" (one or a list)
     default: object = None
     bits: int = 0
     choices: tuple[str, ...] = ()
@@ -283,13 +283,12 @@ def _raw(built: XlBuilt) -> dict[str, Any]:
 
 
 def _check_width(f: Field, value: int) -> int:
-    top = (1 << f.bits) - 1 if f.kind == "uint" else (1 << (f.bits - 1)) - 1
-    low = 0 if f.kind == "uint" else -(1 << (f.bits - 1))
-    if not low <= value <= top:
+    """``value`` if it fits ``f``'s unsigned width, else ``ERROR_INVAL`` naming the top."""
+    top = (1 << f.bits) - 1
+    if not 0 <= value <= top:
         raise LibxlError(
             ERROR_INVAL,
-            f"{f.key}={value} does not fit its {f.bits}-bit {'un' if f.kind == 'uint' else ''}"
-            f"signed field",
+            f"{f.key}={value} does not fit its {f.bits}-bit unsigned field",
             option=f.key,
             bound=top,
         )
@@ -332,7 +331,7 @@ def build_config(cfg: XlConfig, *, gpu: str = "bdw", uuid: bytes = bytes(16)) ->
             )
         elif f.name in ("target_memkb", "max_memkb"):
             pass  # xl stores l * 1024 into a uint64_t: it wraps (below), never refused
-        elif f.kind in ("uint", "int"):
+        elif f.kind == "uint":
             value = _check_width(f, value)
         v[f.name] = tuple(value) if f.kind in ("list", "strings") else value
     v["target_memkb"], v["max_memkb"] = _memory(raw["target_memkb"], raw["max_memkb"])
