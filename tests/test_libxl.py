@@ -213,3 +213,35 @@ def test_a_number_fits_its_unsigned_field_from_0_to_its_top(field: Field) -> Non
         assert f"{field.key}={bad} does not fit its {field.bits}-bit unsigned field" in str(
             info.value
         )
+
+
+#: A setting, and every field of the model's domain config it changes from the defaults
+#: of the same HVM guest (libxl's setdefault values: timer_mode 1 is no_delay_for_missed_ticks).
+FIELD_SOURCES = [
+    ("hap = 0", {"hap": False}),
+    ("videoram = 32", {"videoram": 32}),
+    ('timer_mode = "one_missed_tick_pending"', {"timer_mode": 3}),
+    ("hpet = 0", {"hpet": False}),
+    ("vpt_align = 0", {"vpt_align": False}),
+    ("vgt = 1\nvgt_fence_sz = 8", {"vgt": True, "vgt_fence_sz": 8, "max_wp_ram_ranges": 8192}),
+    ('disk = ["/img/a.raw,raw,xvda,rw"]', {"disks": ("/img/a.raw,raw,xvda,rw",)}),
+    ('vif = ["bridge=xenbr0"]', {"nics": ("bridge=xenbr0",)}),
+    ('serial = ["pty", "vc"]', {"serial": ("pty", "vc")}),
+    ('serial = "pty"', {"serial": ("pty",)}),
+    ('serial = ["a", ["b"], "c"]', {"serial": ("a",)}),  # xl's list walk stops at a list
+    (
+        'device_model_version = "qemu-xen-traditional"',
+        {"device_model_version": "qemu-xen-traditional"},
+    ),
+    ('altp2m = "mixed"', {"altp2m": True}),
+    ('altp2m = "external"', {"altp2m": True}),
+    ('altp2m = "disabled"', {}),
+    ("altp2mhvm = 1", {"altp2m": True}),
+]
+
+
+@pytest.mark.parametrize(("line", "changed"), FIELD_SOURCES, ids=[s[0] for s in FIELD_SOURCES])
+def test_each_setting_reaches_its_field_and_no_other(line: str, changed: dict[str, object]) -> None:
+    base = 'name = "g"\ntype = "hvm"\nmemory = 1024\n'
+    before, after = config(base), config(base + line + "\n")
+    assert {k: v for k, v in after.items() if v != before[k]} == changed
