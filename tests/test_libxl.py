@@ -237,6 +237,8 @@ FIELD_SOURCES = [
     ('altp2m = "external"', {"altp2m": True}),
     ('altp2m = "disabled"', {}),
     ("altp2mhvm = 1", {"altp2m": True}),
+    ("nestedhvm = 1", {"nested_hvm": True}),
+    ('maxmem = "-1"', {"max_memkb": (1 << 64) - 1024}),  # xl's l * 1024 in a uint64_t: wraps
 ]
 
 
@@ -245,3 +247,44 @@ def test_each_setting_reaches_its_field_and_no_other(line: str, changed: dict[st
     base = 'name = "g"\ntype = "hvm"\nmemory = 1024\n'
     before, after = config(base), config(base + line + "\n")
     assert {k: v for k, v in after.items() if v != before[k]} == changed
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ("stdvga = 1", "vga"),
+        ('vga = "stdvga"', "vga"),
+        ("hpet = 1", "hpet"),
+        ("videoram = 8", "videoram"),
+    ],
+)
+def test_an_hvm_only_setting_refuses_a_pv_guest(line: str, key: str) -> None:
+    err = refused(f'name = "g"\ntype = "pv"\nkernel = "/k"\n{line}\n')
+    assert (err.code, err.option) == (ERROR_INVAL, key)
+    assert str(err) == f"{key} is only valid for HVM guests"
+
+
+def test_a_pv_guest_keeps_what_xl_built_and_no_hvm_field() -> None:
+    cfg = build_config(parse_xl_cfg('name = "g"\ntype = "pv"\nkernel = "/k"\n', "t.cfg"))
+    assert cfg.idl["c_info"]["type"] == "pv"
+    assert cfg.idl["c_info"]["name"] == "g"
+    hvm_only = [f.name for f in SCHEMA if f.hvm_only]
+    assert hvm_only
+    assert all(getattr(cfg, name) is None for name in hvm_only)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    ['type = "hvm"', 'type = "hvm"\nvga = "stdvga"', 'type = "hvm"\nstdvga = 1',
+     'type = "hvm"\nvga = "none"', 'type = "hvm"\nvga = "qxl"',
+     'type = "hvm"\ndevice_model_version = "qemu-xen-traditional"',
+     'type = "pv"\nkernel = "/k"', 'type = "pvh"\nkernel = "/k"'],
+)  # fmt: skip
+def test_every_enum_field_holds_one_of_its_choices(lines: str) -> None:
+    # xl refuses any other name (Unknown vga "x" specified, ...), so the model's
+    # config only ever holds the names its schema lists.
+    cfg = build_config(parse_xl_cfg(f'name = "g"\n{lines}\n', "t.cfg"))
+    for f in SCHEMA:
+        value = getattr(cfg, f.name)
+        if f.kind == "enum" and value is not None:
+            assert value in f.choices, (f.name, value)
