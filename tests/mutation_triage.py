@@ -1051,8 +1051,30 @@ HV_IOREQ_3: dict[str, str] = {
 _BC = "ioreqlab.toolstack.libxl.x_build_config__mutmut_"
 _LX = "tests/test_libxl.py::"
 
+_DC = "ioreqlab.toolstack.libxl.x_domain_create__mutmut_"
+
 #: toolstack/libxl.py etc. (stage toolstack-libxl, the run at 2ca36dc).
 LIBXL: dict[str, str] = {
+    **{
+        _DC + str(n): f"pinned: {_LX}test_domain_create_passes_hap_and_the_preallocation_on"
+        for n in (1, 10, 16, 18, 21, 22, 23, 24)
+    },
+    **{
+        _DC + str(n): f"pinned: {_LX}test_a_creation_xen_refuses_is_logged_with_the_models_reason"
+        for n in (4, 29, 30)
+    },
+    **{
+        _DC
+        + str(n): f"pinned: {_LX}test_a_param_xen_refuses_names_its_option_and_destroys_the_domain"
+        for n in (84, 87, 88)
+    },
+    **{
+        _DC + str(n): "equivalent: the name shows only in a failure's message, and setting "
+        "VIRIDIAN to 1 (the base feature set) does not fail on a domain libxl just made"
+        for n in (45, 46)
+    },
+    _DC + "56": "equivalent: the value is read only when max_wp_ram_ranges is non-zero, so "
+    "the 'or' never gives its right side",
     **{
         _BC + str(n): "pinned: dead code removed: xl refuses every other enum name first "
         f"({_LX}test_every_enum_field_holds_one_of_its_choices)"

@@ -288,3 +288,49 @@ def test_every_enum_field_holds_one_of_its_choices(lines: str) -> None:
         value = getattr(cfg, f.name)
         if f.kind == "enum" and value is not None:
             assert value in f.choices, (f.name, value)
+
+
+def _hvm(extra: str = "") -> DomainConfig:
+    return build_config(parse_xl_cfg(f'name = "g"\ntype = "hvm"\nmemory = 64\n{extra}', "t.cfg"))
+
+
+def test_domain_create_passes_hap_and_the_preallocation_on() -> None:
+    host = Host(xen="4.17", xen_heap_bytes=8 << 20)
+    on, off = domain_create(host, _hvm()), domain_create(host, _hvm("hap = 0\n"))
+    assert (host.domains[on].hap, host.domains[off].hap) == (True, False)
+    pv = build_config(parse_xl_cfg('name = "p"\ntype = "pv"\nkernel = "/k"\n', "t.cfg"))
+    assert host.domains[domain_create(host, pv)].hap is True  # no HAP setting for PV: on
+    assert host.heap.account(on).reserved == 0  # nothing set aside unless asked
+    asked = domain_create(host, _hvm(), preallocate_bytes=4096)
+    assert host.heap.account(asked).reserved == 4096
+
+
+def test_a_creation_xen_refuses_is_logged_with_the_models_reason() -> None:
+    host = Host(xen="4.17", xen_heap_bytes=1 << 16)
+    log: list[str] = []
+    with pytest.raises(LibxlError) as info:
+        domain_create(host, _hvm(), preallocate_bytes=1 << 20, log=log)
+    assert info.value.code == ERROR_FAIL
+    assert log == [
+        "libxl: error: libxl_create.c:libxl__domain_make: domain creation fail: "
+        "Cannot allocate memory",
+        "ioreqlab: why: cannot reserve 1048576 bytes of Xen heap",
+    ]
+    with pytest.raises(LibxlError):  # no log asked for: the same refusal
+        domain_create(host, _hvm(), preallocate_bytes=1 << 20)
+
+
+def test_a_param_xen_refuses_names_its_option_and_destroys_the_domain() -> None:
+    # A config xl would not build (timer_mode 7), handed to libxl directly.
+    host = Host(xen="4.17")
+    log: list[str] = []
+    with pytest.raises(LibxlError) as info:
+        domain_create(host, dataclasses.replace(_hvm(), timer_mode=7), log=log)
+    assert (info.value.code, info.value.option) == (ERROR_FAIL, "timer_mode")
+    assert str(info.value).startswith("setting HVM_PARAM_TIMER_MODE=7 failed: [Errno 22]")
+    assert log[0] == (
+        "libxl: error: libxl_dom.c:hvm_set_conf_params: setting HVM_PARAM_TIMER_MODE=7 "
+        "failed: Invalid argument"
+    )
+    assert log[1].startswith("ioreqlab: why: ")
+    assert list(host.domains) == [0]
