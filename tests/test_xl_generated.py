@@ -19,7 +19,7 @@ import pytest
 
 from tests.xl_outputs import GOLDEN, golden_texts, model_outcomes, summary, write_configs
 
-KINDS = ("configs", "disks", "hvm", "pairs", "nics", "edges")
+KINDS = ("configs", "disks", "hvm", "pairs", "nics", "edges", "whole")
 
 
 @pytest.mark.parametrize("kind", KINDS)

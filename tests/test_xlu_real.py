@@ -61,6 +61,7 @@ HAND_MADE = [
     "a = 'x\\",
     'a = "x\\\n',  # and just before the newline
     "a = 1 \x00\x00x\nb = 2 y\x00z\x00\n",  # NULs in a bad word: printf stops at the first
+    'kernel = "\udcff"\nvif = [ "\udcfe", [ "\udcfd" ] ]\n',  # bytes that are not UTF-8, read
 ]
 
 

@@ -285,6 +285,15 @@ def disk_edge_configs() -> list[str]:
     ]
 
 
+#: Whole configs at the edges of libxl's JSON: a string list whose first item is a
+#: list (xl stops there: an empty list, not printed), or a later one.
+CONFIG_EDGES = (
+    'name = "e"\ntype = "hvm"\nserial = [ [ "b" ] ]\n',
+    'name = "e"\ntype = "hvm"\nserial = [ "pty", [ "b" ] ]\n',
+    'name = "e"\ntype = "hvm"\nserial = [ ]\n',
+)
+
+
 #: Pieces that set the same thing in different ways (a keyword, a positional
 #: field, a prefix): a spec of two of them is either fine or "X respecified".
 PAIRED_PIECES = (

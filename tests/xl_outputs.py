@@ -24,6 +24,7 @@ import re
 from pathlib import Path
 
 from tests.xl_configs import (
+    CONFIG_EDGES,
     configs,
     disk_configs,
     disk_edge_configs,
@@ -73,6 +74,7 @@ def golden_texts() -> dict[str, list[str]]:
         "pairs": paired_disk_configs(),
         "nics": nic_pair_configs(),
         "edges": disk_edge_configs(),
+        "whole": list(CONFIG_EDGES),
     }
 
 
