@@ -1057,8 +1057,25 @@ _XV = "ioreqlab.toolstack.xlcfg.x__value__mutmut_"
 
 _ID = "ioreqlab.toolstack.libxl_idl.x__is_default__mutmut_"
 
+_GL = "ioreqlab.toolstack.xlcfg.xǁXlConfigǁget_long__mutmut_"
+
+_MAC = "ioreqlab.toolstack.xl_parse.x__mac__mutmut_"
+_PAST = f"pinned: {_LX}test_a_mac_that_would_make_xl_read_past_its_copy_is_refused"
+
 #: toolstack/libxl.py etc. (stage toolstack-libxl, the run at 2ca36dc).
 LIBXL: dict[str, str] = {
+    **{_MAC + str(n): f"pinned: {_REAL_XL}[whole] (mac= edges)" for n in (4, 5, 31, 48)},
+    **{_MAC + str(n): _PAST for n in (8, 10, 26)},
+    **{
+        _MAC + str(n): "equivalent: strtoul stops at the first NUL (no hex digit), so "
+        "what follows it in the text it is given does not count"
+        for n in (34, 35, 36, 37)
+    },
+    **{
+        _GL + str(n): "pinned: tests/test_xlcfg.py::test_a_bounded_long_warns_once_unless_quiet"
+        for n in (13, 16, 23, 26, 38, 39, 40, 41, 42, 43, 47, 50)
+    },
+    _GL + "37": "pinned: tests/test_xlcfg.py::test_a_bounded_long_takes_both_of_its_bounds",
     **{
         _ID + str(n): f"pinned: {_REAL_XL}[whole] (a string list that starts with a list)"
         for n in (23, 24, 25)

@@ -334,3 +334,12 @@ def test_a_param_xen_refuses_names_its_option_and_destroys_the_domain() -> None:
     )
     assert log[1].startswith("ioreqlab: why: ")
     assert list(host.domains) == [0]
+
+
+def test_a_mac_that_would_make_xl_read_past_its_copy_is_refused() -> None:
+    # Five octets and nothing after them: xl's sixth strtoul reads past the strdup'd
+    # spec (undefined behaviour); the model refuses instead (docs/deviations.md).
+    for spec in ("bridge=br0,mac=0:1:2:3:4", "mac=0:1:2:3,4"):  # (the second runs out in
+        text = f'name = "g"\ntype = "hvm"\nvif = [ "{spec}" ]\n'  # the rest of the spec)
+        with pytest.raises(XlError, match="read past its buffer"):
+            build_config(parse_xl_cfg(text, "t.cfg"))

@@ -312,3 +312,29 @@ def test_a_name_assigned_again_stands_where_its_newest_assignment_is() -> None:
     assert list(cfg.settings) == ["a", "c", "b"]
     assert format_xl_cfg(cfg) == "a = 3\nc += [4]\nb = 5\n"
     assert cfg.get_long("a") == 3
+
+
+@pytest.mark.parametrize(
+    ("value", "warning"),
+    [
+        ("a += 1", "can't use += with numbers for parameter `a'"),
+        ("a = " + "9" * 30, "parameter `a' could not be parsed as a number: Numerical result "
+         "out of range"),
+        ('a = "1x"', "parameter `a' is not a valid number"),
+        ("a = 4", "value `4' is smaller than minimum bound '5'"),
+        ("a = 11", "value `11' is greater than maximum bound '10'"),
+    ],
+)  # fmt: skip
+def test_a_bounded_long_warns_once_unless_quiet(value: str, warning: str) -> None:
+    # xlu_cfg_get_bounded_long: each refusal is one warning at the setting's line, and
+    # none with dont_warn; the value is not found either way.
+    cfg = ok(f"b = 2\n{value}\n")
+    assert cfg.get_long("a", 5, 10, quiet=True) is None
+    assert cfg.warnings == []
+    assert cfg.get_long("a", 5, 10) is None
+    assert cfg.warnings == [f"t.cfg:2: warning: {warning}"]
+
+
+def test_a_bounded_long_takes_both_of_its_bounds() -> None:
+    assert ok("a = 5\n").get_long("a", 5, 10) == 5
+    assert ok("a = 10\n").get_long("a", 5, 10) == 10

@@ -291,6 +291,22 @@ CONFIG_EDGES = (
     'name = "e"\ntype = "hvm"\nserial = [ [ "b" ] ]\n',
     'name = "e"\ntype = "hvm"\nserial = [ "pty", [ "b" ] ]\n',
     'name = "e"\ntype = "hvm"\nserial = [ ]\n',
+    # mac= as xl's strtoul walk over its copy of the spec reads it: the octet 255, one
+    # past it, six octets with the rest of the spec after them, five and the next option.
+    *(
+        f'name = "e"\ntype = "hvm"\nvif = [ "{spec}" ]\n'
+        for spec in (
+            "mac=00:16:3e:01:02:ff",
+            "mac=00:16:3e:01:02:100",
+            "mac=00:16:3e:01:02:03,bridge=br0",
+            "mac=00:16:3e:01:02,03",
+            "bridge=br0,mac=00:16:3e:01:02:03",
+            "mac=0:1:2:3:4:5:6",
+            "mac=00:16:3e:01:02:0a:,model=e1000",
+            "mac=ff:ff:ff:ff:ff:ff",
+            "mac= 0:16: 3e:1:2:3",
+        )
+    ),
 )
 
 
