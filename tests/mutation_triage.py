@@ -1062,8 +1062,28 @@ _GL = "ioreqlab.toolstack.xlcfg.xǁXlConfigǁget_long__mutmut_"
 _MAC = "ioreqlab.toolstack.xl_parse.x__mac__mutmut_"
 _PAST = f"pinned: {_LX}test_a_mac_that_would_make_xl_read_past_its_copy_is_refused"
 
+_TJ = "ioreqlab.toolstack.libxl.xǁDomainConfigǁto_json__mutmut_"
+
+_PN = "ioreqlab.toolstack.xl_parse.x__parse_nic__mutmut_"
+
 #: toolstack/libxl.py etc. (stage toolstack-libxl, the run at 2ca36dc).
 LIBXL: dict[str, str] = {
+    **{
+        _PN + str(n): f"pinned: {_REAL_XL}[whole] (vif edges)" for n in (26, 27, 29, 30, 35, 40, 42)
+    },
+    **{_PN + str(n): _PAST for n in (28, 31)},
+    **{
+        _PN + str(n): "equivalent: leading commas are skipped first, so a comma found is "
+        "past pos >= 0: end is -1 or at least 1, and < 0, <= 0 and < 1 agree"
+        for n in (23, 24)
+    },
+    **{
+        _TJ + str(n): f"pinned: {_LX}test_the_resolved_tree_fills_what_the_model_resolves_and_"
+        "leaves_xls_alone"
+        for n in (3, 6, 8, 12, 14, 41, 52, 55, 57, 74, 75)
+    },
+    _TJ + "84": "equivalent: the model's vgt is true only when xl's tree already holds vgt "
+    "true (xl set it from the same key)",
     **{_MAC + str(n): f"pinned: {_REAL_XL}[whole] (mac= edges)" for n in (4, 5, 31, 48)},
     **{_MAC + str(n): _PAST for n in (8, 10, 26)},
     **{

@@ -343,3 +343,24 @@ def test_a_mac_that_would_make_xl_read_past_its_copy_is_refused() -> None:
         text = f'name = "g"\ntype = "hvm"\nvif = [ "{spec}" ]\n'  # the rest of the spec)
         with pytest.raises(XlError, match="read past its buffer"):
             build_config(parse_xl_cfg(text, "t.cfg"))
+
+
+def test_the_resolved_tree_fills_what_the_model_resolves_and_leaves_xls_alone() -> None:
+    cfg = _hvm("nestedhvm = 1\nviridian = 1\nvideoram = 0\n")
+    before = dataclasses.replace(cfg).idl.__repr__()
+    tree = cfg.to_json()
+    assert repr(cfg.idl) == before  # a deep copy: xl's own tree is not touched
+    b, u = tree["b_info"], tree["b_info"]["u"]
+    assert (b["nested_hvm"], u["viridian"], u["altp2m"]) == (True, True, False)
+    assert b["video_memkb"] == 0  # videoram = 0 stays 0
+    assert tree["c_info"]["hap"] is True
+    alt = _hvm("altp2mhvm = 1\n").to_json()["b_info"]["u"]
+    assert alt["altp2m"] is True
+    vgt = build_config(
+        parse_xl_cfg('name = "g"\ntype = "hvm"\nmemory = 1024\nvgt = 1\n', "t.cfg")
+    ).to_json()["b_info"]["u"]
+    assert (vgt["vgt"], vgt["vgt_fence_sz"]) == (True, 4)
+    # A config made without xl's tree (idl empty) resolves all the same.
+    bare = dataclasses.replace(cfg, idl={}).to_json()
+    assert bare["c_info"]["hap"] is True
+    assert bare["b_info"]["u"]["viridian"] is True

@@ -305,6 +305,10 @@ CONFIG_EDGES = (
             "mac=00:16:3e:01:02:0a:,model=e1000",
             "mac=ff:ff:ff:ff:ff:ff",
             "mac= 0:16: 3e:1:2:3",
+            "  bridge=br0, model=e1000",  # strtok's tokens lose their leading spaces only
+            "\\tbridge=br0",
+            "Xbridge=br0",
+            "mac=00:16:3e:01:02,13",
         )
     ),
 )
