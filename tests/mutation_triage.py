@@ -1066,8 +1066,24 @@ _TJ = "ioreqlab.toolstack.libxl.xǁDomainConfigǁto_json__mutmut_"
 
 _PN = "ioreqlab.toolstack.xl_parse.x__parse_nic__mutmut_"
 
+_PH = "ioreqlab.toolstack.xl_parse.xǁ_Parseǁhvm__mutmut_"
+
 #: toolstack/libxl.py etc. (stage toolstack-libxl, the run at 2ca36dc).
 LIBXL: dict[str, str] = {
+    **{
+        _PH + str(n): "equivalent: the last part after a '/' is the same however many are split off"
+        for n in (11, 14)
+    },
+    **{
+        _PH + str(n): f"pinned: {_LX}test_a_viridian_enlightenment_list_is_refused_as_not_modelled"
+        for n in (59, 63, 64)
+    },
+    **{_PH + str(n): f'pinned: {_REAL_XL}[whole] (viridian = "x")' for n in (76, 80, 85)},
+    **{
+        f"ioreqlab.toolstack.xl_parse.xǁ_Parseǁhvm_devices__mutmut_{n}": "equivalent: the "
+        "HVM path has put vnc into u by then, so the default is never taken"
+        for n in (79, 81)
+    },
     **{
         _PN + str(n): f"pinned: {_REAL_XL}[whole] (vif edges)" for n in (26, 27, 29, 30, 35, 40, 42)
     },

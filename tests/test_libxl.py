@@ -364,3 +364,9 @@ def test_the_resolved_tree_fills_what_the_model_resolves_and_leaves_xls_alone() 
     bare = dataclasses.replace(cfg, idl={}).to_json()
     assert bare["c_info"]["hap"] is True
     assert bare["b_info"]["u"]["viridian"] is True
+
+
+def test_a_viridian_enlightenment_list_is_refused_as_not_modelled() -> None:
+    text = 'name = "g"\ntype = "hvm"\nviridian = [ "base", "freq" ]\n'
+    with pytest.raises(XlError, match="viridian enlightenment lists are not modelled"):
+        build_config(parse_xl_cfg(text, "t.cfg"))

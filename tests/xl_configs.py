@@ -291,6 +291,8 @@ CONFIG_EDGES = (
     'name = "e"\ntype = "hvm"\nserial = [ [ "b" ] ]\n',
     'name = "e"\ntype = "hvm"\nserial = [ "pty", [ "b" ] ]\n',
     'name = "e"\ntype = "hvm"\nserial = [ ]\n',
+    'name = "e"\ntype = "hvm"\nviridian = "x"\n',
+    'name = "e"\ntype = "hvm"\nviridian = 1\n',
     # mac= as xl's strtoul walk over its copy of the spec reads it: the octet 255, one
     # past it, six octets with the rest of the spec after them, five and the next option.
     *(
