@@ -1068,8 +1068,24 @@ _PN = "ioreqlab.toolstack.xl_parse.x__parse_nic__mutmut_"
 
 _PH = "ioreqlab.toolstack.xl_parse.xǁ_Parseǁhvm__mutmut_"
 
+_PX = "ioreqlab.toolstack.xlcfg.x_parse_xl_cfg__mutmut_"
+
 #: toolstack/libxl.py etc. (stage toolstack-libxl, the run at 2ca36dc).
 LIBXL: dict[str, str] = {
+    **{
+        f"ioreqlab.toolstack.xl_parse.xǁ_Parseǁdisplay__mutmut_{n}": f"pinned: {_REAL_XL}"
+        "[whole] (a PV guest's vfb keymap)"
+        for n in (122, 123, 124, 128, 129, 130, 131)
+    },
+    **{
+        _PX + str(n): "pinned: tests/test_xlcfg.py::test_a_text_with_no_source_is_named_"
+        "config_in_reports"
+        for n in (1, 2)
+    },
+    **{_PX + str(n): f"pinned: {_HAND} (text that is not UTF-8)" for n in (7, 10, 11)},
+    _PX + "9": "equivalent: 'UTF-8' names the same codec",
+    _PX + "24": "equivalent: libxlu reports every failure it has, so the fallback line is "
+    "never added (as its pragma says)",
     **{
         _PH + str(n): "equivalent: the last part after a '/' is the same however many are split off"
         for n in (11, 14)

@@ -338,3 +338,9 @@ def test_a_bounded_long_warns_once_unless_quiet(value: str, warning: str) -> Non
 def test_a_bounded_long_takes_both_of_its_bounds() -> None:
     assert ok("a = 5\n").get_long("a", 5, 10) == 5
     assert ok("a = 10\n").get_long("a", 5, 10) == 10
+
+
+def test_a_text_with_no_source_is_named_config_in_reports() -> None:
+    with pytest.raises(XlCfgError) as info:
+        parse_xl_cfg("memory = -1\n")
+    assert str(info.value).startswith("config:1: config parsing error near `-1'")

@@ -293,6 +293,8 @@ CONFIG_EDGES = (
     'name = "e"\ntype = "hvm"\nserial = [ ]\n',
     'name = "e"\ntype = "hvm"\nviridian = "x"\n',
     'name = "e"\ntype = "hvm"\nviridian = 1\n',
+    'name = "e"\ntype = "pv"\nkernel = "/k"\nvnc = 1\nkeymap = "de"\n',
+    'name = "e"\ntype = "hvm"\nkeymap = "de"\n',
     # mac= as xl's strtoul walk over its copy of the spec reads it: the octet 255, one
     # past it, six octets with the rest of the spec after them, five and the next option.
     *(
