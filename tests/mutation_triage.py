@@ -1073,6 +1073,18 @@ _PX = "ioreqlab.toolstack.xlcfg.x_parse_xl_cfg__mutmut_"
 #: toolstack/libxl.py etc. (stage toolstack-libxl, the run at 2ca36dc).
 LIBXL: dict[str, str] = {
     **{
+        f"ioreqlab.toolstack.libxl.x__reason__mutmut_{n}": "pinned: code changed: the reason "
+        "is the error's own message (OSError's filename); no text is split any more"
+        for n in (4, 8, 9, 11, 13)
+    },
+    **{
+        f"ioreqlab.toolstack.xl_parse.xǁ_Parseǁtimer_mode__mutmut_{n}": f"pinned: {_REAL_XL}"
+        '[whole] (timer_mode = "-1")'
+        for n in (40, 42, 43, 46)
+    },
+    "ioreqlab.toolstack.xl_parse.xǁ_Parseǁtimer_mode__mutmut_16": "equivalent: the text is "
+    "read only when the number is None, and reading an atom's text prints nothing",
+    **{
         f"ioreqlab.toolstack.xl_parse.xǁ_Parseǁdisplay__mutmut_{n}": f"pinned: {_REAL_XL}"
         "[whole] (a PV guest's vfb keymap)"
         for n in (122, 123, 124, 128, 129, 130, 131)

@@ -295,6 +295,8 @@ CONFIG_EDGES = (
     'name = "e"\ntype = "hvm"\nviridian = 1\n',
     'name = "e"\ntype = "pv"\nkernel = "/k"\nvnc = 1\nkeymap = "de"\n',
     'name = "e"\ntype = "hvm"\nkeymap = "de"\n',
+    'name = "e"\ntype = "hvm"\ntimer_mode = "-1"\n',
+    'name = "e"\ntype = "hvm"\ntimer_mode = 2\n',
     # mac= as xl's strtoul walk over its copy of the spec reads it: the octet 255, one
     # past it, six octets with the rest of the spec after them, five and the next option.
     *(

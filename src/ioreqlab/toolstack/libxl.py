@@ -373,9 +373,9 @@ _HVM_PARAMS: dict[int, Callable[[DomainConfig], int]] = {
 
 
 def _reason(err: XenError) -> str:
-    """The model's own words for a refusal (what follows the errno's text)."""
-    text = str(err)
-    return text.split(": ", 1)[1] if text.startswith("[Errno") and ": " in text else text
+    """The model's own words for a refusal: the error's message (OSError keeps it as
+    ``filename``), or the errno's text when it has none."""
+    return str(err.filename) if err.filename else str(err)
 
 
 def domain_create(
