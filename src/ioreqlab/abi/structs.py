@@ -378,10 +378,7 @@ def dm_op_buffer(op: DmOp | int, arg: WireStruct, *, pad: int = 0) -> bytearray:
     (32, 6, 1)
     """
     out = bytearray(DM_OP_SIZE)
-    try:
-        DmOpHeader.LAYOUT.pack_into(out, 0, int(op), pad)
-    except struct.error as err:
-        raise XenEINVAL(f"DmOpHeader: a field does not fit: {err}") from None
+    out[:DM_OP_UNION_OFFSET] = DmOpHeader(int(op), pad).pack()
     body = arg.pack()
     out[DM_OP_UNION_OFFSET : DM_OP_UNION_OFFSET + len(body)] = body
     return out

@@ -116,7 +116,7 @@ def _buffers(bufs: object) -> None:
     if not isinstance(bufs, (list, tuple)):
         raise XenEFAULT("the buffer array is not a sequence of buffers")
     for buf in bufs:
-        if buf.__class__ is not bytearray and not isinstance(buf, (bytes, bytearray)):
+        if not isinstance(buf, (bytes, bytearray)):
             raise XenEFAULT(f"a {type(buf).__name__} is not guest memory")
 
 

@@ -221,13 +221,8 @@ class Domain:
     def write_ram(self, gpa: int, size: int, value: int) -> None:
         """Little-endian write of ``size`` bytes of guest RAM."""
         raw = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
-        off = gpa & (PAGE_SIZE - 1)
-        if off + size <= PAGE_SIZE:  # the common case: inside one frame
-            gfn = gpa >> PAGE_SHIFT
-            page = self.ram.get(gfn)
-            if page is None:
-                page = self.ram[gfn] = self.pages.new_page()
-            page[off : off + size] = raw
+        if (gpa & (PAGE_SIZE - 1)) + size <= PAGE_SIZE:  # the common case: inside one frame
+            self.write_block(gpa, raw)
             return
         while raw:
             gfn = gpa >> PAGE_SHIFT

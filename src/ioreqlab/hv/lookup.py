@@ -47,13 +47,10 @@ class Lookup:
         shut down — crashed included — is still found: only destruction
         (``domain_kill``) makes it go away.
         """
-        domains = self.domains
-        c = domains.get(caller)
-        if c is None or not c.alive or c.shut_down:  # self.caller's checks, inline (issue 18)
-            raise XenESRCH(f"calling domain {caller} does not exist or does not run")
+        c = self.caller(caller)
         if domid == caller:
             raise XenEPERM(f"domain {caller} may not target itself")
-        d = domains.get(domid)
+        d = self.domains.get(domid)
         if d is None or not d.alive:
             raise XenESRCH(f"no domain {domid}")
         return c, d
