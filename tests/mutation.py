@@ -13,6 +13,7 @@ checkout it ran in (``build/`` does not), and names the commit it tested.
     python -m tests.mutation rangeset          # one stage
     python -m tests.mutation --all             # every stage, in turn
     python -m tests.mutation --doc             # rewrite docs/mutation.md
+    python -m tests.mutation --bind            # bind new verdicts to their diffs
 """
 
 from __future__ import annotations
@@ -90,7 +91,11 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
          "toolstack/xlcfg.py", "toolstack/__init__.py"),
         TOOLSTACK_TESTS,
     ),
-    "gvtg": (("dm/gvtg.py",), ("test_gvt_policies", "test_dm", "test_workload")),
+    "gvtg": (
+        ("dm/gvtg.py",),
+        ("test_gvt_policies", "test_gvtg_books", "test_gvt_shipped_books", "test_dm",
+         "test_workload"),
+    ),
     "gvt-shipped": (
         ("dm/gvt_shipped.py", "dm/gvt_gpu.py"),
         ("test_gvt_policies", "test_gvt_gpu", "test_gvt_shipped_books"),
@@ -273,6 +278,76 @@ def retested(name: str) -> dict[str, str]:
     return dict(data["killed"]) if data.get("record") == record_digest(name) else {}
 
 
+#: Each verdict's mutant, by the digest of its changed lines (committed).  A stage
+#: re-run after its module changed numbers its mutants anew, so a name can come
+#: to mean another mutation: a verdict counts only for the diff it was given for.
+BINDINGS = RECORDS / "verdicts.json"
+
+
+#: The binding of a verdict whose mutant is in no record: it matches no diff.
+RETIRED = "retired"
+
+
+def diff_digest(changed: list[str]) -> str:
+    """What a verdict is bound to: the mutant's changed lines.
+
+    >>> diff_digest(["-    a = 1", "+    a = 2"]) == diff_digest(["-    a = 1", "+    a = 2"])
+    True
+    >>> diff_digest(["-    a = 1", "+    a = 2"]) == diff_digest(["-    a = 1", "+    a = 3"])
+    False
+    """
+    return hashlib.sha256("\n".join(changed).encode()).hexdigest()[:16]
+
+
+def bindings() -> dict[str, str]:
+    """Mutant name -> the digest of the diff its verdict was given for."""
+    return dict(json.loads(BINDINGS.read_text())) if BINDINGS.exists() else {}
+
+
+def verdict(name: str, changed: list[str], bound: dict[str, str]) -> str:
+    """The verdict on survivor ``name`` (``""`` if none, or if it was given for
+    another mutant that had this name)."""
+    given = TRIAGE.get(name, "")
+    return given if given and bound.get(name) == diff_digest(changed) else ""
+
+
+def bind_verdicts(rebind: list[str]) -> list[str]:
+    """Bind each verdict not yet bound (and each of ``rebind``, reviewed again) to
+    its survivor's diff in today's records; the names bound."""
+    bound = bindings()
+    done = []
+    for path in sorted(RECORDS.glob("*.json")):
+        if path.name.endswith(".retest.json") or path == BINDINGS:
+            continue
+        record = json.loads(path.read_text())
+        for m in record["survivors"]:
+            if m in TRIAGE and (m not in bound or m in rebind):
+                bound[m] = diff_digest(record["diffs"].get(m, []))
+                done.append(m)
+    # A verdict whose mutant is in no record (killed since, or renumbered away) is
+    # retired: it may never bind to whatever later takes its name, unless rebound.
+    for m in TRIAGE:
+        bound.setdefault(m, RETIRED)
+    bound = {m: d for m, d in bound.items() if m in TRIAGE}  # verdicts since taken out
+    BINDINGS.write_text(json.dumps(dict(sorted(bound.items())), indent=0) + "\n")
+    return done
+
+
+def stale_verdicts() -> list[str]:
+    """Survivors whose verdict was given for another mutant of the same name."""
+    bound = bindings()
+    out = []
+    for path in sorted(RECORDS.glob("*.json")):
+        if path.name.endswith(".retest.json") or path == BINDINGS:
+            continue
+        record = json.loads(path.read_text())
+        for m in record["survivors"]:
+            diff = record["diffs"].get(m, [])
+            if m in TRIAGE and m in bound and not verdict(m, diff, bound):
+                out.append(m)
+    return out
+
+
 #: Put after a stage's name when its row and section come from the doc, not a record.
 EARLIER = " (an earlier run; its record was not kept)"
 
@@ -307,6 +382,11 @@ def _earlier_doc() -> tuple[dict[str, str], dict[str, list[str]]]:
 
 
 def write_doc() -> None:
+    """Rewrite ``docs/mutation.md`` (:func:`render_doc`)."""
+    DOC.write_text(render_doc())
+
+
+def render_doc() -> str:
     """``docs/mutation.md`` from every stage record under ``docs/mutation``
     (and, for a stage with none yet, what the doc said of it before)."""
     lines = [
@@ -322,8 +402,9 @@ def write_doc() -> None:
     records = [
         json.loads(p.read_text())
         for p in sorted(RECORDS.glob("*.json"))
-        if not p.name.endswith(".retest.json")
+        if not p.name.endswith(".retest.json") and p != BINDINGS
     ]
+    bound = bindings()
     earlier_rows, earlier_sections = _earlier_doc()
     recorded = {r["stage"] for r in records}
     kept = sorted(n for n in earlier_rows if n not in recorded)
@@ -357,6 +438,10 @@ def write_doc() -> None:
         "`tests/mutation_triage.py`: *pinned* (a test added since the stage ran kills it;",
         "the next run of the stage counts it as killed) or *equivalent* (no behaviour Xen",
         "or GVT-g defines changes, with the reason); what is left is still to triage.",
+        "Each verdict is bound to the diff it was given for (`docs/mutation/verdicts.json`,",
+        "written by `python -m tests.mutation --bind`): a stage re-run after its module",
+        "changed numbers its mutants anew, and a verdict whose name now means another",
+        "mutation is listed to triage again, not carried over.",
     ]
     for r in records:
         diffs = r.get("diffs", {})
@@ -364,10 +449,11 @@ def write_doc() -> None:
         tallies = [m for m in r["survivors"] if counter_only(diffs.get(m, []))]
         rest = [m for m in r["survivors"] if m not in wording and m not in tallies]
         since = retested(r["stage"])
-        pinned = [m for m in rest if TRIAGE.get(m, "").startswith("pinned")]
+        given = {m: verdict(m, diffs.get(m, []), bound) for m in rest}
+        pinned = [m for m in rest if given[m].startswith("pinned")]
         rerun = [m for m in rest if m in since and m not in pinned]
         rest = [m for m in rest if m not in rerun]
-        equivalent = [m for m in rest if TRIAGE.get(m, "").startswith(("equivalent", "message"))]
+        equivalent = [m for m in rest if given[m].startswith(("equivalent", "message"))]
         left = [m for m in rest if m not in pinned and m not in equivalent]
         lines += ["", f"## Surviving mutants: {r['stage']}", ""]
         lines += [f"Message only ({len(wording)}): " + ", ".join(f"`{m}`" for m in wording)]
@@ -383,19 +469,22 @@ def write_doc() -> None:
             lines += [f"- `{m}`: {since[m]}" for m in rerun]
         if pinned:
             lines += ["", f"Pinned since the run ({len(pinned)}):", ""]
-            lines += [f"- `{m}`: {TRIAGE[m].removeprefix('pinned: ')}" for m in pinned]
+            lines += [f"- `{m}`: {given[m].removeprefix('pinned: ')}" for m in pinned]
         if equivalent:
             lines += ["", f"Equivalent ({len(equivalent)}):", ""]
             for m in equivalent:
                 changed = " / ".join(x[1:].strip() for x in diffs.get(m, []) if x[:1] == "+")
-                lines += [f"- `{m}` (`{changed}`): {TRIAGE[m]}"]
+                lines += [f"- `{m}` (`{changed}`): {given[m]}"]
         lines += ["", f"To triage ({len(left)}):"]
         for m in left:
-            lines += ["", f"- `{m}`", "", "  ```diff", *(f"  {x}" for x in diffs.get(m, [])),
-                      "  ```"]  # fmt: skip
+            again = (
+                " (its verdict was given for another mutant of that name)" if m in TRIAGE else ""
+            )
+            lines += ["", f"- `{m}`{again}", "", "  ```diff",
+                      *(f"  {x}" for x in diffs.get(m, [])), "  ```"]  # fmt: skip
     for name in kept:
         lines += ["", f"## Surviving mutants: {name}{EARLIER}", *earlier_sections.get(name, [])]
-    DOC.write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> int:
@@ -403,7 +492,16 @@ def main() -> int:
     parser.add_argument("stages", nargs="*", choices=[*STAGES, []], metavar="STAGE")
     parser.add_argument("--all", action="store_true", help="every stage, in turn")
     parser.add_argument("--doc", action="store_true", help="rewrite docs/mutation.md")
+    parser.add_argument(
+        "--bind", nargs="*", metavar="MUTANT", default=None,
+        help="bind new verdicts to their survivors' diffs (and rebind those named)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.bind is not None:
+        print(f"bound {len(bind_verdicts(args.bind))} verdicts")
+        stale = stale_verdicts()
+        for m in stale:
+            print(f"stale verdict (given for another mutant of that name): {m}")
     for name in list(STAGES) if args.all else args.stages:
         r = run_stage(name)
         print(f"{name}: {r['stats']}")

@@ -1313,7 +1313,121 @@ LIBXL: dict[str, str] = {
     },
 }
 
+#: hv/domain.py, second run of stage hv-params (session 12: write_ram's one-frame path)
+_CROSS = "tests/test_hv_platform_edges.py::test_a_ram_write_across_a_frame_end_puts_each_part_in_its_frame"
+HV_PARAMS_2: dict[str, str] = {
+    **{
+        f"ioreqlab.hv.domain.xǁDomainǁwrite_ram__mutmut_{n}": "equivalent: the one-frame path "
+        "is the loop's single iteration; a write it declines the loop writes the same way"
+        for n in (16, 19)
+    },
+    "ioreqlab.hv.domain.xǁDomainǁwrite_ram__mutmut_18": f"pinned: {_CROSS}",
+    **{
+        f"ioreqlab.hv.domain.xǁDomainǁwrite_ram__mutmut_{n}": f"pinned: {_CROSS} (and the "
+        "loop now writes each part through write_block, so this copy of it is gone)"
+        for n in (26, 27, 41)
+    },
+}
+
+#: toolstack-libxl's last 57 (session 12), by the record at 2ca36dc
+_IDL = "ioreqlab.toolstack.libxl_idl.x"
+_XLP = "ioreqlab.toolstack.xl_parse.x"
+_EDGE = "tests/test_xl_generated.py::test_the_model_answers_as_the_real_xl_did[whole]"
+_DEPTH0 = (
+    "equivalent: the generator's depth-0 state is only ever tested for map_key, map_val "
+    "and in_array, which neither start nor complete (nor a misspelling of them) is: "
+    "libxl prints one document, so yajl's refusal of a second never matters"
+)
+LIBXL_2: dict[str, str] = {
+    **{f"{_IDL}ǁ_Yajlǁ__init____mutmut_{n}": _DEPTH0 for n in (5, 6)},
+    **{f"{_IDL}ǁ_Yajlǁ_appended__mutmut_{n}": _DEPTH0 for n in (7, 8, 9, 10)},
+    f"{_IDL}ǁ_Yajlǁstring__mutmut_7": f"pinned: {_EDGE} (a name with a tab, a quote, a "
+    "backslash and BEL: yajl's escapes)",
+    f"{_IDL}__gen__mutmut_22": "equivalent: an enum field with no value is at its default, "
+    "which _gen_struct never prints, and no array holds enums",
+    **{
+        f"{_IDL}__gen__mutmut_{n}": "equivalent: a bool prints only when it is not its default "
+        "(false): _gen_struct skips defaults (gentypes.py), and no array holds bools"
+        for n in (50, 53, 54)
+    },
+    **{
+        f"{_IDL}__gen_struct__mutmut_{n}": "equivalent: a keyed union with no type is looked up "
+        "by a name no member has; any such name gives the same empty map"
+        for n in (13, 15, 18, 19)
+    },
+    **{
+        f"{_IDL}__gen_struct__mutmut_{n}": "equivalent: every build_info xl builds has its type "
+        "set (hvm, pv or pvh, each a member): the empty-map fallback is never reached"
+        for n in (28, 30)
+    },
+    f"{_IDL}__s__mutmut_1": "equivalent: the IDL's structs are built at import, before "
+    "mutmut switches a mutant on; at run time _s() is called only for the union fallback, "
+    "which is never reached",
+    **{
+        f"{_XLP}__int__mutmut_{n}": f"pinned: {_EDGE} (vncdisplay 2^31 - 1, 2^31, 2^32 - 1)"
+        for n in (8, 9, 10)
+    },
+    f"{_XLP}ǁ_Parseǁmemory_and_vcpus__mutmut_32": f"pinned: {_EDGE} (vcpus = 4096) and "
+    "tests/test_libxl.py::test_what_the_model_does_not_model_is_refused_by_name",
+    **{
+        f"{_XLP}ǁ_Parseǁmemory_and_vcpus__mutmut_{n}": "equivalent: max_memkb is printed only "
+        "when it is not LIBXL_MEMKB_DEFAULT and None is not printed either; libxl's build "
+        "reads the xl.cfg numbers, not this field"
+        for n in (66, 68)
+    },
+    **{
+        f"{_XLP}__uuid__mutmut_{n}": f"pinned: {_EDGE} (uuids with the dashes elsewhere, an X, "
+        "one digit short)"
+        for n in (5, 17)
+    },
+    f"{_XLP}ǁXlErrorǁ__init____mutmut_1": "pinned: dead code removed: every XlError is "
+    "made with xl's exit code (the default was never used)",
+    f"{_XLP}__nic_option__mutmut_6": "pinned: dead code removed: without '=', partition "
+    "already leaves the whole token as the key",
+    **{
+        f"{_XLP}__nic_option__mutmut_{n}": "pinned: tests/test_libxl.py::"
+        "test_what_the_model_does_not_model_is_refused_by_name (rate=)"
+        for n in (125, 126)
+    },
+    **{
+        f"ioreqlab.toolstack.libxl.xǁLibxlErrorǁ__init____mutmut_{n}": "pinned: dead code "
+        "removed: by_xl and exit_code were never passed nor read (xl's refusals are XlError)"
+        for n in (1, 2, 7, 8)
+    },
+    **{
+        f"ioreqlab.toolstack.xlcfg.xǁ{m}ǁ__eq____mutmut_1": "pinned: tests/test_xlcfg.py::"
+        "test_configs_are_equal_by_their_values_and_operators_only"
+        for m in ("Atom", "ListValue")
+    },
+    **{
+        f"ioreqlab.toolstack.xlcfg.xǁXlCfgErrorǁ__init____mutmut_{n}": "pinned: "
+        "tests/test_xlcfg.py::test_a_parse_error_names_its_source_and_reads_as_its_messages"
+        for n in (3, 4)
+    },
+    **{
+        f"ioreqlab.toolstack.xlcfg.x__format_value__mutmut_{n}": "pinned: tests/test_xlcfg.py::"
+        "test_a_string_with_a_newline_is_written_back_escaped"
+        for n in (26, 27)
+    },
+    f"{_XLP}ǁ_Parseǁrun__mutmut_6": "pinned: tests/test_libxl.py::"
+    "test_each_xl_key_the_model_leaves_out_is_named_first_in_sorted_order",
+    "ioreqlab.toolstack.xlcfg.xǁXlConfigǁget_bool__mutmut_1": "pinned: tests/test_xlcfg.py::"
+    "test_get_bool_warns_unless_quiet_as_libxlus_dont_warn",
+    **{
+        f"ioreqlab.toolstack.xlcfg.xǁXlConfigǁ{m}__mutmut_1": "pinned: dead code removed: every "
+        "caller passes quiet"
+        for m in ("_warn", "_atom")
+    },
+    **{
+        f"ioreqlab.toolstack.xlcfg.xǁXlConfigǁget_string__mutmut_{n}": "pinned: dead code "
+        "removed: no caller asked get_string to be quiet (xl reads strings with dont_warn 0)"
+        for n in (4, 6)
+    },
+}
+
 TRIAGE: dict[str, str] = {
+    **LIBXL_2,
+    **HV_PARAMS_2,
     **HV_IOREQ_3,
     **LIBXL,
     **CNUM,

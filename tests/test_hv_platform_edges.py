@@ -16,6 +16,7 @@ import pytest
 
 from ioreqlab import devicemodel
 from ioreqlab.abi import (
+    PAGE_SIZE,
     CreateIoreqServer,
     DmOp,
     HvmGetMemType,
@@ -364,3 +365,18 @@ def test_a_write_ending_at_or_before_its_frames_end_dirties_that_frame_only(
     host.guest_access(g, 0, "mmio", (0x200 << 12) + offset, size, write=True, data=1)
     assert host.clean_dirty_bitmap(g) == frozenset({0x200})
     assert host.domains[g].p2m.get(0x201) == P2mType.RAM_LOGDIRTY
+
+
+@pytest.mark.parametrize(("offset", "size"), [(0xFFF, 2), (0xFFC, 8), (0xFF9, 8)])
+def test_a_ram_write_across_a_frame_end_puts_each_part_in_its_frame(offset: int, size: int) -> None:
+    host, g, _ = setup("4.17")
+    gpa = (0x200 << 12) + offset
+    host.guest_access(g, 0, "mmio", 0x201_010, 1, write=True, data=0xAA)  # already there
+    value = int.from_bytes(bytes(range(0x11, 0x11 + size)), "little")
+    host.guest_access(g, 0, "mmio", gpa, size, write=True, data=value)
+    for i in range(size):
+        got = host.guest_access(g, 0, "mmio", gpa + i, 1, write=False).data
+        assert got == 0x11 + i
+    assert host.guest_access(g, 0, "mmio", 0x201_010, 1, write=False).data == 0xAA
+    d = host.domains[g]
+    assert {len(d.ram[0x200]), len(d.ram[0x201])} == {PAGE_SIZE}

@@ -370,3 +370,43 @@ def test_a_viridian_enlightenment_list_is_refused_as_not_modelled() -> None:
     text = 'name = "g"\ntype = "hvm"\nviridian = [ "base", "freq" ]\n'
     with pytest.raises(XlError, match="viridian enlightenment lists are not modelled"):
         build_config(parse_xl_cfg(text, "t.cfg"))
+
+
+@pytest.mark.parametrize(
+    ("setting", "why"),
+    [
+        ('vif = [ "bridge=br0,rate=10Mb/s" ]', "a vif's rate= is not modelled"),
+        ("vcpus = 4097", "vcpus=4097: above 4096, not modelled"),
+    ],
+)
+def test_what_the_model_does_not_model_is_refused_by_name(setting: str, why: str) -> None:
+    # xl's own refusal, exit 1; the model's words say what is missing.
+    cfg = parse_xl_cfg(f'name = "g"\ntype = "hvm"\n{setting}\n', "t.cfg")
+    with pytest.raises(XlError, match=why) as err:
+        build_config(cfg)
+    assert err.value.exit_code == 1
+    assert cfg.warnings[-1].endswith(why)
+
+
+def test_a_uuid_setting_is_read_in_either_case_and_wins_over_the_generated_one() -> None:
+    from ioreqlab.toolstack.xl_parse import parse_config_data  # noqa: PLC0415
+
+    text = 'name = "g"\ntype = "hvm"\nuuid = "01234567-89AB-cdef-0123-456789ABCDEF"\n'
+    built = parse_config_data(parse_xl_cfg(text, "t.cfg"), uuid=bytes(range(16)))
+    assert built.config["c_info"]["uuid"] == bytes.fromhex("0123456789abcdef0123456789abcdef")
+    plain = parse_config_data(
+        parse_xl_cfg('name = "g"\ntype = "hvm"\n', "t.cfg"), uuid=bytes(range(16))
+    )
+    assert plain.config["c_info"]["uuid"] == bytes(range(16))
+
+
+def test_each_xl_key_the_model_leaves_out_is_named_first_in_sorted_order() -> None:
+    text = 'name = "g"\ntype = "hvm"\nusb = 1\ncpuid = "host"\n'
+    cfg = parse_xl_cfg(text, "t.cfg")
+    build_config(cfg)
+    notes = [w for w in cfg.warnings if "not modelled" in w]
+    assert notes == [
+        "ioreqlab: note: xl key `cpuid' is not modelled: it is left out",
+        "ioreqlab: note: xl key `usb' is not modelled: it is left out",
+    ]
+    assert cfg.warnings[:2] == notes

@@ -344,3 +344,38 @@ def test_a_text_with_no_source_is_named_config_in_reports() -> None:
     with pytest.raises(XlCfgError) as info:
         parse_xl_cfg("memory = -1\n")
     assert str(info.value).startswith("config:1: config parsing error near `-1'")
+
+
+def test_get_bool_warns_unless_quiet_as_libxlus_dont_warn() -> None:
+    cfg = ok("a = 'x'\n")
+    assert cfg.get_bool("a", quiet=True) is None
+    assert cfg.warnings == []
+    assert cfg.get_bool("a") is None
+    assert cfg.warnings == ["t.cfg:1: warning: parameter `a' is not a valid number"]
+
+
+def test_configs_are_equal_by_their_values_and_operators_only() -> None:
+    assert ok("a = 1\nb = [ 'x' ]\n") == ok("b = [ 'x' ]\n\na = 1\n")  # lines differ: equal
+    assert ok("a = 1\n") != ok("a = 2\n")
+    assert ok("a = 1\n") != ok("a = [ 1 ]\n")
+    assert ok("a = [ 1 ]\n") != ok("a = [ 2 ]\n")
+    assert ok("a = [ 1 ]\n") != ok("a = 1\n")
+    assert Atom("1") != ListValue((Atom("1"),))
+    assert ListValue((Atom("1"),)) != Atom("1")
+
+
+def test_a_parse_error_names_its_source_and_reads_as_its_messages() -> None:
+    with pytest.raises(XlCfgError) as info:
+        parse_xl_cfg("a = \nb = = 2\n", "bad.cfg")
+    err = info.value
+    assert err.source == "bad.cfg"
+    assert len(err.messages) >= 2
+    assert str(err) == "\n".join(err.messages)
+
+
+def test_a_string_with_a_newline_is_written_back_escaped() -> None:
+    cfg = ok('a = "x\\ny\\\\z\\"w"\n')
+    assert cfg.get_string("a") == 'x\ny\\z"w'
+    text = format_xl_cfg(cfg)
+    assert text == 'a = "x\\ny\\\\z\\"w"\n'
+    assert ok(text) == cfg

@@ -297,6 +297,26 @@ CONFIG_EDGES = (
     'name = "e"\ntype = "hvm"\nkeymap = "de"\n',
     'name = "e"\ntype = "hvm"\ntimer_mode = "-1"\n',
     'name = "e"\ntype = "hvm"\ntimer_mode = 2\n',
+    # A long stored in a C int (vncdisplay): the low 32 bits, signed, at 2^31 - 1,
+    # 2^31 and 2^32 - 1.
+    *(
+        f'name = "e"\ntype = "hvm"\nvnc = 1\nvncdisplay = {n}\n'
+        for n in (2**31 - 1, 2**31, 2**32 - 1)
+    ),
+    # A name with every kind of byte yajl escapes: a tab, a quote, a backslash, BEL.
+    'name = "e\\t\\"q\\\\\\a"\ntype = "hvm"\n',
+    'name = "e"\ntype = "hvm"\nvcpus = 4096\n',  # the model's bound on vcpus, itself
+    'name = "e"\ntype = "hvm"\n',  # no memory: libxl's defaults
+    # uuid_parse: dashes at 8, 13, 18 and 23 of 36 characters, hex digits elsewhere.
+    *(
+        f'name = "e"\ntype = "hvm"\nuuid = "{u}"\n'
+        for u in (
+            "01234567-89AB-cdef-0123-456789ABCDEF",
+            "00112233445566778899aabbccddeeff----",
+            "X0112233-4455-6677-8899-aabbccddeeff",
+            "00112233-4455-6677-8899-aabbccddeef",
+        )
+    ),
     # mac= as xl's strtoul walk over its copy of the spec reads it: the octet 255, one
     # past it, six octets with the rest of the spec after them, five and the next option.
     *(

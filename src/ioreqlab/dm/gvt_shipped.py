@@ -57,9 +57,8 @@ import operator
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ioreqlab.abi.constants import PAGE_SHIFT
 from ioreqlab.abi.ioreq import IoReq
-from ioreqlab.dm.gvtg import GvtgMediator, MediatorBase, child_tables, links_table
+from ioreqlab.dm.gvtg import GvtgMediator, MediatorBase, child_tables, entry_gfn, links_table
 
 __all__ = ["POLICIES", "ShadowFailure", "ShippedMediator", "Spt", "mediator_class"]
 
@@ -312,7 +311,7 @@ class ShippedMediator(MediatorBase):
         level = spt.level
         if links_table(new, level):
             try:
-                self.populate(new >> PAGE_SHIFT, level - 1)
+                self.populate(entry_gfn(new), level - 1)
             except ShadowFailure as err:
                 self.stats["stale_entries"] += 1  # the shadow entry keeps its old value
                 self._break(err)
@@ -324,7 +323,7 @@ class ShippedMediator(MediatorBase):
     def _remove(self, spt: Spt, index: int) -> None:
         old = int.from_bytes(spt.shadow[index * 8 : index * 8 + 8], "little")
         if links_table(old, spt.level):
-            below = self.spts.get(old >> PAGE_SHIFT)
+            below = self.spts.get(entry_gfn(old))
             if below is not None:
                 self.invalidate(below)
 

@@ -63,6 +63,7 @@ from ioreqlab.errors import XenError
 from ioreqlab.wpclient import WriteProtector
 
 __all__ = [
+    "ADDR_4K_MASK",
     "BAR_SIZE",
     "LEGACY_ROOT",
     "REG_CREATE",
@@ -75,6 +76,7 @@ __all__ = [
     "ProtectedSet",
     "TreeShadow",
     "child_tables",
+    "entry_gfn",
     "links_table",
     "root_tables",
 ]
@@ -109,6 +111,15 @@ class TreeShadow:
 
 #: PDE bit 7: a 2 MiB page, no table below it.
 _PSE = 1 << 7
+#: The address bits of an entry: 12 to 45 (gtt.c's ``ADDR_4K_MASK``,
+#: ``GENMASK_ULL(GTT_HAW - 1, 12)`` with ``GTT_HAW`` 46); the bits above are flags
+#: GVT-g ignores when it follows an entry to the next table.
+ADDR_4K_MASK = ((1 << 46) - 1) & ~(PAGE_SIZE - 1)
+
+
+def entry_gfn(entry: int) -> int:
+    """The frame an entry points to (``gen8_gtt_get_pfn`` of a 4 KiB entry)."""
+    return (entry & ADDR_4K_MASK) >> PAGE_SHIFT
 
 
 def links_table(entry: int, level: int) -> bool:
@@ -123,8 +134,8 @@ def child_tables(table: bytes | bytearray | memoryview, level: int) -> list[int]
         return []
     view = memoryview(table).cast("Q")
     if level == 2:
-        return [e >> PAGE_SHIFT for e in view if e & _PRESENT and not e & _PSE]
-    return [e >> PAGE_SHIFT for e in view if e & _PRESENT]
+        return [entry_gfn(e) for e in view if e & _PRESENT and not e & _PSE]
+    return [entry_gfn(e) for e in view if e & _PRESENT]
 
 
 class ProtectedSet:
@@ -186,7 +197,7 @@ def root_tables(page: memoryview | None, root: int) -> list[tuple[int, int]]:
         return [(root, LEVELS)]
     if page is None:
         return []
-    return [(e >> PAGE_SHIFT, 2) for e in page.cast("Q")[:4] if e & _PRESENT]
+    return [(entry_gfn(e), 2) for e in page.cast("Q")[:4] if e & _PRESENT]
 
 
 class MediatorBase:
@@ -219,7 +230,6 @@ class MediatorBase:
         domid: int,
         *,
         bar_base: int = VGPU_BAR_BASE,
-        mem_type: int = 4,
         timer: Callable[[], int] | None = None,
         gpu: PhysicalGpu | None = None,
         costs: CostModel | None = None,
@@ -238,7 +248,6 @@ class MediatorBase:
         self.server = DeviceModelServer(dm, domid, name="gvt-g")
         self.server.wp_handler = self.on_trapped_write
         self.pci = PciFunction(0, 2, 0, 0x8086, 0x1616, 0x030000, bars={0: BAR_SIZE})
-        self.mem_type = mem_type
         self.wp: WriteProtector | None = None
         self.protected = ProtectedSet()
         self.ggtt: dict[int, int] = {}
@@ -258,7 +267,7 @@ class MediatorBase:
         self.pci.config[0x10:0x14] = self.bar_base.to_bytes(4, "little")
         self.server.map("pci", self.pci.sbdf, self.pci.sbdf, self.pci)
         self.server.map("mmio", self.bar_base, self.bar_base + BAR_SIZE - 1, self)
-        self.wp = WriteProtector(self.dm, self.domid, sid, mem_type=self.mem_type)
+        self.wp = WriteProtector(self.dm, self.domid, sid)
         self.wp.start()
         return sid
 
@@ -505,15 +514,14 @@ class GvtgMediator(MediatorBase):
 
     def _detach(self, tree: TreeShadow, gfns: list[int]) -> None:
         unprotect = []
+        # Every table of a tree has its snapshot and its users (_attach keeps them together).
         for gfn in gfns:
-            tree.tables.pop(gfn, None)
-            users = self.page_roots.get(gfn)
-            if users is None:
-                continue
+            del tree.tables[gfn]
+            users = self.page_roots[gfn]
             users.discard(tree.root)
             if not users:
                 del self.page_roots[gfn]
-                self.snapshots.pop(gfn, None)
+                del self.snapshots[gfn]
                 if gfn in self.protected:
                     unprotect.append(gfn)
         if unprotect:
@@ -534,11 +542,11 @@ class GvtgMediator(MediatorBase):
         self.stats["trapped_writes"] += 1
         self.cpu_ns += self.costs.trap_ns
         for gfn, _off, _n in self._emulate(req):
-            if gfn in self.snapshots:
+            if gfn in self.snapshots:  # a table of some tree: page_roots names them
                 self.snapshots[gfn] = self._snapshot(gfn)
-                for root in self.page_roots.get(gfn, ()):
+                for root in self.page_roots[gfn]:
                     tree = self.trees[root]
-                    if tree.tables.get(gfn, 1) > 1:
+                    if tree.tables[gfn] > 1:
                         tree.stale_structure = True
 
     # -- submission --------------------------------------------------------------------

@@ -224,14 +224,9 @@ class Domain:
         if (gpa & (PAGE_SIZE - 1)) + size <= PAGE_SIZE:  # the common case: inside one frame
             self.write_block(gpa, raw)
             return
-        while raw:
-            gfn = gpa >> PAGE_SHIFT
-            page = self.ram.get(gfn)
-            if page is None:
-                page = self.ram[gfn] = self.pages.new_page()
-            off = gpa & (PAGE_SIZE - 1)
-            n = min(len(raw), PAGE_SIZE - off)
-            page[off : off + n] = raw[:n]
+        while raw:  # across frames: each part into its own frame
+            n = min(len(raw), PAGE_SIZE - (gpa & (PAGE_SIZE - 1)))
+            self.write_block(gpa, raw[:n])
             raw = raw[n:]
             gpa += n
 

@@ -63,26 +63,16 @@ GPU_WP_RANGES = {"hsw": 4096, "bdw": 8192, "skl": 8192}
 class LibxlError(Exception):
     """A libxl failure: ``code`` (``ERROR_*``), and for bounds, ``option`` and ``bound``.
 
-    ``by_xl`` marks a refusal of xl's own ``parse_config_data`` (xl_parse.c),
-    which prints its message as it is and exits 1, before libxl is asked.
+    xl's own refusals, before libxl is asked, are :class:`~ioreqlab.toolstack.xl_parse.XlError`.
     """
 
     def __init__(
-        self,
-        code: int,
-        message: str,
-        *,
-        option: str | None = None,
-        bound: int | None = None,
-        by_xl: bool = False,
-        exit_code: int = 1,
+        self, code: int, message: str, *, option: str | None = None, bound: int | None = None
     ) -> None:
         super().__init__(message)
         self.code = code
         self.option = option
         self.bound = bound
-        self.by_xl = by_xl
-        self.exit_code = exit_code
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ Rules
    keys in :data:`MODELLED_KEYS`, in its order: each getter is called where xl
    calls it, with xl's ``dont_warn``, so libxlu's warnings and xl's own
    messages reach stderr in xl's order (both go to ``XlConfig.warnings``).
-   What xl refuses is a :class:`LibxlError` with ``by_xl`` and xl's exit code.
+   What xl refuses is an :class:`XlError` with xl's exit code.
 2. The result is the tree :mod:`libxl_idl` prints: what ``xl -N create``
    shows.  C arithmetic is kept: ``memory * 1024`` wraps in 64 bits, an
    ``int`` field keeps the low 32 bits of a ``long``.
@@ -90,7 +90,7 @@ MAX_VCPUS_PRINTED = 4096
 class XlError(Exception):
     """xl refused the config: its message (already on the report) and exit code."""
 
-    def __init__(self, message: str, exit_code: int = 1) -> None:
+    def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
 
@@ -453,9 +453,7 @@ def _parse_nic(p: _Parse, nic: dict[str, Any], spec: str) -> None:
 
 
 def _nic_option(p: _Parse, nic: dict[str, Any], token: str, rest: str | None) -> None:
-    key, eq, arg = token.partition("=")
-    if not eq:
-        key = token
+    key, eq, arg = token.partition("=")  # without "=", key is the whole token
     if eq and key == "type":
         if arg in ("vif", "ioemu"):
             nic["nictype"] = "vif" if arg == "vif" else "vif_ioemu"

@@ -134,11 +134,11 @@ class XlConfig:
     def __contains__(self, name: str) -> bool:
         return name in self.settings
 
-    def _warn(self, setting: Setting, text: str, quiet: bool = False) -> None:
+    def _warn(self, setting: Setting, text: str, quiet: bool) -> None:
         if not quiet:  # libxlu's dont_warn
             self.warnings.append(f"{self.source}:{setting.line}: warning: {text}")
 
-    def _atom(self, name: str, quiet: bool = False) -> tuple[Setting, str] | None:
+    def _atom(self, name: str, quiet: bool) -> tuple[Setting, str] | None:
         s = self.settings.get(name)
         if s is None:
             return None
@@ -147,9 +147,9 @@ class XlConfig:
             return None
         return s, s.value.text
 
-    def get_string(self, name: str, *, quiet: bool = False) -> str | None:
+    def get_string(self, name: str) -> str | None:
         """``xlu_cfg_get_string``: the text, or None (absent, or a list: warned)."""
-        found = self._atom(name, quiet)
+        found = self._atom(name, False)  # xl reads every string with dont_warn 0
         return None if found is None else found[1]
 
     def get_long(
