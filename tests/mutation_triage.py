@@ -1425,7 +1425,23 @@ LIBXL_2: dict[str, str] = {
     },
 }
 
+#: toolstack-xlu's run at 470ff7d (session 12): the disk rules made per spec
+_COLO = f"pinned: {_EDGES} (COLO's strings, each in its field, each refused when given twice)"
+XLU_DISK_2: dict[str, str] = {
+    **{_XD + f"_rules__mutmut_{n}": _COLO for n in (141, 145, 146, 160, 165, 166, 180, 185, 186)},
+    _XD + "_rules__mutmut_32": "equivalent: devtype=disk sets is_cdrom to its default, 0; "
+    "None reads the same: is_cdrom is only tested for truth, and libxl prints neither",
+    _XD + "_scan__mutmut_16": "equivalent: no rule's head can match nothing, so a match "
+    "always ends past the position",
+    **{
+        _XD + f"_scan__mutmut_{n}": "equivalent: find from pos + 1 returns -1 or a position "
+        "above pos >= 0, so < 0, <= 0 and < 1 agree"
+        for n in (40, 41)
+    },
+}
+
 TRIAGE: dict[str, str] = {
+    **XLU_DISK_2,
     **LIBXL_2,
     **HV_PARAMS_2,
     **HV_IOREQ_3,

@@ -274,6 +274,11 @@ DISK_EDGES = (
     "/img/a.raw,raw,xvda,r,access=rw", "=", "=x", "=x\ny", "a\n=x", "xvda,=x\ny\nz", "=\n",
     "=\nx", "/t,raw,xvda,=\n\n", "a,=b\n", "\n=", "=\n=", "target=/t\n=x",
     "raw:/r,qcow2", "format=qcow2,raw:/r,xvda", "vhd:/v,,xvda", "cdrom,,hdc", "a=b\n,xvda",
+    # COLO's strings: each saved under its own field, and refused when given twice.
+    "colo-host=h1,colo-export=e1,hidden-disk=hd1,active-disk=ad1,/img/a.raw,raw,xvda",
+    "colo-host=h1,colo-host=h2,/img/a.raw,raw,xvda",
+    "colo-export=e1,colo-export=e2,/img/a.raw,raw,xvda",
+    "hidden-disk=a,hidden-disk=b,/img/a.raw,raw,xvda",
 )  # fmt: skip
 
 
