@@ -1440,7 +1440,59 @@ XLU_DISK_2: dict[str, str] = {
     },
 }
 
+#: dm/gvtg.py, its second run (at 63fb322, session 12: 603 mutants, 25 survivors)
+_G = "ioreqlab.dm.gvtg.x"
+_GB = "tests/test_gvtg_books.py::"
+_FALSY = "equivalent: None is false as False is, and the flag is only ever tested for truth"
+GVTG: dict[str, str] = {
+    f"{_G}_links_table__mutmut_4": f"pinned: {_GB}test_the_shipped_policy_follows_only_present_links",
+    **{
+        f"{_G}_{m}__mutmut_{n}": "equivalent: read as signed, an entry has the same flag bits "
+        "and, under ADDR_4K_MASK, the same frame"
+        for m, n in (("child_tables", 7), ("root_tables", 8))
+    },
+    **{
+        f"{_G}ǁMediatorBaseǁ__init____mutmut_{n}": "equivalent: the server's name only labels "
+        "the DeviceModelServer object; nothing reads it"
+        for n in (27, 30, 31, 32)
+    },
+    **{
+        f"{_G}ǁMediatorBaseǁstart__mutmut_{n}": "pinned: code changed: BAR 0 is packed in "
+        f"place (pack_into), no slice to mistake; {_GB}"
+        "test_the_vgpu_is_an_intel_gpu_at_00_02_0_with_a_2m_register_bar reads it"
+        for n in (4, 9)
+    },
+    f"{_G}ǁMediatorBaseǁio__mutmut_28": "equivalent: a write's return value is never read "
+    "(the runtime completes every write with no data: dm/runtime.py)",
+    **{
+        f"{_G}ǁMediatorBaseǁ_snapshot__mutmut_{n}": "equivalent: a snapshot is only taken of "
+        "a frame a walk found in RAM, and the model never takes guest RAM away"
+        for n in (4, 7)
+    },
+    **{
+        f"{_G}ǁMediatorBaseǁ_roots__mutmut_{n}": "equivalent: a 4-level root's tables are the "
+        "root alone whatever the page says: mapping it anyway changes nothing"
+        for n in (3, 7)
+    },
+    f"{_G}ǁMediatorBaseǁwalk__mutmut_10": f"pinned: {_GB}"
+    "test_a_link_to_a_frame_that_is_not_ram_is_skipped_and_the_walk_goes_on",
+    f"{_G}ǁMediatorBaseǁ_unprotect__mutmut_8": f"pinned: {_GB}test_each_refused_unprotect_is_counted",
+    **{
+        f"{_G}ǁGvtgMediatorǁdrop_all__mutmut_{n}": f"pinned: {_GB}"
+        "test_stop_drops_every_tree_without_counting_evictions_and_destroys_the_server"
+        for n in (2, 4, 5, 6)
+    },
+    f"{_G}ǁGvtgMediatorǁdrop_all__mutmut_3": _FALSY,
+    f"{_G}ǁGvtgMediatorǁdestroy__mutmut_2": _FALSY,
+    f"{_G}ǁGvtgMediatorǁ_submit__mutmut_20": f"pinned: {_GB}"
+    "test_with_no_heap_left_nothing_is_protected_and_each_submission_rereads_the_tree",
+    f"{_G}ǁGvtgMediatorǁ_submit__mutmut_33": _FALSY,
+    f"{_G}ǁGvtgMediatorǁverify__mutmut_7": "equivalent: bad is still 0 at that line, so = 1 "
+    "is += 1",
+}
+
 TRIAGE: dict[str, str] = {
+    **GVTG,
     **XLU_DISK_2,
     **LIBXL_2,
     **HV_PARAMS_2,

@@ -514,3 +514,78 @@ def test_an_unprotect_refused_at_the_limit_leaves_the_page_protected() -> None:
     assert guest.read(gpa(0x203, 3), 8) == 0x77
     assert _split(med.cpu_ns)["calls"] == 2  # the protect at CREATE, the refused unprotect
     assert _split(med.cpu_ns)["pages_changed"] == 5 + 1
+
+
+def test_a_link_to_a_frame_that_is_not_ram_is_skipped_and_the_walk_goes_on() -> None:
+    host, med, guest = _setup()
+    beyond = host.domains[guest.domid].nr_pages + 5  # not RAM: a hostile entry
+    _link(guest, 0x200, 0, 0x201)
+    _link(guest, 0x201, 0, 0x300)
+    _link(guest, 0x300, 0, 0x402)
+    _link(guest, 0x300, 1, beyond)  # walked first (a stack), then 0x402
+    assert med.walk(0x200) == {0x200: 4, 0x201: 3, 0x300: 2, 0x402: 1}
+
+
+def test_stop_drops_every_tree_without_counting_evictions_and_destroys_the_server() -> None:
+    host, med, guest = _setup()
+    _tree(guest, 0x200, 0x201, 0x300, [0x400])
+    _tree(guest, 0x210, 0x211, 0x310, [0x410])
+    _reg(guest, REG_CREATE, 0x200)
+    _reg(guest, REG_CREATE, 0x210)
+    med.stop()
+    s = med.statistics()
+    assert (s["trees"], s["protected_pages"], s["shadowed_pages"]) == (0, 0, 0)
+    assert (s["unprotections"], s["evictions"]) == (8, 0)
+    assert med.evicted == set()
+    assert host.statistics().domains[-1].servers == 0
+    guest.write(gpa(0x400, 1), 8, 0x1234)  # plain RAM again: nobody traps it
+    assert s["trapped_writes"] == med.statistics()["trapped_writes"] == 0
+
+
+def test_each_refused_unprotect_is_counted() -> None:
+    _host, med, guest = _setup("rangeset", limit=1)
+    _link(guest, 0x200, 0, 0x201)
+    _link(guest, 0x201, 0, 0x202)
+    for i, pt in enumerate((0x203, 0x204, 0x205, 0x206)):
+        _link(guest, 0x202, i, pt)
+    _reg(guest, REG_CREATE, 0x200)  # 0x200-0x206: one run, at the limit
+    guest.write(gpa(0x202, 1), 8, 0)  # unlink 0x204: a split, refused
+    _reg(guest, REG_SUBMIT, 0x200)
+    guest.write(gpa(0x202, 2), 8, 0)  # unlink 0x205: refused as well
+    _reg(guest, REG_SUBMIT, 0x200)
+    s = med.statistics()
+    assert (s["unprotect_failures"], s["unprotections"], s["protected_pages"]) == (2, 0, 7)
+
+
+def test_with_no_heap_left_nothing_is_protected_and_each_submission_rereads_the_tree() -> None:
+    # The Xen heap sized to what the domain and the server take: every range node
+    # is refused (-ENOMEM), so the proposal protects nothing and re-reads instead.
+    room = _setup("rangeset")[0].heap_statistics().in_use
+    host = Host(design="rangeset", xen_heap_bytes=room)
+    domid = host.create_domain(memory_mib=64, name="g")
+    med = GvtgMediator(devicemodel.open(host, 0), domid, costs=_UNITS)
+    med.start()
+    guest = Guest(host, domid, "g")
+    _tree(guest, 0x200, 0x202, 0x204, [0x206])
+    _reg(guest, REG_CREATE, 0x200)
+    assert med.statistics()["protected_pages"] == 0
+    guest.write(gpa(0x206, 9), 8, 0x9003)  # not trapped
+    _reg(guest, REG_SUBMIT, 0x200)
+    _reg(guest, REG_SUBMIT, 0x200)
+    s = med.statistics()
+    assert (s["reshadows"], s["pages_reread"], s["shadow_mismatches"]) == (2, 8, 0)
+    assert s["limit_hits"] == 1 + 4  # the whole tree, then each page alone
+
+
+def test_the_shipped_policy_follows_only_present_links() -> None:
+    host = Host(design="p2m")
+    domid = host.create_domain(memory_mib=64, name="s")
+    med = ShippedMediator(devicemodel.open(host, 0), domid)
+    med.start()
+    guest = Guest(host, domid, "s")
+    _tree(guest, 0x200, 0x201, 0x300, [0x400])
+    _reg(guest, REG_CREATE, 0x200)
+    before = set(med.protected)
+    guest.write(gpa(0x300, 1), 8, 0x500 << 12)  # an address, but not present
+    assert set(med.protected) == before
+    assert 0x500 not in med.spts

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from struct import pack_into
 from typing import TypeVar
 
 from ioreqlab.abi.constants import PAGE_SHIFT, PAGE_SIZE
@@ -264,7 +265,7 @@ class MediatorBase:
     def start(self) -> int:
         """Create the server, map the vGPU, claim the write-protect type."""
         sid = self.server.start()
-        self.pci.config[0x10:0x14] = self.bar_base.to_bytes(4, "little")
+        pack_into("<I", self.pci.config, 0x10, self.bar_base)  # BAR 0
         self.server.map("pci", self.pci.sbdf, self.pci.sbdf, self.pci)
         self.server.map("mmio", self.bar_base, self.bar_base + BAR_SIZE - 1, self)
         self.wp = WriteProtector(self.dm, self.domid, sid)
