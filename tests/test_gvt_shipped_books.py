@@ -14,7 +14,7 @@ import pytest
 
 from ioreqlab.dm.gvt_gpu import CostModel, PhysicalGpu
 from ioreqlab.dm.gvt_shipped import ShippedMediator, _present_count
-from ioreqlab.dm.gvtg import REG_CREATE, REG_DESTROY
+from ioreqlab.dm.gvtg import LEGACY_ROOT, REG_CREATE, REG_DESTROY
 from ioreqlab.host import Host
 from ioreqlab.workload.gpu import GpuDriver, GpuProcess
 from ioreqlab.workload.guest import gpa
@@ -522,4 +522,24 @@ def test_a_table_whose_protection_cannot_be_removed_stays_stuck() -> None:
     assert 0x3001 not in med.spts
     assert med.stuck == {0x3001}
     assert 0x3001 in med.protected
+    med.check_invariants()
+
+
+def test_a_directory_listed_twice_in_a_legacy_context_holds_two_references() -> None:
+    # ppgtt_populate_shadow_entry takes a reference per root entry (gtt.c): the
+    # same page directory in two of the four PDPs is referenced twice, and
+    # dropping the space drops both.
+    host = Host(design="p2m")
+    med, drv = _vgpu(host, PhysicalGpu(oos_pages=0))
+    assert isinstance(med, ShippedMediator)
+    guest, ctx, pd, pt = drv.guest, 0x5000, 0x5001, 0x5002
+    guest.write(gpa(ctx, 0), 8, pd << 12 | 3)
+    guest.write(gpa(ctx, 2), 8, pd << 12 | 3)
+    guest.write(gpa(pd, 0), 8, pt << 12 | 3)
+    guest.write(drv.bar + REG_CREATE, 8, ctx | LEGACY_ROOT)
+    assert (med.spts[pd].refs, med.spts[pt].refs) == (2, 1)
+    med.check_invariants()
+    guest.write(drv.bar + REG_DESTROY, 8, ctx | LEGACY_ROOT)
+    assert pd not in med.spts
+    assert pt not in med.spts
     med.check_invariants()
