@@ -380,3 +380,15 @@ def test_a_ram_write_across_a_frame_end_puts_each_part_in_its_frame(offset: int,
     assert host.guest_access(g, 0, "mmio", 0x201_010, 1, write=False).data == 0xAA
     d = host.domains[g]
     assert {len(d.ram[0x200]), len(d.ram[0x201])} == {PAGE_SIZE}
+
+
+def test_a_write_across_a_frame_end_dirties_the_next_frame_by_its_own_type() -> None:
+    # The first frame already faulted (ram_rw), the next is still log-dirty: the
+    # write's second part faults it (linear_write: each part to its own frame).
+    host, g, _ = setup("4.17")
+    host.set_log_dirty(g, True)
+    host.guest_access(g, 0, "mmio", 0x200_010, 1, write=True, data=1)
+    assert host.domains[g].p2m.get(0x200) == P2mType.RAM_RW
+    host.guest_access(g, 0, "mmio", 0x200_FFC, 8, write=True, data=-1 & (2**64 - 1))
+    assert host.domains[g].p2m.get(0x201) == P2mType.RAM_RW
+    assert host.clean_dirty_bitmap(g) == frozenset({0x200, 0x201})

@@ -107,3 +107,14 @@ def test_rep_ins_to_ram_sends_the_buffer_address_and_gives_no_value(xen: str) ->
     assert (req.addr, req.data, req.count, req.data_is_ptr, req.dir) == (0x3FD, 0x20000, 4, 1, 1)
     assert got.status == "done"
     assert got.data is None
+
+
+def test_rep_stos_of_two_and_three_elements_writes_each_one(xen: str) -> None:
+    host = Host(xen=xen)
+    g = host.create_domain(memory_mib=64)
+    for count in (2, 3):
+        base = 0x8000 * count
+        host.guest_access(g, 0, "mmio", base, 4, write=True, data=0x1122_3344, count=count)
+        assert host.domains[g].read_ram(base, 16) == int.from_bytes(
+            b"\x44\x33\x22\x11" * count + bytes(16 - 4 * count), "little"
+        )

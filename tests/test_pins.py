@@ -356,3 +356,18 @@ def test_every_outcome_is_a_complete_access_record() -> None:
     assert host.guest_access(g, 0, "pio", 0x102, 1, write=True, data=3) == Access(
         Route.SERVER, sid, status=Status.CRASHED, request=pio(0x102, True, 3)
     )
+
+
+@pytest.mark.parametrize("xen", ["4.7", "4.17"])
+def test_destroying_a_disabled_server_leaves_its_frame_as_the_guest_wrote_it(xen: str) -> None:
+    # Disabled, a gfn-mapped server's frame is guest RAM (hvm_add_ioreq_gfn cleared
+    # it then); destroy only frees the gfn (hvm_unmap_ioreq_gfn): nothing clears
+    # the page again (xen/arch/x86/hvm/ioreq.c, 4.17; hvm/ioreq.c, 4.7).
+    host = Host(xen=xen, xen_heap_bytes=1 << 20)
+    g = host.create_domain(memory_mib=64)
+    dm = devicemodel.open(host, 0)
+    sid = dm.create_ioreq_server(g, 0)
+    pfn, _, _ = dm.get_ioreq_server_info(g, sid)
+    assert host.guest_access(g, 0, "mmio", pfn << 12, 8, write=True, data=0x1234).route == "ram"
+    dm.destroy_ioreq_server(g, sid)
+    assert host.guest_access(g, 0, "mmio", pfn << 12, 8, write=False).data == 0x1234
