@@ -232,7 +232,12 @@ skip with the reason only where that cannot be had — never under `CI=true`.
   are added, `.venv/bin/python -m tests.mutation_retest STAGE` re-tests just that
   stage's survivors against them (minutes). Scores, each survivor's verdict (pinned by
   a named test, killed by today's tests, equivalent with the reason, or message- or
-  statistics-only) and what is left to triage: `docs/mutation.md`.
+  statistics-only) and what is left to triage: `docs/mutation.md`. Each verdict is
+  bound to the diff it was given for (`.venv/bin/python -m tests.mutation --bind`;
+  `docs/mutation/verdicts.json`): a re-run that renumbers a module's mutants sends a
+  verdict whose name now means another mutation back to triage, and the suite fails
+  while any verdict is unbound or stale, or `docs/mutation.md` is not what the
+  records give (`tests/test_main_job.py`).
 
 ## The last long run
 
