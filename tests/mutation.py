@@ -162,14 +162,18 @@ def run_stage(name: str) -> dict[str, object]:
     _mutmut(stage_dir, "run", *(["--max-children", jobs] if jobs else []))
     _mutmut(stage_dir, "export-cicd-stats")
     stats = json.loads((stage_dir / "mutants" / "mutmut-cicd-stats.json").read_text())
+    results = _mutmut(stage_dir, "results").splitlines()
     survivors = [
-        line.split(":")[0].strip()
-        for line in _mutmut(stage_dir, "results").splitlines()
-        if line.strip().endswith(": survived")
+        line.split(":")[0].strip() for line in results if line.strip().endswith(": survived")
     ]
-    diffs = {m: _changed_lines(_mutmut(stage_dir, "show", m)) for m in survivors}
+    # Mutants no test of the stage runs: not killed either, so listed with their diffs.
+    untested = [
+        line.split(":")[0].strip() for line in results if line.strip().endswith(": no tests")
+    ]
+    diffs = {m: _changed_lines(_mutmut(stage_dir, "show", m)) for m in survivors + untested}
     record = {"stage": name, "commit": commit, "modules": modules, "tests": tests,
-              "stats": stats, "survivors": survivors, "diffs": diffs}  # fmt: skip
+              "stats": stats, "survivors": survivors, "untested": untested,
+              "diffs": diffs}  # fmt: skip
     RECORDS.mkdir(parents=True, exist_ok=True)
     (RECORDS / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
     return record
@@ -475,6 +479,14 @@ def render_doc() -> str:
             for m in equivalent:
                 changed = " / ".join(x[1:].strip() for x in diffs.get(m, []) if x[:1] == "+")
                 lines += [f"- `{m}` (`{changed}`): {given[m]}"]
+        untested = r.get("untested", [])
+        if untested:
+            lines += ["", f"Run by none of the stage's tests ({len(untested)}; tested elsewhere "
+                      "in the suite or not at all, so counted as neither killed nor survived):",
+                      ""]  # fmt: skip
+            for m in untested:
+                changed = " / ".join(x[1:].strip() for x in diffs.get(m, []) if x[:1] == "+")
+                lines += [f"- `{m}` (`{changed}`)"]
         lines += ["", f"To triage ({len(left)}):"]
         for m in left:
             again = (

@@ -1636,6 +1636,48 @@ TRIAGE: dict[str, str] = {
     "adds nothing either",
 }
 
+#: hv-dmop's run at 4b2a127 and toolstack-libxl's at 25c7c11 (session 12)
+_DMOP = "ioreqlab.hv.dmop.x_"
+_ANY_INT = "pinned: tests/test_hv_badinput.py::test_dm_op_takes_any_integer_as_its_ids_and_refuses_anything_else"
+HV_DMOP_2: dict[str, str] = {
+    **{_DMOP + f"dispatch_dm_op__mutmut_{n}": _ANY_INT for n in (2, 5, 6)},
+    _DMOP + "dispatch_dm_op__mutmut_27": "equivalent: every XenError carries its errno (each "
+    "class sets it; the base class is given one), so `or` never chooses",
+    **{
+        _DMOP + f"_copy_in__mutmut_{n}": "equivalent: unpack_from's offset defaults to 0"
+        for n in (9, 21)
+    },
+    _DMOP + "_copy_in__mutmut_35": "equivalent: the padding past the op's own size is what "
+    "Xen did not copy, and nothing reads it: each op decodes and copies back only its own "
+    "struct (checked by hand against every hv test)",
+    **{
+        f"ioreqlab.hv.dmop_ops.x__destroy__mutmut_{n}": "message: the name only labels the "
+        "-EINVAL's text (same errno, same state)"
+        for n in (2, 5)
+    },
+}
+LIBXL_3: dict[str, str] = {
+    **{
+        f"ioreqlab.toolstack.libxl.x__reason__mutmut_{n}": "pinned: tests/test_libxl.py::"
+        "test_a_refusals_reason_is_its_message_or_else_the_errnos_text"
+        for n in (2, 4)
+    },
+    "ioreqlab.toolstack.xl_parse.x__nic_option__mutmut_3": "pinned: tests/test_xl_generated.py"
+    "::test_the_model_answers_as_the_real_xl_did[whole] (bridge=br=0: the value runs to "
+    "the comma)",
+}
+
 # This session's verdicts, given against today's records, win over an older
 # verdict of the same name (its binding tells which mutant each was for).
-TRIAGE.update({**HV_PARAMS_2, **LIBXL_2, **XLU_DISK_2, **GVTG, **GVT_SHIPPED_2, **HV_IOREQ_4})
+TRIAGE.update(
+    {
+        **HV_PARAMS_2,
+        **LIBXL_2,
+        **XLU_DISK_2,
+        **GVTG,
+        **GVT_SHIPPED_2,
+        **HV_IOREQ_4,
+        **HV_DMOP_2,
+        **LIBXL_3,
+    }
+)

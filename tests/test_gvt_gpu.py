@@ -116,3 +116,13 @@ def test_the_oos_pool_steals_the_oldest_page() -> None:
     gpu.give_oos((2, 40))
     gpu.give_oos((2, 40))  # given back once only
     assert gpu.statistics()["oos_pages_in_use"] == 1
+
+
+def test_the_cost_model_names_its_fields_in_order() -> None:
+    from dataclasses import fields  # noqa: PLC0415
+
+    from ioreqlab.dm.gvt_gpu import CostModel  # noqa: PLC0415
+
+    names = CostModel().names()
+    assert names == tuple(f.name for f in fields(CostModel))
+    assert names[:3] == ("trap_ns", "protect_call_ns", "protect_page_ns")

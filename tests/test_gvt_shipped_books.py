@@ -543,3 +543,27 @@ def test_a_directory_listed_twice_in_a_legacy_context_holds_two_references() -> 
     assert pd not in med.spts
     assert pt not in med.spts
     med.check_invariants()
+
+
+def test_stop_unshadows_every_space_and_destroys_the_server() -> None:
+    host = Host(design="p2m")
+    med, drv = _vgpu(host, PhysicalGpu(oos_pages=0))
+    assert isinstance(med, ShippedMediator)
+    drv.create_process(leaves=1)
+    drv.create_process(leaves=2)
+    assert med.spts
+    med.stop()
+    assert (med.spts, med.mms, len(med.protected)) == ({}, {}, 0)
+    assert host.statistics().domains[-1].servers == 0
+
+
+def test_a_policy_is_named_by_its_class_or_refused_with_the_choices() -> None:
+    from ioreqlab.dm.gvt_shipped import mediator_class  # noqa: PLC0415
+    from ioreqlab.dm.gvtg import GvtgMediator  # noqa: PLC0415
+
+    assert mediator_class("shipped") is ShippedMediator
+    assert mediator_class("proposal-2016") is GvtgMediator
+    with pytest.raises(
+        ValueError, match=r"unknown GVT-g policy 'x' \(known: shipped, proposal-2016\)"
+    ):
+        mediator_class("x")

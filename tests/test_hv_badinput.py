@@ -474,3 +474,22 @@ def test_a_guest_port_is_16_bits_and_a_signal_names_a_vcpu(host: Host, guest: in
     sid = dm.create_ioreq_server(guest)
     refused(host, errno.EINVAL, lambda: host.ioreq_completed(0, guest, sid, 2))
     assert host.ioreq_completed(0, guest, sid, 1) is None  # a real vcpu that waits for nothing
+
+
+def test_dm_op_takes_any_integer_as_its_ids_and_refuses_anything_else(
+    host: Host, guest: int
+) -> None:
+    # do_dm_op(domid_t domid, ...): an int subclass is an integer (a bool here);
+    # anything else is -EINVAL, whichever of the two it is, before any buffer is read.
+    def create(caller: object, domid: object) -> int:
+        buf = dm_op_buffer(DmOp.CREATE_IOREQ_SERVER, CreateIoreqServer(0))
+        return host.dm_op(caller, domid, [buf])  # type: ignore[arg-type]
+
+    assert guest == 1
+    assert create(False, guest) == 0  # dom0, as a bool
+    assert create(0, True) == 0  # domain 1, as a bool
+    before = snapshot(host)
+    assert create("0", guest) == -errno.EINVAL
+    assert create(0, str(guest)) == -errno.EINVAL
+    assert create(0.0, guest) == -errno.EINVAL
+    assert snapshot(host) == before

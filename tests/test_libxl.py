@@ -410,3 +410,11 @@ def test_each_xl_key_the_model_leaves_out_is_named_first_in_sorted_order() -> No
         "ioreqlab: note: xl key `usb' is not modelled: it is left out",
     ]
     assert cfg.warnings[:2] == notes
+
+
+def test_a_refusals_reason_is_its_message_or_else_the_errnos_text() -> None:
+    from ioreqlab.errors import XenEINVAL  # noqa: PLC0415
+    from ioreqlab.toolstack.libxl import _reason  # noqa: PLC0415
+
+    assert _reason(XenEINVAL("no room for the ioreq pages")) == "no room for the ioreq pages"
+    assert _reason(XenEINVAL()) == "[Errno 22] Invalid argument"

@@ -379,3 +379,9 @@ def test_a_string_with_a_newline_is_written_back_escaped() -> None:
     text = format_xl_cfg(cfg)
     assert text == 'a = "x\\ny\\\\z\\"w"\n'
     assert ok(text) == cfg
+
+
+def test_equal_values_hash_equal() -> None:
+    assert hash(Atom("1", line=3)) == hash(Atom("1", line=9))
+    assert hash(ListValue((Atom("a"),), line=1)) == hash(ListValue((Atom("a", line=5),), line=2))
+    assert len({Atom("x"), Atom("x", line=4), Atom("y")}) == 2

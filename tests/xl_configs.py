@@ -340,6 +340,7 @@ CONFIG_EDGES = (
             "\\tbridge=br0",
             "Xbridge=br0",
             "mac=00:16:3e:01:02,13",
+            "bridge=br=0,model=e1000",  # an option's value runs to the comma, '=' and all
         )
     ),
 )
