@@ -371,3 +371,13 @@ def test_destroying_a_disabled_server_leaves_its_frame_as_the_guest_wrote_it(xen
     assert host.guest_access(g, 0, "mmio", pfn << 12, 8, write=True, data=0x1234).route == "ram"
     dm.destroy_ioreq_server(g, sid)
     assert host.guest_access(g, 0, "mmio", pfn << 12, 8, write=False).data == 0x1234
+
+
+@pytest.mark.parametrize("cls", IMPLEMENTATIONS, ids=IDS)
+def test_contains_singleton_is_a_range_of_one_and_repr_names_the_class(
+    cls: type[RangeSet],
+) -> None:
+    r = cls()
+    r.add_range(5, 9)
+    assert [r.contains_singleton(x) for x in (4, 5, 9, 10)] == [False, True, True, False]
+    assert repr(r) == f"<{cls.__name__} {r}>"

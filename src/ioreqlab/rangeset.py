@@ -304,9 +304,9 @@ class RangeSetBase:
         """``remove_range(x, x)``."""
         self.remove_range(x, x)
 
-    def contains_singleton(self, x: int) -> bool:
-        """``contains_range(x, x)``."""
-        return self.contains_range(x, x)
+    def contains_singleton(self, x: int) -> bool:  # pragma: no cover - abstract
+        """``contains_range(x, x)`` (each implementation has its own, faster one)."""
+        raise NotImplementedError
 
     def __iter__(self) -> Iterator[tuple[int, int]]:  # pragma: no cover - abstract
         raise NotImplementedError
