@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.mutation_triage import TRIAGE
 
@@ -315,15 +316,26 @@ def verdict(name: str, changed: list[str], bound: dict[str, str]) -> str:
     return given if given and bound.get(name) == diff_digest(changed) else ""
 
 
+def stage_records() -> list[dict[str, Any]]:
+    """Every stage record under ``docs/mutation`` (not re-tests, not the bindings)."""
+    return [
+        json.loads(p.read_text())
+        for p in sorted(RECORDS.glob("*.json"))
+        if not p.name.endswith(".retest.json") and p != BINDINGS
+    ]
+
+
+def _added(changed: list[str]) -> str:
+    """A mutant's new lines, on one line."""
+    return " / ".join(x[1:].strip() for x in changed if x[:1] == "+")
+
+
 def bind_verdicts(rebind: list[str]) -> list[str]:
     """Bind each verdict not yet bound (and each of ``rebind``, reviewed again) to
     its survivor's diff in today's records; the names bound."""
     bound = bindings()
     done = []
-    for path in sorted(RECORDS.glob("*.json")):
-        if path.name.endswith(".retest.json") or path == BINDINGS:
-            continue
-        record = json.loads(path.read_text())
+    for record in stage_records():
         for m in record["survivors"]:
             if m in TRIAGE and (m not in bound or m in rebind):
                 bound[m] = diff_digest(record["diffs"].get(m, []))
@@ -341,10 +353,7 @@ def stale_verdicts() -> list[str]:
     """Survivors whose verdict was given for another mutant of the same name."""
     bound = bindings()
     out = []
-    for path in sorted(RECORDS.glob("*.json")):
-        if path.name.endswith(".retest.json") or path == BINDINGS:
-            continue
-        record = json.loads(path.read_text())
+    for record in stage_records():
         for m in record["survivors"]:
             diff = record["diffs"].get(m, [])
             if m in TRIAGE and m in bound and not verdict(m, diff, bound):
@@ -403,11 +412,7 @@ def render_doc() -> str:
         "| no tests | score |",
         "|---|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    records = [
-        json.loads(p.read_text())
-        for p in sorted(RECORDS.glob("*.json"))
-        if not p.name.endswith(".retest.json") and p != BINDINGS
-    ]
+    records = stage_records()
     bound = bindings()
     earlier_rows, earlier_sections = _earlier_doc()
     recorded = {r["stage"] for r in records}
@@ -477,16 +482,13 @@ def render_doc() -> str:
         if equivalent:
             lines += ["", f"Equivalent ({len(equivalent)}):", ""]
             for m in equivalent:
-                changed = " / ".join(x[1:].strip() for x in diffs.get(m, []) if x[:1] == "+")
-                lines += [f"- `{m}` (`{changed}`): {given[m]}"]
+                lines += [f"- `{m}` (`{_added(diffs.get(m, []))}`): {given[m]}"]
         untested = r.get("untested", [])
         if untested:
             lines += ["", f"Run by none of the stage's tests ({len(untested)}; tested elsewhere "
                       "in the suite or not at all, so counted as neither killed nor survived):",
                       ""]  # fmt: skip
-            for m in untested:
-                changed = " / ".join(x[1:].strip() for x in diffs.get(m, []) if x[:1] == "+")
-                lines += [f"- `{m}` (`{changed}`)"]
+            lines += [f"- `{m}` (`{_added(diffs.get(m, []))}`)" for m in untested]
         lines += ["", f"To triage ({len(left)}):"]
         for m in left:
             again = (

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
 
 from ioreqlab import devicemodel
 from ioreqlab.abi.constants import IoReqDir, IoReqType
 from ioreqlab.abi.ioreq import IoReq
+from ioreqlab.devicemodel import DeviceModel
 from ioreqlab.dm.gvt_gpu import CostModel
 from ioreqlab.dm.gvt_shipped import ShippedMediator
 from ioreqlab.dm.gvtg import (
@@ -67,23 +69,35 @@ def _split(cpu_ns: int) -> dict[str, int]:
     return {name: cpu_ns // 1000**k % 1000 for k, name in enumerate(_EVENTS)}
 
 
-def _setup(
-    design: str = "p2m", *, limit: int = 0, timer: Iterator[int] | None = None
-) -> tuple[Host, GvtgMediator, Guest]:
-    host = Host(design=design)
+def _guest(design: str = "p2m", *, heap: int = 64 << 20) -> tuple[Host, DeviceModel, Guest]:
+    """A 64 MiB guest on a fresh host, and dom0's device-model handle."""
+    host = Host(design=design, xen_heap_bytes=heap)
     domid = host.create_domain(memory_mib=64, name="g")
-    dm = devicemodel.open(host, 0)
+    return host, devicemodel.open(host, 0), Guest(host, domid, "g")
+
+
+def _setup(
+    design: str = "p2m",
+    *,
+    limit: int = 0,
+    timer: Iterator[int] | None = None,
+    heap: int = 64 << 20,
+) -> tuple[Host, GvtgMediator, Guest]:
+    host, dm, guest = _guest(design, heap=heap)
     if limit:
-        dm.set_param(domid, host.xen.params.max_wp_ram_ranges, limit)
-    clock = timer
-    med = GvtgMediator(
-        dm,
-        domid,
-        costs=_UNITS,
-        timer=(lambda: next(clock)) if clock is not None else None,
-    )
+        dm.set_param(guest.domid, host.xen.params.max_wp_ram_ranges, limit)
+    clock = partial(next, timer) if timer is not None else None
+    med = GvtgMediator(dm, guest.domid, costs=_UNITS, timer=clock)
     med.start()
-    return host, med, Guest(host, domid, "g")
+    return host, med, guest
+
+
+def _shipped() -> tuple[ShippedMediator, Guest]:
+    """The shipped policy, started with its defaults (its own GPU, no OOS pool)."""
+    _host, dm, guest = _guest()
+    med = ShippedMediator(dm, guest.domid)
+    med.start()
+    return med, guest
 
 
 def _link(guest: Guest, table: int, idx: int, child: int, flags: int = 3) -> None:
@@ -366,11 +380,7 @@ def test_the_registers_and_the_global_gtt_read_back() -> None:
 
 
 def test_without_a_gpu_a_mediator_has_its_own_with_no_oos_pool() -> None:
-    host = Host(design="p2m")
-    domid = host.create_domain(memory_mib=64, name="s")
-    med = ShippedMediator(devicemodel.open(host, 0), domid)
-    med.start()
-    guest = Guest(host, domid, "s")
+    med, guest = _shipped()
     _tree(guest, 0x200, 0x201, 0x300, [0x400])
     _reg(guest, REG_CREATE, 0x200)
     for i in range(1, 20):  # a hot leaf: with an OOS pool it would go out of sync
@@ -485,9 +495,8 @@ def test_a_table_linked_twice_is_walked_once_and_the_walk_goes_on() -> None:
 
 
 def test_a_mediator_stopped_before_it_started_does_nothing() -> None:
-    host = Host(design="p2m")
-    domid = host.create_domain(memory_mib=64, name="n")
-    med = GvtgMediator(devicemodel.open(host, 0), domid)
+    host, dm, guest = _guest()
+    med = GvtgMediator(dm, guest.domid)
     med.stop()
     assert med.server.server_id == -1
     assert host.statistics().domains[-1].servers == 0
@@ -561,11 +570,7 @@ def test_with_no_heap_left_nothing_is_protected_and_each_submission_rereads_the_
     # The Xen heap sized to what the domain and the server take: every range node
     # is refused (-ENOMEM), so the proposal protects nothing and re-reads instead.
     room = _setup("rangeset")[0].heap_statistics().in_use
-    host = Host(design="rangeset", xen_heap_bytes=room)
-    domid = host.create_domain(memory_mib=64, name="g")
-    med = GvtgMediator(devicemodel.open(host, 0), domid, costs=_UNITS)
-    med.start()
-    guest = Guest(host, domid, "g")
+    _host, med, guest = _setup("rangeset", heap=room)
     _tree(guest, 0x200, 0x202, 0x204, [0x206])
     _reg(guest, REG_CREATE, 0x200)
     assert med.statistics()["protected_pages"] == 0
@@ -578,11 +583,7 @@ def test_with_no_heap_left_nothing_is_protected_and_each_submission_rereads_the_
 
 
 def test_the_shipped_policy_follows_only_present_links() -> None:
-    host = Host(design="p2m")
-    domid = host.create_domain(memory_mib=64, name="s")
-    med = ShippedMediator(devicemodel.open(host, 0), domid)
-    med.start()
-    guest = Guest(host, domid, "s")
+    med, guest = _shipped()
     _tree(guest, 0x200, 0x201, 0x300, [0x400])
     _reg(guest, REG_CREATE, 0x200)
     before = set(med.protected)
