@@ -261,6 +261,26 @@ def test_the_recommended_limit_runs_with_no_failsafe(scenario_file: Path) -> Non
     assert tighter.failsafe_vgpus >= 1  # the need is exact: one range less fails
 
 
+def test_a_limit_of_0_is_xens_default_not_the_need_run() -> None:
+    # Issue 18 found it: the planner marked its p2m need run with limit 0, so
+    # `plan --limits 0` reported that run (nothing refused) as the limit 0 row.
+    # A max_wp_ram_ranges of 0 is Xen's default, 256 ranges (xen-facts.md).
+    big = SMALL.replace("leaves = 30", "leaves = 200").replace("rounds = 6", "rounds = 2")
+    sc = load_scenario(big, "s", read=lambda n: PLAIN)
+    seen: list[tuple[int, int]] = []
+    result = plan(sc, limits=(0, 256), seeds=(0,), workers=1,
+                  progress=lambda d, t: seen.append((d, t)))  # fmt: skip
+    zero, at_256 = result.sweep[0], result.sweep[1]
+    assert (zero.limit, at_256.limit) == (0, 256)
+    assert zero.failsafe_vgpus == at_256.failsafe_vgpus == 2  # 256 is too few here
+    assert replace(zero, limit=256) == at_256
+    applied = run_design(sc, "rangeset", wp_limit=0)
+    assert (zero.limit_hits, zero.failsafe_vgpus) == (applied.limit_hits, applied.failsafe_vgpus)
+    # The first round: the need, 0, 256 and the cap; then the need itself.
+    assert result.needed not in (0, 256, result.cap)
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4), (5, 5)]
+
+
 def test_the_proposal_plans_by_reread_budget(scenario_file: Path) -> None:
     sc = load_scenario(scenario_file.read_text(), "s", read=lambda n: PLAIN)
     sc = replace(sc, host=replace(sc.host, gvt_policy="proposal-2016"))

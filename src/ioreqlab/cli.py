@@ -208,9 +208,10 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     check_output(args.json)
     check_output(args.report)
     limits = tuple(args.limits) if args.limits else DEFAULT_LIMITS
-    bar = progress_bar(len(limits) * args.seeds, "plan", unit="run")  # one run per limit and seed
+    bar = progress_bar(len(limits) * args.seeds, "plan", unit="run")  # grows with the need's runs
 
     def progress(done: int, total: int) -> None:
+        bar.total = total
         bar.n = done
         bar.refresh()
 

@@ -10,13 +10,15 @@ sentence.  :func:`findings_markdown` runs them all and writes the document;
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 from ioreqlab import devicemodel
 from ioreqlab.abi.constants import MAX_NR_IO_RANGES, HvmMem
 from ioreqlab.analysis.figure import Figure
-from ioreqlab.analysis.planner import plan
+from ioreqlab.analysis.planner import PlanResult, PlanWork
+from ioreqlab.analysis.staged import Single, Staged, run_staged
 from ioreqlab.analysis.xen_remove import remove_to_the_top, xen417_remove
 from ioreqlab.dm.gvt_gpu import GENERATIONS, PhysicalGpu
 from ioreqlab.dm.gvt_shipped import ShippedMediator
@@ -27,9 +29,8 @@ from ioreqlab.hv.domain import LOWMEM_END_PFN
 from ioreqlab.profiles import DEFAULT_XEN
 from ioreqlab.rangeset import NodeLayout, RangeSet
 from ioreqlab.rangeset_ref import LinkedListRangeSet
-from ioreqlab.scenario import XENGT_BDW, Scenario, load_scenario, run_scenario
-from ioreqlab.scenario.executor import map_jobs
-from ioreqlab.scenario.runner import Clock
+from ioreqlab.scenario import XENGT_BDW, DesignResult, Scenario, load_scenario, run_scenario
+from ioreqlab.scenario.runner import Clock, run_design
 from ioreqlab.toolstack.libxl import GPU_WP_RANGES
 from ioreqlab.workload.gpu import GpuDriver, HostileGpuDriver
 from ioreqlab.workload.guest import Guest, GuestAllocator
@@ -232,10 +233,29 @@ def george_walk() -> Figure:
     )
 
 
+def _builtin_scenario(xen: str) -> Scenario:
+    return _on(load_scenario(XENGT_BDW, "xengt-bdw"), xen)
+
+
 def builtin_run(clock: Clock | None, xen: str = DEFAULT_XEN) -> Figure:
     """Jan Beulich's Xen heap question, and the run as a whole, on the built-in scenario."""
-    scenario = _on(load_scenario(XENGT_BDW, "xengt-bdw"), xen)
-    res = run_scenario(scenario, clock=clock)
+    return _xen_heap_figure(run_scenario(_builtin_scenario(xen), clock=clock))
+
+
+def _design_run(job: tuple[Scenario, str, Clock | None]) -> DesignResult:
+    scenario, design, clock = job
+    return run_design(scenario, design, clock=clock)
+
+
+def _xen_heap_work(clock: Clock | None, xen: str) -> _FigureWork:
+    """builtin_run's designs as three jobs."""
+    scenario = _builtin_scenario(xen)
+    designs = scenario.host.designs
+    parts = tuple(Single(_design_run, (scenario, d, clock)) for d in designs)
+    return _FigureWork(parts, lambda res: _xen_heap_figure(dict(zip(designs, res, strict=True))))
+
+
+def _xen_heap_figure(res: dict[str, DesignResult]) -> Figure:
     values: dict[str, object] = {}
     for name, r in res.items():
         values[f"{name}: tracked pages"] = r.tracked_pages
@@ -266,17 +286,26 @@ def builtin_run(clock: Clock | None, xen: str = DEFAULT_XEN) -> Figure:
 IAN_ROUNDS, IAN_SEEDS, IAN_LIMITS = 12, (0, 1), (2048, 4096, 8192, 16384)
 
 
+def _ian_works(xen: str) -> tuple[int, PlanWork, PlanWork]:
+    """The scenario's own rounds, and the two plans: shipped, and the 2016 proposal."""
+    scenario = _on(load_scenario(XENGT_BDW, "xengt-bdw"), xen)
+    short = replace(scenario, rounds=IAN_ROUNDS)
+    proposal = replace(short, host=replace(short.host, gvt_policy="proposal-2016"))
+    return (
+        scenario.rounds,
+        PlanWork(short, IAN_LIMITS, IAN_SEEDS, 99.0, 0.0),
+        PlanWork(proposal, IAN_LIMITS, IAN_SEEDS, 99.0, 0.0),
+    )
+
+
 def ian_limit(xen: str = DEFAULT_XEN) -> Figure:
     """Ian Jackson: which limit, and how to calculate it — the planner's answer,
     under the shipped policy, with the 2016 proposal's answer beside it."""
-    scenario = _on(load_scenario(XENGT_BDW, "xengt-bdw"), xen)
-    full_rounds = scenario.rounds
-    scenario = replace(scenario, rounds=IAN_ROUNDS)
-    result = plan(scenario, limits=IAN_LIMITS, seeds=IAN_SEEDS, pct=99.0, budget=0.0, workers=2)
-    proposal = plan(
-        replace(scenario, host=replace(scenario.host, gvt_policy="proposal-2016")),
-        limits=IAN_LIMITS, seeds=IAN_SEEDS, pct=99.0, budget=0.0, workers=2,
-    )  # fmt: skip
+    full_rounds, shipped, proposal = _ian_works(xen)
+    return _ian_figure(full_rounds, *run_staged([shipped, proposal]))
+
+
+def _ian_figure(full_rounds: int, result: PlanResult, proposal: PlanResult) -> Figure:
     values: dict[str, object] = {
         f"shipped, limit {p.limit}: vGPUs in failsafe (p99)": p.failsafe_vgpus for p in result.sweep
     }
@@ -362,12 +391,31 @@ def heap_exhaustion_trial(
     }
 
 
+#: heap-exhaustion's trials: each design, without and with the victim's preallocation.
+_TRIALS = tuple((d, pre) for d in ("rangeset", "p2m", "p2t") for pre in (False, True))
+
+
+def _trial_job(job: tuple[str, bool, str]) -> dict[str, int]:
+    design, preallocate, xen = job
+    return heap_exhaustion_trial(design, preallocate=preallocate, xen=xen)
+
+
 def heap_exhaustion(xen: str = DEFAULT_XEN) -> Figure:
     """Jan Beulich's cross-domain concern, measured with and without preallocation."""
+    return _heap_exhaustion_figure([_trial_job((d, pre, xen)) for d, pre in _TRIALS])
+
+
+def _heap_exhaustion_work(xen: str) -> _FigureWork:
+    """heap_exhaustion's six trials as six jobs."""
+    parts = tuple(Single(_trial_job, (d, pre, xen)) for d, pre in _TRIALS)
+    return _FigureWork(parts, _heap_exhaustion_figure)
+
+
+def _heap_exhaustion_figure(trials: Sequence[dict[str, int]]) -> Figure:
     values: dict[str, object] = {}
+    got = dict(zip(_TRIALS, trials, strict=True))
     for design in ("rangeset", "p2m", "p2t"):
-        off = heap_exhaustion_trial(design, preallocate=False, xen=xen)
-        on = heap_exhaustion_trial(design, preallocate=True, xen=xen)
+        off, on = got[design, False], got[design, True]
         values[f"{design}: victim refusals, no preallocation"] = off["victim refusals"]
         values[f"{design}: victim refusals, preallocated"] = on["victim refusals"]
         values[f"{design}: heap held by the hostile guest"] = off["hostile heap bytes"]
@@ -456,17 +504,37 @@ FIGURES: tuple[tuple[str, Callable[[str], Figure]], ...] = (
 )
 
 
-def _registry(clock: Clock | None) -> dict[str, Callable[[str], Figure]]:
-    registry: dict[str, Callable[[str], Figure]] = dict(FIGURES)
-    registry["xen-heap"] = lambda x: builtin_run(clock, x)
-    registry["ian-limit"] = ian_limit
-    return registry
+@dataclass(frozen=True)
+class _FigureWork:
+    """A figure as analyses run together with every other figure's, and how
+    their answers make it (issue 18: the heavy figures are several jobs)."""
+
+    parts: tuple[Staged[Any], ...]
+    make: Callable[[list[Any]], Figure]
 
 
-def _figure_job(job: tuple[str, str, Clock | None]) -> str:
-    """One figure's section (a job for :func:`map_jobs`: by name, so it pickles)."""
-    name, xen, clock = job
-    return _registry(clock)[name](xen).markdown()
+def _figure_job(job: tuple[str, str]) -> Figure:
+    """One figure of :data:`FIGURES` computed whole (a job: by name, so it pickles)."""
+    name, xen = job
+    return dict(FIGURES)[name](xen)
+
+
+def _one_job(name: str, xen: str) -> _FigureWork:
+    return _FigureWork((Single(_figure_job, (name, xen)),), lambda answers: answers[0])
+
+
+def _ian_work(xen: str) -> _FigureWork:
+    full_rounds, shipped, proposal = _ian_works(xen)
+    return _FigureWork((shipped, proposal), lambda answers: _ian_figure(full_rounds, *answers))
+
+
+def _works(clock: Clock | None, xen: str, names: Sequence[str]) -> list[_FigureWork]:
+    split: dict[str, Callable[[], _FigureWork]] = {
+        "heap-exhaustion": lambda: _heap_exhaustion_work(xen),
+        "xen-heap": lambda: _xen_heap_work(clock, xen),
+        "ian-limit": lambda: _ian_work(xen),
+    }
+    return [split[n]() if n in split else _one_job(n, xen) for n in names]
 
 
 def findings_markdown(
@@ -484,12 +552,35 @@ def findings_markdown(
     debate's tree (4.7), and says so.  With ``workers`` > 1 the figures are
     computed in parallel processes; the text is the same.
     """
-    registry = _registry(clock)
+    every = [n for n, _ in FIGURES] + ["xen-heap", "ian-limit"]
+    names = every if full else [n for n, _ in FIGURES]
     if only is not None:
-        if only not in registry:
-            raise ValueError(f"no figure {only!r}; choose from {', '.join(registry)}")
-        return registry[only](xen).markdown()
-    names = list(registry) if full else [n for n, _ in FIGURES]
+        if only not in every:
+            raise ValueError(f"no figure {only!r}; choose from {', '.join(every)}")
+        names = [only]
+    works = _works(clock, xen, names)
+    owner = [k for k, w in enumerate(works) for _part in w.parts]
+    left = [len(w.parts) for w in works]
+    finished: list[str] = []
+
+    def part_done(i: int) -> None:
+        left[owner[i]] -= 1
+        if not left[owner[i]]:
+            finished.append(names[owner[i]])
+            if progress:
+                progress(names[owner[i]], len(finished), len(names))
+
+    if progress:
+        progress(names[0], 0, len(names))
+    answers = run_staged(
+        [part for w in works for part in w.parts], workers=workers, finished=part_done
+    )
+    figures = [
+        w.make([a for a, o in zip(answers, owner, strict=True) if o == k])
+        for k, w in enumerate(works)
+    ]
+    if only is not None:
+        return figures[0].markdown()
     head = (
         "# Findings\n\nGenerated by `ioreqlab findings` (do not edit by hand): every number "
         "below is measured by ioreqlab on its model of Xen, from the figures and open "
@@ -501,16 +592,4 @@ def findings_markdown(
     )
     if xen != DEFAULT_XEN:
         head += f"\nHosts here behave as Xen {xen} (`--xen {xen}`), not the debate's tree.\n"
-    finished: list[str] = []
-
-    def done(i: int, _text: str) -> None:
-        finished.append(names[i])
-        if progress:
-            progress(names[i], len(finished), len(names))
-
-    if progress:
-        progress(names[0], 0, len(names))
-    sections = map_jobs(
-        _figure_job, [(n, xen, clock) for n in names], workers=workers, on_result=done
-    )
-    return head + "\n" + "\n".join(sections)
+    return head + "\n" + "\n".join(f.markdown() for f in figures)

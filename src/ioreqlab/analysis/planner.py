@@ -36,16 +36,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ioreqlab.alloc import tlsf_cost
+from ioreqlab.analysis.staged import Job, run_staged
 from ioreqlab.dm.gvt_gpu import vgpu_slots
 from ioreqlab.hv.ioreq import RANGESET_STRUCT_BYTES
 from ioreqlab.rangeset import NodeLayout
-from ioreqlab.scenario.executor import map_jobs
 from ioreqlab.scenario.runner import run_design
 from ioreqlab.scenario.spec import Scenario, ScenarioError
 
-__all__ = ["DEFAULT_LIMITS", "PlanResult", "SweepPoint", "percentile", "plan"]
+__all__ = ["DEFAULT_LIMITS", "PlanResult", "PlanWork", "SweepPoint", "percentile", "plan"]
 
 DEFAULT_LIMITS = (256, 512, 1024, 2048, 4096, 8192, 16384)
 #: The hypervisor boot option that bounds every guest's ``max_wp_ram_ranges``.
@@ -152,7 +153,7 @@ def percentile(values: Sequence[float], p: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class _Run:
-    limit: int  # 0: the p2m measurement of the need
+    limit: int | None  # None: the p2m measurement of the need
     seed: int
     limit_hits: int
     reshadows: int
@@ -163,10 +164,14 @@ class _Run:
     peaks: tuple[tuple[str, int], ...]
 
 
-def _one(args: tuple[Scenario, int, int]) -> _Run:
+def _one(args: tuple[Scenario, int, int | None]) -> _Run:
+    """One run of the sweep: ``limit`` on the rangeset design, or with ``None``
+    the p2m design, which protects the same pages and refuses none (the need).
+    A limit of 0 is a limit like any other: the guest's ``max_wp_ram_ranges``
+    is 0, which Xen applies as its default."""
     scenario, seed, limit = args
-    design = "p2m" if limit == 0 else "rangeset"
-    r = run_design(replace(scenario, seed=seed), design, wp_limit=limit or None)
+    design = "p2m" if limit is None else "rangeset"
+    r = run_design(replace(scenario, seed=seed), design, wp_limit=limit)
     failed = tuple(sorted(g for g, v in r.guests.items() if v.get("failsafe")))
     peaks = tuple(sorted((g, int(v["peak_runs"])) for g, v in r.guests.items() if "peak_runs" in v))
     return _Run(
@@ -190,23 +195,91 @@ def plan(
 
     The runs go to :func:`ioreqlab.scenario.executor.map_jobs` (``workers``
     processes, or Dask's ``scheduler``): the answer is the same on any.
+    ``progress(done, total)`` comes as each run ends.
     """
-    if not limits or not seeds:
-        raise ScenarioError("the sweep needs at least one limit and one seed")
-    if not 0 < pct <= 100:
-        raise ScenarioError(f"percentile {pct} is not in (0, 100]")
+    work = PlanWork(scenario, tuple(limits), tuple(seeds), pct, budget)
+
+    def step(done: int, total: int, _analysis: int) -> None:
+        if progress:
+            progress(done, total)
+
+    answer: PlanResult = run_staged([work], workers=workers, scheduler=scheduler, progress=step)[0]
+    return answer
+
+
+@dataclass(frozen=True, slots=True)
+class PlanWork:
+    """:func:`plan` as rounds of runs (:mod:`ioreqlab.analysis.staged`).
+
+    Under the shipped policy the first round runs the need (p2m, one run per
+    seed) together with every limit known before it, the host's cap included;
+    the second, the measured need itself, unless the first already ran it.
+    Running the cap before the need is known costs a wasted run per seed only
+    when the need is 0 (no vGPU stores a range); it is then left out of the
+    answer, as it would have been never run.
+    """
+
+    scenario: Scenario
+    limits: tuple[int, ...]
+    seeds: tuple[int, ...]
+    pct: float
+    budget: float
+
+    def __post_init__(self) -> None:
+        if not self.limits or not self.seeds:
+            raise ScenarioError("the sweep needs at least one limit and one seed")
+        if not 0 < self.pct <= 100:
+            raise ScenarioError(f"percentile {self.pct} is not in (0, 100]")
+
+    @property
+    def _shipped(self) -> bool:
+        return self.scenario.host.gvt_policy == "shipped"
+
+    @property
+    def _seeds(self) -> list[int]:
+        return [self.scenario.seed + s for s in self.seeds]
+
+    def _jobs(self, limits: Sequence[int | None]) -> list[Job]:
+        return [(_one, (self.scenario, s, lim)) for lim in limits for s in self._seeds]
+
+    def first(self) -> list[Job]:
+        cap = [self.scenario.host.wp_ram_ranges_cap] if self._shipped else []
+        need: list[int | None] = [None] if self._shipped else []
+        return self._jobs([*need, *sorted({*self.limits, *cap})])
+
+    def _needed(self, runs: Sequence[_Run]) -> int:
+        """Each vGPU's peak, per seed, where nothing is refused; at the percentile."""
+        if not self._shipped:
+            return 0
+        per_seed = [max((p for _g, p in r.peaks), default=0) for r in runs if r.limit is None]
+        return int(percentile(per_seed, self.pct))
+
+    def then(self, results: Sequence[Any]) -> list[Job]:
+        needed = self._needed(results)
+        if not needed or any(r.limit == needed for r in results):
+            return []
+        return self._jobs([needed])
+
+    def finish(self, results: Sequence[Any]) -> PlanResult:
+        needed = self._needed(results)
+        cap = self.scenario.host.wp_ram_ranges_cap
+        tried = sorted({*self.limits, *([needed, cap] if self._shipped and needed else [])})
+        by_key = {(r.limit, r.seed): r for r in results}
+        rows = [by_key[lim, s] for lim in tried for s in self._seeds]
+        return _answer(self.scenario, rows, tried, self._seeds, self.pct, self.budget, needed)
+
+
+def _answer(
+    scenario: Scenario,
+    rows: list[_Run],
+    tried: list[int],
+    seed_list: list[int],
+    pct: float,
+    budget: float,
+    needed: int,
+) -> PlanResult:
     shipped = scenario.host.gvt_policy == "shipped"
     cap = scenario.host.wp_ram_ranges_cap
-    seed_list = [scenario.seed + s for s in seeds]
-    needed = 0
-    if shipped:  # the need first: each vGPU's peak, per seed, where nothing is refused
-        need_runs = map_jobs(_one, [(scenario, s, 0) for s in seed_list], workers=workers,
-                             scheduler=scheduler)  # fmt: skip
-        per_seed = [max((p for _g, p in r.peaks), default=0) for r in need_runs]
-        needed = int(percentile(per_seed, pct))
-    tried = sorted({*limits, *([needed, cap] if shipped and needed else [])})
-    jobs = [(scenario, s, lim) for lim in tried for s in seed_list]
-    rows = map_jobs(_one, jobs, workers=workers, scheduler=scheduler, progress=progress)
     sweep = []
     for lim in tried:
         mine = [r for r in rows if r.limit == lim]
