@@ -243,9 +243,12 @@ class PlanWork:
         return [(_one, (self.scenario, s, lim)) for lim in limits for s in self._seeds]
 
     def first(self) -> list[Job]:
+        # Longest first, so that no worker is left with a long run at the end: a
+        # higher limit sends fewer vGPUs into failsafe early, so its run does more;
+        # the need's p2m runs are shorter than a rangeset run of the same work.
         cap = [self.scenario.host.wp_ram_ranges_cap] if self._shipped else []
         need: list[int | None] = [None] if self._shipped else []
-        return self._jobs([*need, *sorted({*self.limits, *cap})])
+        return self._jobs([*sorted({*self.limits, *cap}, reverse=True), *need])
 
     def _needed(self, runs: Sequence[_Run]) -> int:
         """Each vGPU's peak, per seed, where nothing is refused; at the percentile."""
