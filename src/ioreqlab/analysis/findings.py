@@ -286,23 +286,21 @@ def _xen_heap_figure(res: dict[str, DesignResult]) -> Figure:
 IAN_ROUNDS, IAN_SEEDS, IAN_LIMITS = 12, (0, 1), (2048, 4096, 8192, 16384)
 
 
-def _ian_works(xen: str) -> tuple[int, PlanWork, PlanWork]:
-    """The scenario's own rounds, and the two plans: shipped, and the 2016 proposal."""
-    scenario = _on(load_scenario(XENGT_BDW, "xengt-bdw"), xen)
+def _ian_work(xen: str) -> _FigureWork:
+    """The two plans, shipped and the 2016 proposal, on the scenario shortened."""
+    scenario = _builtin_scenario(xen)
     short = replace(scenario, rounds=IAN_ROUNDS)
     proposal = replace(short, host=replace(short.host, gvt_policy="proposal-2016"))
-    return (
-        scenario.rounds,
-        PlanWork(short, IAN_LIMITS, IAN_SEEDS, 99.0, 0.0),
-        PlanWork(proposal, IAN_LIMITS, IAN_SEEDS, 99.0, 0.0),
-    )
+    plans = (PlanWork(short, IAN_LIMITS, IAN_SEEDS, 99.0, 0.0),
+             PlanWork(proposal, IAN_LIMITS, IAN_SEEDS, 99.0, 0.0))  # fmt: skip
+    return _FigureWork(plans, lambda answers: _ian_figure(scenario.rounds, *answers))
 
 
 def ian_limit(xen: str = DEFAULT_XEN) -> Figure:
     """Ian Jackson: which limit, and how to calculate it — the planner's answer,
     under the shipped policy, with the 2016 proposal's answer beside it."""
-    full_rounds, shipped, proposal = _ian_works(xen)
-    return _ian_figure(full_rounds, *run_staged([shipped, proposal]))
+    work = _ian_work(xen)
+    return work.make(run_staged(work.parts))
 
 
 def _ian_figure(full_rounds: int, result: PlanResult, proposal: PlanResult) -> Figure:
@@ -521,11 +519,6 @@ def _figure_job(job: tuple[str, str]) -> Figure:
 
 def _one_job(name: str, xen: str) -> _FigureWork:
     return _FigureWork((Single(_figure_job, (name, xen)),), lambda answers: answers[0])
-
-
-def _ian_work(xen: str) -> _FigureWork:
-    full_rounds, shipped, proposal = _ian_works(xen)
-    return _FigureWork((shipped, proposal), lambda answers: _ian_figure(full_rounds, *answers))
 
 
 #: The figures whose runs take longest, longest first (measured: xen-heap's designs
