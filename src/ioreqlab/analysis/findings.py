@@ -29,7 +29,7 @@ from ioreqlab.hv.domain import LOWMEM_END_PFN
 from ioreqlab.profiles import DEFAULT_XEN
 from ioreqlab.rangeset import NodeLayout, RangeSet
 from ioreqlab.rangeset_ref import LinkedListRangeSet
-from ioreqlab.scenario import XENGT_BDW, DesignResult, Scenario, load_scenario, run_scenario
+from ioreqlab.scenario import XENGT_BDW, DesignResult, Scenario, load_scenario
 from ioreqlab.scenario.runner import Clock, run_design
 from ioreqlab.toolstack.libxl import GPU_WP_RANGES
 from ioreqlab.workload.gpu import GpuDriver, HostileGpuDriver
@@ -239,7 +239,7 @@ def _builtin_scenario(xen: str) -> Scenario:
 
 def builtin_run(clock: Clock | None, xen: str = DEFAULT_XEN) -> Figure:
     """Jan Beulich's Xen heap question, and the run as a whole, on the built-in scenario."""
-    return _xen_heap_figure(run_scenario(_builtin_scenario(xen), clock=clock))
+    return _computed(_xen_heap_work(clock, xen))
 
 
 def _design_run(job: tuple[Scenario, str, Clock | None]) -> DesignResult:
@@ -299,8 +299,7 @@ def _ian_work(xen: str) -> _FigureWork:
 def ian_limit(xen: str = DEFAULT_XEN) -> Figure:
     """Ian Jackson: which limit, and how to calculate it — the planner's answer,
     under the shipped policy, with the 2016 proposal's answer beside it."""
-    work = _ian_work(xen)
-    return work.make(run_staged(work.parts))
+    return _computed(_ian_work(xen))
 
 
 def _ian_figure(full_rounds: int, result: PlanResult, proposal: PlanResult) -> Figure:
@@ -400,7 +399,7 @@ def _trial_job(job: tuple[str, bool, str]) -> dict[str, int]:
 
 def heap_exhaustion(xen: str = DEFAULT_XEN) -> Figure:
     """Jan Beulich's cross-domain concern, measured with and without preallocation."""
-    return _heap_exhaustion_figure([_trial_job((d, pre, xen)) for d, pre in _TRIALS])
+    return _computed(_heap_exhaustion_work(xen))
 
 
 def _heap_exhaustion_work(xen: str) -> _FigureWork:
@@ -509,6 +508,11 @@ class _FigureWork:
 
     parts: tuple[Staged[Any], ...]
     make: Callable[[list[Any]], Figure]
+
+
+def _computed(work: _FigureWork) -> Figure:
+    """A split figure computed here, its jobs one after another."""
+    return work.make(run_staged(work.parts))
 
 
 def _figure_job(job: tuple[str, str]) -> Figure:
